@@ -1,0 +1,233 @@
+/**
+ * The only reader of the environment. Validated once at start-up; every
+ * message says what to change.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { IANAZone } from 'luxon';
+import { z } from 'zod';
+import type { ProviderFamily } from './domain/types.js';
+
+export interface SipcallConfig {
+  apiUrl: string;
+  token: string;
+  /** Zone of the provider's wall-clock CDR times. */
+  timezone: string;
+  bodyEncoding: 'multipart' | 'urlencoded';
+  connectTimeoutMs: number;
+  responseTimeoutMs: number;
+}
+
+export interface PbxConfig {
+  baseUrl: string;
+  apiKey: string;
+  username: string;
+  password: string;
+  /** Zone of the PBX's `calldate`. */
+  timezone: string;
+  /** Field of the PBX CDR that carries the originated call id. */
+  callIdField: string;
+  connectTimeoutMs: number;
+  responseTimeoutMs: number;
+}
+
+export interface Config {
+  redisUrl: string;
+  prefix: string;
+  httpPort: number;
+  httpHost: string;
+  publicUrl: string | null;
+  callbackSecret: string | null;
+  /** Optional IP allow-lists for callbacks, per provider family (empty: any address). */
+  callbackAllowIps: Record<ProviderFamily, string[]>;
+  defaultRegion: string | null;
+  logLevel: string;
+  workerConcurrency: number;
+  shutdownGraceMs: number;
+  providers: { sipcall: SipcallConfig | null; pbx: PbxConfig | null };
+  /** Why a provider is unavailable: the variables that are missing. */
+  missing: Record<ProviderFamily, string[]>;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'ERR_CONFIG';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+const SIPCALL_VARS = ['SIPCALL_API_URL', 'SIPCALL_TOKEN'] as const;
+const PBX_VARS = ['PBX_BASE_URL', 'PBX_API_KEY', 'PBX_USERNAME', 'PBX_PASSWORD'] as const;
+
+function zoneOk(zone: string): boolean {
+  return IANAZone.isValidZone(zone);
+}
+
+/** Reads `KEY=VALUE` lines; the real environment wins over the file. */
+export function readDotEnv(path: string): Record<string, string> {
+  if (!existsSync(path)) return {};
+  const out: Record<string, string> = {};
+  for (const raw of readFileSync(path, 'utf8').split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    let value = line.slice(eq + 1).trim();
+    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) {
+      value = value.slice(1, -1);
+    }
+    out[line.slice(0, eq).trim()] = value;
+  }
+  return out;
+}
+
+const intIn = (name: string, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${name} must be a whole number`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `${name} must be between ${min} and ${max}`);
+
+const url = (name: string) =>
+  z.string().refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, `${name} must be an http(s) URL, for example http://127.0.0.1:8090`);
+
+function pick<T>(problems: string[], name: string, schema: z.ZodType<T>, value: string | undefined, fallback: T): T;
+function pick<T>(problems: string[], name: string, schema: z.ZodType<T>, value: string | undefined): T | undefined;
+function pick<T>(problems: string[], name: string, schema: z.ZodType<T>, value: string | undefined, fallback?: T) {
+  if (value === undefined || value === '') return fallback;
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  problems.push(`${name}: ${r.error.issues.map((i) => i.message).join('; ')} (got ${JSON.stringify(value)})`);
+  return fallback;
+}
+
+function ipList(v: string | undefined): string[] {
+  return (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+/**
+ * Parses the environment into a resolved Config, or throws a ConfigError
+ * listing every problem at once.
+ */
+export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '.env'): Config {
+  const merged: Record<string, string | undefined> = { ...(dotEnvPath ? readDotEnv(dotEnvPath) : {}), ...env };
+  const problems: string[] = [];
+  const get = (k: string): string | undefined => {
+    const v = merged[k];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+
+  const redisUrl = pick(
+    problems,
+    'REDIS_URL',
+    z.string().regex(/^rediss?:\/\//, 'REDIS_URL must start with redis:// or rediss://'),
+    get('REDIS_URL'),
+    'redis://127.0.0.1:6379',
+  );
+  const prefix = pick(
+    problems,
+    'AUTODIALER_PREFIX',
+    z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'AUTODIALER_PREFIX may hold letters, digits, _ . - (1 to 64)'),
+    get('AUTODIALER_PREFIX'),
+    'autodialer',
+  );
+  const httpPort = pick(problems, 'AUTODIALER_HTTP_PORT', intIn('AUTODIALER_HTTP_PORT', 0, 65535), get('AUTODIALER_HTTP_PORT'), 8080);
+  const httpHost = get('AUTODIALER_HTTP_HOST') ?? '0.0.0.0';
+  const publicUrl = pick(problems, 'AUTODIALER_PUBLIC_URL', url('AUTODIALER_PUBLIC_URL'), get('AUTODIALER_PUBLIC_URL')) ?? null;
+  const callbackSecret =
+    pick(
+      problems,
+      'AUTODIALER_CALLBACK_SECRET',
+      z.string().min(16, 'AUTODIALER_CALLBACK_SECRET must be at least 16 characters'),
+      get('AUTODIALER_CALLBACK_SECRET'),
+    ) ?? null;
+  const defaultRegion =
+    pick(
+      problems,
+      'AUTODIALER_DEFAULT_REGION',
+      z.string().regex(/^[A-Z]{2}$/, 'AUTODIALER_DEFAULT_REGION must be a two-letter region code such as CN or IR'),
+      get('AUTODIALER_DEFAULT_REGION')?.toUpperCase(),
+    ) ?? null;
+  const workerConcurrency = pick(problems, 'AUTODIALER_WORKER_CONCURRENCY', intIn('AUTODIALER_WORKER_CONCURRENCY', 1, 1000), get('AUTODIALER_WORKER_CONCURRENCY'), 50);
+  const shutdownGraceMs = pick(problems, 'AUTODIALER_SHUTDOWN_GRACE_MS', intIn('AUTODIALER_SHUTDOWN_GRACE_MS', 0, 600_000), get('AUTODIALER_SHUTDOWN_GRACE_MS'), 10_000);
+  const zone = (name: string) => z.string().refine(zoneOk, `${name} must be an IANA time zone such as Asia/Shanghai`);
+
+  const missing: Record<ProviderFamily, string[]> = {
+    sipcall: SIPCALL_VARS.filter((k) => get(k) === undefined),
+    pbx: PBX_VARS.filter((k) => get(k) === undefined),
+  };
+
+  let sipcall: SipcallConfig | null = null;
+  if (missing.sipcall.length === 0) {
+    const token = get('SIPCALL_TOKEN') ?? '';
+    if (token.length !== 32) problems.push(`SIPCALL_TOKEN: sipcall token must be 32 characters, got ${token.length}`);
+    sipcall = {
+      apiUrl: pick(problems, 'SIPCALL_API_URL', url('SIPCALL_API_URL'), get('SIPCALL_API_URL'), ''),
+      token,
+      timezone: pick(problems, 'SIPCALL_TIMEZONE', zone('SIPCALL_TIMEZONE'), get('SIPCALL_TIMEZONE'), 'Asia/Shanghai'),
+      bodyEncoding: pick(
+        problems,
+        'SIPCALL_BODY_ENCODING',
+        z.enum(['multipart', 'urlencoded'], { message: 'SIPCALL_BODY_ENCODING must be multipart or urlencoded' }),
+        get('SIPCALL_BODY_ENCODING'),
+        'multipart',
+      ),
+      connectTimeoutMs: pick(problems, 'SIPCALL_CONNECT_TIMEOUT_MS', intIn('SIPCALL_CONNECT_TIMEOUT_MS', 1, 120_000), get('SIPCALL_CONNECT_TIMEOUT_MS'), 3_000),
+      responseTimeoutMs: pick(problems, 'SIPCALL_RESPONSE_TIMEOUT_MS', intIn('SIPCALL_RESPONSE_TIMEOUT_MS', 1, 300_000), get('SIPCALL_RESPONSE_TIMEOUT_MS'), 10_000),
+    };
+  }
+  let pbx: PbxConfig | null = null;
+  if (missing.pbx.length === 0) {
+    pbx = {
+      baseUrl: pick(problems, 'PBX_BASE_URL', url('PBX_BASE_URL'), get('PBX_BASE_URL'), ''),
+      apiKey: get('PBX_API_KEY') ?? '',
+      username: get('PBX_USERNAME') ?? '',
+      password: get('PBX_PASSWORD') ?? '',
+      timezone: pick(problems, 'PBX_TIMEZONE', zone('PBX_TIMEZONE'), get('PBX_TIMEZONE'), 'Asia/Tehran'),
+      callIdField: pick(
+        problems,
+        'PBX_CDR_CALL_ID_FIELD',
+        z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'PBX_CDR_CALL_ID_FIELD must be a field name'),
+        get('PBX_CDR_CALL_ID_FIELD'),
+        'originated_call_id',
+      ),
+      connectTimeoutMs: pick(problems, 'PBX_CONNECT_TIMEOUT_MS', intIn('PBX_CONNECT_TIMEOUT_MS', 1, 120_000), get('PBX_CONNECT_TIMEOUT_MS'), 3_000),
+      responseTimeoutMs: pick(problems, 'PBX_RESPONSE_TIMEOUT_MS', intIn('PBX_RESPONSE_TIMEOUT_MS', 1, 300_000), get('PBX_RESPONSE_TIMEOUT_MS'), 10_000),
+    };
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    redisUrl,
+    prefix,
+    httpPort,
+    httpHost,
+    publicUrl,
+    callbackSecret,
+    callbackAllowIps: { sipcall: ipList(get('SIPCALL_CALLBACK_ALLOW_IPS')), pbx: ipList(get('PBX_CALLBACK_ALLOW_IPS')) },
+    defaultRegion,
+    logLevel: get('LOG_LEVEL') ?? 'info',
+    workerConcurrency,
+    shutdownGraceMs,
+    providers: { sipcall, pbx },
+    missing,
+  };
+}
+
+/** A message naming the missing variables, or null when the provider is configured. */
+export function providerUnavailable(config: Config, family: ProviderFamily): string | null {
+  if (config.providers[family]) return null;
+  return `provider ${family} is not configured: set ${config.missing[family].join(', ')}`;
+}

@@ -1,0 +1,46 @@
+/**
+ * Pacing: calls per second and concurrent channels, per provider account and
+ * per campaign, shared by every worker process through Redis.
+ */
+
+/** cps 0 or maxConcurrent 0 means "no limit". */
+export interface PaceLimits {
+  cps: number;
+  maxConcurrent: number;
+}
+
+export interface AcquireRequest {
+  /** Provider account (the provider family: one account per configured provider). */
+  account: string;
+  campaignId: string;
+  /** The attempt that will hold a channel until it is released or `holdUntilMs` passes. */
+  attemptId: string;
+  /** Epoch ms (Redis time) until which the channel is held unless released earlier. */
+  holdUntilMs: number;
+}
+
+export type AcquireBlock = 'campaign_rate' | 'account_rate' | 'campaign_channels' | 'account_channels' | 'backoff';
+
+export type AcquireResult =
+  /** Send after waiting `waitMs` (a slot reserved for this attempt; 0 = now). */
+  | { ok: true; waitMs: number }
+  /** Nothing reserved; ask again in `retryInMs`. */
+  | { ok: false; retryInMs: number; reason: AcquireBlock };
+
+export interface Pacer {
+  acquire(req: AcquireRequest): Promise<AcquireResult>;
+  /** Moves a held channel's expiry (e.g. once the provider accepted the call). */
+  extend(account: string, campaignId: string, attemptId: string, holdUntilMs: number): Promise<void>;
+  /** Frees the channel held by an attempt (idempotent). */
+  release(account: string, campaignId: string, attemptId: string): Promise<void>;
+  /** The provider said "too fast" (429 or equivalent): slow the account down, recover gradually. */
+  penalize(account: string, retryAfterMs: number | null): Promise<void>;
+  setAccountLimits(account: string, limits: PaceLimits): Promise<void>;
+  getAccountLimits(account: string): Promise<PaceLimits>;
+  setCampaignLimits(campaignId: string, limits: PaceLimits): Promise<void>;
+  getCampaignLimits(campaignId: string): Promise<PaceLimits>;
+  /** Channels currently held. */
+  inFlight(account: string, campaignId: string): Promise<{ account: number; campaign: number }>;
+  /** Removes a campaign's pacing keys (campaign finished or deleted). */
+  forgetCampaign(campaignId: string): Promise<void>;
+}
