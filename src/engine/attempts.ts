@@ -1,0 +1,484 @@
+/**
+ * The attempt service: every change to an attempt and its contact goes
+ * through here. It reads, asks the pure domain what happens next, and commits
+ * with compare-and-set; a concurrent writer (a worker's dial result racing the
+ * provider's callback) makes it read again and decide again.
+ */
+import type { Logger } from 'pino';
+import type { AttemptOutcome, CallResult, ContactStatus, ProviderFamily } from '../domain/types.js';
+import type { DialOutcome } from '../providers/types.js';
+import type { Pacer } from '../pacing/types.js';
+import type { AttemptStore, AttemptFields, StoredAttempt } from '../store/attempts.js';
+import type { ContactStore, ContactState } from '../store/contacts.js';
+import type { CampaignCache, ResolvedCampaign } from '../campaign/runtime.js';
+import { attemptId, parseAttemptId } from '../store/ids.js';
+import { applyEvent, recordFields, type LifecycleEvent } from './lifecycle.js';
+import { applyAttemptEvent, newAttempt } from '../domain/attempt.js';
+import { decideRetry, type RetryDecision } from '../domain/retry.js';
+import { CONTACT_STATUS_OF_OUTCOME, decideContact } from '../domain/contact.js';
+import type { DialerEvents } from './events.js';
+
+const MAX_CAS_TRIES = 20;
+
+/** Back-off before a call that never left is tried again (not sent, 5xx, 429, too fast). */
+const NOT_SENT_BACKOFF_MS = [2_000, 5_000, 15_000, 30_000, 60_000];
+/** A contact whose requests keep failing to leave is given up after this many tries. */
+const MAX_NOT_SENT = 8;
+
+export interface AttemptServiceDeps {
+  attempts: AttemptStore;
+  contacts: ContactStore;
+  campaigns: CampaignCache;
+  pacer: Pacer;
+  events: DialerEvents;
+  now: () => number;
+  random: () => number;
+  log: Logger;
+  /** Extra wait after a pbx ring timeout before "no answer, no CDR". */
+  pbxGraceMs?: number;
+  /** Pauses a campaign (fatal provider answer). */
+  pauseCampaign: (campaignId: string, reason: string) => Promise<void>;
+}
+
+export type BeginResult = 'began' | 'exists' | 'stale';
+export type ResultEffect = 'final' | 'duplicate' | 'late' | 'conflict' | 'progress' | 'ignored';
+
+/** Maps a final attempt outcome onto the contact's status. */
+function contactStatusOf(outcome: AttemptOutcome): ContactStatus {
+  return CONTACT_STATUS_OF_OUTCOME[outcome];
+}
+
+export function makeAttemptService(deps: AttemptServiceDeps) {
+  const { attempts, contacts, campaigns, pacer, events, now, log } = deps;
+
+  /** The result deadline of an accepted attempt. */
+  function resultDeadline(c: ResolvedCampaign, at: number): number {
+    const d = c.record.definition;
+    if (d.provider === 'pbx') {
+      const ring = Number(d.params.timeout ?? '30');
+      const ringMs = (Number.isFinite(ring) && ring > 0 ? ring : 30) * 1000;
+      return at + Math.max(d.resultTimeoutMs, ringMs + (deps.pbxGraceMs ?? 15_000));
+    }
+    return at + d.resultTimeoutMs;
+  }
+
+  async function loop<T>(what: string, fn: () => Promise<T | 'conflict'>): Promise<T> {
+    for (let i = 0; i < MAX_CAS_TRIES; i++) {
+      const r = await fn();
+      if (r !== 'conflict') return r;
+    }
+    throw new Error(`${what}: too many concurrent updates`);
+  }
+
+  /** What the contact becomes once an attempt that reached the provider is final. */
+  function nextContact(
+    c: ResolvedCampaign | null,
+    zone: string,
+    state: ContactState,
+    outcome: AttemptOutcome,
+    placed: boolean,
+  ): { next: ContactState; status: ContactStatus; dueAt: number | null } {
+    const t = now();
+    const o = { ...(state.o ?? {}) };
+    if (placed) o[outcome] = (o[outcome] ?? 0) + 1;
+    const base: ContactState = { ...state, p: state.p + (placed ? 1 : 0), o };
+    delete base.ph;
+    const ended = !c || c.record.state === 'cancelled' || (c.window.expiresAt !== null && t >= c.window.expiresAt);
+    const retry: RetryDecision = ended
+      ? { retry: false, reason: 'not_retryable' }
+      : decideRetry(c.retry, { outcome, attemptsTotal: base.p, attemptsByOutcome: o, lastDialAt: state.ld ?? null, now: t, random: deps.random });
+    const decision = decideContact(outcome, retry, c ? { window: c.window, zone } : undefined);
+    if (decision.status === 'pending') return { next: { ...base, s: 'pending', ph: 'due' }, status: 'pending', dueAt: decision.retryAt };
+    return { next: { ...base, s: decision.status }, status: decision.status, dueAt: null };
+  }
+
+  /**
+   * Records the attempt as dialing before the request leaves. 'exists' means
+   * this attempt was already begun (a stalled job run again): never dial it.
+   */
+  async function begin(c: ResolvedCampaign, idx: number, n: number, number: string): Promise<{ result: BeginResult; id: string; deadline: number }> {
+    const cid = c.record.id;
+    const id = attemptId({ campaignId: cid, contact: idx, attempt: n });
+    const t = now();
+    const d = c.record.definition;
+    // While the request is out, the deadline covers the response timeout and the result wait.
+    const deadline = resultDeadline(c, t) + 30_000;
+    const result = await loop('begin', async () => {
+      if (await attempts.get(id)) return 'exists' as const;
+      const { raw, state } = await contacts.state(cid, idx);
+      if (state.s !== 'pending' || state.n !== n) return 'stale' as const;
+      const next: ContactState = { ...state, ph: 'dialing', a: id, ld: t };
+      const record = applyAttemptEvent(newAttempt(t), { type: 'dial_sent' }, t).record;
+      const fields: AttemptFields = { ...recordFields(record), cid, idx, n, family: d.provider, number, deadline };
+      const r = await attempts.commit({
+        cuuid: id,
+        expectedVersion: 0,
+        fields,
+        contact: { idx, expectedRaw: raw, next, oldStatus: 'pending', newStatus: 'pending' },
+        dueAt: null,
+        deadline,
+        now: t,
+      });
+      return r === 'conflict' ? 'conflict' : ('began' as const);
+    });
+    if (result === 'began') events.emit('attempt:dialing', { campaignId: cid, attemptId: id });
+    return { result, id, deadline };
+  }
+
+  async function finalizeContact(
+    a: StoredAttempt,
+    outcome: AttemptOutcome,
+    fields: AttemptFields,
+    placed: boolean,
+    opts: { dueOverride?: number; notSent?: boolean } = {},
+  ): Promise<'conflict' | 'ok' | 'completed'> {
+    const c = await campaigns.get(a.cid);
+    const { raw, state } = await contacts.state(a.cid, a.idx);
+    if (state.a !== a.id || state.s !== 'pending') {
+      // The contact has moved on (or is final already): only the attempt record changes.
+      const r = await attempts.commit({
+        cuuid: a.id,
+        expectedVersion: a.ver,
+        fields,
+        contact: { idx: a.idx, expectedRaw: raw, next: null, oldStatus: state.s, newStatus: state.s },
+        dueAt: null,
+        deadline: 'del',
+        now: now(),
+      });
+      return r;
+    }
+    let decision: { next: ContactState; status: ContactStatus; dueAt: number | null };
+    if (opts.notSent) {
+      const ns = (state.e?.startsWith('not sent') ? Number(/x(\d+)/.exec(state.e)?.[1] ?? '1') : 0) + 1;
+      if (ns >= MAX_NOT_SENT) {
+        decision = { next: { ...state, s: 'failed', e: `not sent x${ns}: provider unreachable` }, status: 'failed', dueAt: null };
+        delete decision.next.ph;
+      } else {
+        const wait = opts.dueOverride ?? NOT_SENT_BACKOFF_MS[Math.min(ns - 1, NOT_SENT_BACKOFF_MS.length - 1)]!;
+        decision = { next: { ...state, s: 'pending', ph: 'due', e: `not sent x${ns}` }, status: 'pending', dueAt: now() + wait };
+      }
+    } else {
+      const row = await contacts.row(a.cid, a.idx);
+      decision = nextContact(c, row?.z ?? c?.zone ?? 'UTC', state, outcome, placed);
+      if (typeof fields.error === 'string' && decision.status !== 'pending') decision.next.e = fields.error;
+      else if (decision.status !== 'pending') delete decision.next.e;
+    }
+    const r = await attempts.commit({
+      cuuid: a.id,
+      expectedVersion: a.ver,
+      fields,
+      contact: { idx: a.idx, expectedRaw: raw, next: decision.next, oldStatus: 'pending', newStatus: decision.status },
+      dueAt: decision.dueAt,
+      deadline: 'del',
+      now: now(),
+    });
+    if (r !== 'conflict') {
+      if (decision.status === 'pending' && decision.dueAt !== null) {
+        events.emit('contact:retry', { campaignId: a.cid, contact: a.idx, at: decision.dueAt });
+      } else if (decision.status !== 'pending') {
+        events.emit('contact:final', { campaignId: a.cid, contact: a.idx, status: decision.status, attemptId: a.id });
+      }
+      if (r === 'completed') events.emit('campaign:completed', { campaignId: a.cid });
+    }
+    return r;
+  }
+
+  /** Applies the synchronous answer of the provider to a dialing attempt. */
+  async function dialResult(id: string, family: ProviderFamily, outcome: DialOutcome): Promise<void> {
+    const ref = parseAttemptId(id);
+    if (!ref) throw new Error(`not an attempt id: ${id}`);
+    const t = now();
+    await loop('dialResult', async () => {
+      const a = await attempts.get(id);
+      if (!a) return 'missing' as const;
+      const step = applyEvent(a, { type: 'dial_result', kind: outcome.kind }, t);
+      const c = await campaigns.get(a.cid);
+      switch (outcome.kind) {
+        case 'accepted': {
+          if (step.effect !== 'advanced') {
+            // The result callback beat the HTTP answer: keep the final record, note the call id.
+            return attempts.commit({
+              cuuid: id,
+              expectedVersion: a.ver,
+              fields: { providerCallId: outcome.providerCallId ?? a.providerCallId ?? '' },
+              contact: { idx: a.idx, expectedRaw: (await contacts.state(a.cid, a.idx)).raw, next: null, oldStatus: 'pending', newStatus: 'pending' },
+              dueAt: null,
+              deadline: null,
+              now: t,
+            }).then((r) => (r === 'conflict' ? 'conflict' : 'done'));
+          }
+          const deadline = c ? resultDeadline(c, t) : t + 180_000;
+          if (outcome.providerCallId && family === 'pbx') {
+            await attempts.rememberProviderCallId('pbx', outcome.providerCallId, id, deadline - t + 86_400_000);
+          }
+          const { raw, state } = await contacts.state(a.cid, a.idx);
+          const next = state.a === id && state.s === 'pending' ? { ...state, ph: 'waiting' as const } : null;
+          const r = await attempts.commit({
+            cuuid: id,
+            expectedVersion: a.ver,
+            fields: { ...recordFields(step.record), providerCallId: outcome.providerCallId ?? '', deadline },
+            contact: { idx: a.idx, expectedRaw: raw, next, oldStatus: state.s, newStatus: state.s },
+            dueAt: null,
+            deadline,
+            now: t,
+          });
+          if (r !== 'conflict') await pacer.extend(family, a.cid, id, deadline);
+          return r === 'conflict' ? 'conflict' : 'done';
+        }
+        case 'in_doubt': {
+          const { raw, state } = await contacts.state(a.cid, a.idx);
+          const next = state.a === id && state.s === 'pending' ? { ...state, ph: 'waiting' as const } : null;
+          const r = await attempts.commit({
+            cuuid: id,
+            expectedVersion: a.ver,
+            fields: { ...recordFields(step.record), inDoubt: true, error: `in doubt: ${outcome.reason}` },
+            contact: { idx: a.idx, expectedRaw: raw, next, oldStatus: state.s, newStatus: state.s },
+            dueAt: null,
+            deadline: null,
+            now: t,
+          });
+          return r === 'conflict' ? 'conflict' : 'done';
+        }
+        case 'rejected': {
+          if (outcome.tooFast) {
+            await pacer.penalize(family, null);
+            const r = await finalizeContact(a, 'failed', { ...recordFields(step.record), error: `too fast: ${outcome.reason}` }, false, {
+              notSent: true,
+              dueOverride: 2_000,
+            });
+            return r === 'conflict' ? 'conflict' : 'done';
+          }
+          const r = await finalizeContact(
+            a,
+            'rejected',
+            { ...recordFields(step.record), error: `rejected: ${outcome.reason}` },
+            true,
+          );
+          if (r !== 'conflict') {
+            await pacer.release(family, a.cid, id);
+            events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome: 'rejected', late: false, source: 'dial' });
+          }
+          return r === 'conflict' ? 'conflict' : 'done';
+        }
+        case 'fatal':
+        case 'not_sent':
+        case 'transient': {
+          const reason = `${outcome.kind}: ${outcome.reason}`;
+          const retryAfter = outcome.kind === 'transient' ? outcome.retryAfterMs : null;
+          if (outcome.kind === 'transient' && outcome.httpStatus === 429) await pacer.penalize(family, retryAfter);
+          const r = await finalizeContact(a, 'failed', { ...recordFields(step.record), error: reason }, false, {
+            notSent: true,
+            ...(retryAfter !== null ? { dueOverride: retryAfter } : {}),
+          });
+          if (r !== 'conflict') {
+            await pacer.release(family, a.cid, id);
+            if (outcome.kind === 'fatal') await deps.pauseCampaign(a.cid, `provider refused the credentials: ${outcome.reason}`);
+          }
+          return r === 'conflict' ? 'conflict' : 'done';
+        }
+      }
+    });
+    events.emit('attempt:dialed', { campaignId: ref.campaignId, attemptId: id, kind: outcome.kind });
+  }
+
+  /** A final result (CDR) for an attempt. */
+  async function result(id: string, family: ProviderFamily, res: CallResult, callbackId: string): Promise<ResultEffect | 'unknown'> {
+    const t = now();
+    return loop('result', async () => {
+      const a = await attempts.get(id);
+      if (!a) return 'unknown' as const;
+      const step = applyEvent(a, { type: 'result', outcome: res.outcome }, t);
+      const fields: AttemptFields = {
+        ...recordFields(step.record),
+        billsec: res.billsec,
+        answeredAt: res.answeredAt ?? '',
+        endedAt: res.endedAt ?? '',
+        hangupcause: res.hangupCause ?? '',
+        hangupdirection: res.hangupDirection ?? '',
+        userkey: res.userKey ?? '',
+        callUuid: res.providerCallId ?? a.callUuid ?? '',
+        callbackId,
+      };
+      if (res.providerCallId && family === 'sipcall') await attempts.rememberCallUuid(res.providerCallId, id, 86_400_000);
+      switch (step.effect) {
+        case 'final': {
+          const r = await finalizeContact(a, res.outcome, fields, true);
+          if (r === 'conflict') return 'conflict';
+          await pacer.release(family, a.cid, id);
+          events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome: res.outcome, late: false, source: 'callback' });
+          return 'final';
+        }
+        case 'late_correction': {
+          const r = await correctLate(a, res.outcome, { ...fields, late: true });
+          if (r === 'conflict') return 'conflict';
+          events.emit('callback:late', { campaignId: a.cid, attemptId: id, outcome: res.outcome });
+          return 'late';
+        }
+        case 'duplicate':
+        case 'conflict': {
+          const { raw, state } = await contacts.state(a.cid, a.idx);
+          const r = await attempts.commit({
+            cuuid: id,
+            expectedVersion: a.ver,
+            fields: recordFields(step.record),
+            contact: { idx: a.idx, expectedRaw: raw, next: null, oldStatus: state.s, newStatus: state.s },
+            dueAt: null,
+            deadline: null,
+            now: t,
+          });
+          if (r === 'conflict') return 'conflict';
+          if (step.effect === 'duplicate') events.emit('callback:duplicate', { campaignId: a.cid, attemptId: id });
+          return step.effect;
+        }
+        default:
+          return 'ignored';
+      }
+    });
+  }
+
+  /**
+   * A result that arrives after the attempt went final by its deadline corrects
+   * the record (flagged late) and, when the contact is still on that attempt,
+   * its status; it never causes a call.
+   */
+  async function correctLate(a: StoredAttempt, outcome: AttemptOutcome, fields: AttemptFields): Promise<'conflict' | 'ok' | 'completed'> {
+    const { raw, state } = await contacts.state(a.cid, a.idx);
+    const onThisAttempt = state.a === a.id;
+    let next: ContactState | null = null;
+    let newStatus = state.s;
+    if (onThisAttempt && (state.s !== 'pending' || state.ph === 'due' || outcome === 'answered')) {
+      const o = { ...(state.o ?? {}) };
+      if (a.outcome && o[a.outcome]) o[a.outcome] = o[a.outcome]! - 1;
+      o[outcome] = (o[outcome] ?? 0) + 1;
+      if (state.s !== 'pending' || outcome === 'answered') {
+        // A final contact takes the corrected outcome; a pending retry is dropped when the call was in fact answered.
+        newStatus = contactStatusOf(outcome);
+        next = { ...state, s: newStatus, o, late: true };
+        delete next.ph;
+        delete next.e;
+      } else {
+        next = { ...state, o, late: true };
+      }
+    }
+    return attempts.commit({
+      cuuid: a.id,
+      expectedVersion: a.ver,
+      fields,
+      contact: { idx: a.idx, expectedRaw: raw, next, oldStatus: state.s, newStatus },
+      dueAt: null,
+      deadline: 'del',
+      now: now(),
+    });
+  }
+
+  /** A progress callback (ring / answer / hangup): never final. */
+  async function progress(id: string, status: 'ring' | 'answer' | 'hangup', callUuid: string | null): Promise<ResultEffect | 'unknown'> {
+    const t = now();
+    return loop('progress', async () => {
+      const a = await attempts.get(id);
+      if (!a) return 'unknown' as const;
+      const step = applyEvent(a, { type: 'progress', status }, t);
+      if (callUuid && !a.callUuid) await attempts.rememberCallUuid(callUuid, id, 86_400_000);
+      if (step.effect !== 'advanced' && !(callUuid && !a.callUuid)) return 'ignored';
+      const { raw, state } = await contacts.state(a.cid, a.idx);
+      const fields: AttemptFields = { ...recordFields(step.record), callUuid: callUuid ?? a.callUuid ?? '' };
+      const r = await attempts.commit({
+        cuuid: id,
+        expectedVersion: a.ver,
+        fields,
+        contact: { idx: a.idx, expectedRaw: raw, next: null, oldStatus: state.s, newStatus: state.s },
+        dueAt: null,
+        deadline: null,
+        now: t,
+      });
+      if (r === 'conflict') return 'conflict';
+      if (step.effect === 'advanced') events.emit('attempt:progress', { campaignId: a.cid, attemptId: id, status });
+      return step.effect === 'advanced' ? 'progress' : 'ignored';
+    });
+  }
+
+  /** The result deadline passed with no result: no_result, in_doubt, or (pbx) no answer without CDR. */
+  async function deadline(id: string): Promise<AttemptOutcome | null> {
+    const t = now();
+    return loop('deadline', async () => {
+      const a = await attempts.get(id);
+      if (!a) return null;
+      const step = applyEvent(a, { type: 'deadline' }, t);
+      if (step.effect !== 'final') {
+        // Nothing to do (already final): just drop the deadline entry.
+        const { raw, state } = await contacts.state(a.cid, a.idx);
+        const r = await attempts.commit({
+          cuuid: id,
+          expectedVersion: a.ver,
+          fields: null,
+          contact: { idx: a.idx, expectedRaw: raw, next: null, oldStatus: state.s, newStatus: state.s },
+          dueAt: null,
+          deadline: 'del',
+          now: t,
+        });
+        return r === 'conflict' ? 'conflict' : null;
+      }
+      let outcome: AttemptOutcome = step.record.outcome ?? 'no_result';
+      let error = outcome === 'in_doubt' ? 'in doubt: no answer from the provider and no result by the deadline' : 'no result by the deadline';
+      if (a.family === 'pbx' && outcome === 'no_result') {
+        outcome = 'no_answer';
+        error = 'no CDR by the deadline: the first party did not answer';
+      }
+      const r = await finalizeContact(a, outcome, { ...recordFields(step.record), outcome, error }, true);
+      if (r === 'conflict') return 'conflict';
+      await pacer.release(a.family, a.cid, id);
+      events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome, late: false, source: 'deadline' });
+      return outcome;
+    });
+  }
+
+  /** Ends a contact that has not been dialed (cancel, expiry, DNC at dial time). */
+  async function endContact(cid: string, idx: number, status: 'cancelled' | 'expired' | 'dnc', reason: string): Promise<boolean> {
+    const t = now();
+    return loop('endContact', async () => {
+      const { raw, state } = await contacts.state(cid, idx);
+      if (state.s !== 'pending') return false;
+      if (state.ph === 'dialing' || state.ph === 'waiting') return false;
+      const next: ContactState = { ...state, s: status, e: reason };
+      delete next.ph;
+      // Keyed on a pseudo attempt id that never exists: the contact CAS alone guards the change.
+      const r = await attempts.commit({
+        cuuid: attemptId({ campaignId: cid, contact: idx, attempt: 0 }),
+        expectedVersion: 0,
+        fields: null,
+        contact: { idx, expectedRaw: raw, next, oldStatus: 'pending', newStatus: status },
+        dueAt: null,
+        deadline: null,
+        now: t,
+      });
+      if (r === 'conflict') return 'conflict';
+      events.emit('contact:final', { campaignId: cid, contact: idx, status, attemptId: null });
+      if (r === 'completed') events.emit('campaign:completed', { campaignId: cid });
+      return true;
+    });
+  }
+
+  /** Puts a queued contact back in the due set without an attempt (paused campaign, closed window). */
+  async function requeue(cid: string, idx: number, n: number, at: number): Promise<boolean> {
+    return loop('requeue', async () => {
+      const { raw, state } = await contacts.state(cid, idx);
+      if (state.s !== 'pending' || state.n !== n || state.ph !== 'queued') return false;
+      const next: ContactState = { ...state, n: n - 1, ph: 'due' };
+      const r = await attempts.commit({
+        cuuid: attemptId({ campaignId: cid, contact: idx, attempt: 0 }),
+        expectedVersion: 0,
+        fields: null,
+        contact: { idx, expectedRaw: raw, next, oldStatus: 'pending', newStatus: 'pending' },
+        dueAt: at,
+        deadline: null,
+        now: now(),
+      });
+      return r === 'conflict' ? 'conflict' : true;
+    });
+  }
+
+  return { begin, dialResult, result, progress, deadline, endContact, requeue, resultDeadline };
+}
+
+export type AttemptService = ReturnType<typeof makeAttemptService>;
+export type { LifecycleEvent };

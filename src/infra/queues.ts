@@ -1,0 +1,53 @@
+/**
+ * One BullMQ queue per campaign carries its dial jobs; this registry is the
+ * only place that constructs them.
+ */
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { dialQueueName } from '../store/ids.js';
+
+export interface DialJobData {
+  /** Contact index in the campaign. */
+  idx: number;
+  /** Attempt number for this contact (1-based). */
+  n: number;
+}
+
+export function makeQueueRegistry(deps: { connection: Redis; bullPrefix: string }) {
+  const queues = new Map<string, Queue<DialJobData>>();
+
+  function get(campaignId: string): Queue<DialJobData> {
+    let q = queues.get(campaignId);
+    if (!q) {
+      q = new Queue<DialJobData>(dialQueueName(campaignId), {
+        connection: deps.connection,
+        prefix: deps.bullPrefix,
+        defaultJobOptions: {
+          attempts: 1,
+          removeOnComplete: { count: 1000 },
+          removeOnFail: { count: 5000 },
+        },
+      });
+      queues.set(campaignId, q);
+    }
+    return q;
+  }
+
+  async function release(campaignId: string): Promise<void> {
+    const q = queues.get(campaignId);
+    if (q) {
+      queues.delete(campaignId);
+      await q.close();
+    }
+  }
+
+  async function closeAll(): Promise<void> {
+    const all = [...queues.values()];
+    queues.clear();
+    await Promise.all(all.map((q) => q.close()));
+  }
+
+  return { get, release, closeAll, bullPrefix: deps.bullPrefix };
+}
+
+export type QueueRegistry = ReturnType<typeof makeQueueRegistry>;

@@ -1,0 +1,182 @@
+/**
+ * Contacts kept compactly in Redis: one immutable row per contact (its
+ * original CSV values and the parsed number), a small mutable state only
+ * once the contact has been touched, and a due set that the feeder drains
+ * into the dial queue a few minutes ahead of the campaign's pace.
+ */
+import { z } from 'zod';
+import type { Redis } from 'ioredis';
+import { CONTACT_STATUSES, type ContactStatus } from '../domain/types.js';
+import type { Keys } from './keys.js';
+import { IMPORT_BATCH, TAKE_DUE } from './scripts.js';
+
+/** The immutable row: line, values, dial form, dedupe key, zone, custom fields. */
+export const contactRowSchema = z.object({
+  l: z.number().int(),
+  v: z.array(z.string()),
+  d: z.string().optional(),
+  e: z.string().optional(),
+  z: z.string().nullable().optional(),
+  c: z.record(z.string(), z.string()).optional(),
+});
+export type ContactRow = z.infer<typeof contactRowSchema>;
+
+/** The mutable state: status, phase, attempt numbers, outcome counts. */
+export const contactStateSchema = z.object({
+  s: z.enum(CONTACT_STATUSES),
+  ph: z.enum(['due', 'queued', 'dialing', 'waiting']).optional(),
+  n: z.number().int().default(0),
+  p: z.number().int().default(0),
+  a: z.string().optional(),
+  o: z.record(z.string(), z.number()).optional(),
+  ld: z.number().optional(),
+  e: z.string().optional(),
+  late: z.boolean().optional(),
+});
+export type ContactState = z.infer<typeof contactStateSchema>;
+
+export const FRESH_STATE: ContactState = { s: 'pending', n: 0, p: 0 };
+
+export class ContactStoreError extends Error {
+  readonly code = 'ERR_CONTACT_STORE';
+}
+
+function parseJson<T>(schema: z.ZodType<T>, raw: string, what: string): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new ContactStoreError(`${what} is not JSON`);
+  }
+  const r = schema.safeParse(value);
+  if (!r.success) throw new ContactStoreError(`${what} is damaged: ${r.error.issues.map((i) => i.message).join('; ')}`);
+  return r.data;
+}
+
+export function parseContactRow(raw: string, where = 'contact row'): ContactRow {
+  return parseJson(contactRowSchema, raw, where);
+}
+
+export function parseContactState(raw: string | null | undefined, where = 'contact state'): ContactState {
+  if (raw === null || raw === undefined || raw === '') return { ...FRESH_STATE };
+  return parseJson(contactStateSchema, raw, where);
+}
+
+/** Lua's cjson turns an empty object into `{}` and an empty array into `{}` too: keep states small and flat. */
+export function encodeContactState(state: ContactState): string {
+  return JSON.stringify(state);
+}
+
+export type ImportRecord =
+  | { kind: 'contact'; line: number; row: ContactRow; e164: string }
+  | { kind: 'reject'; line: number; row: ContactRow; hash: string; message: string };
+
+export interface BatchResult {
+  added: number;
+  duplicate: number;
+  dnc: number;
+  invalid: number;
+  already: number;
+}
+
+export interface TakenContact {
+  idx: number;
+  attempt: number;
+  row: ContactRow;
+}
+
+export function makeContactStore(deps: { redis: Redis; keys: Keys }) {
+  const { redis, keys: k } = deps;
+
+  async function importBatch(cid: string, uploadId: string, dueAt: number, dncLists: string[], records: ImportRecord[]): Promise<BatchResult> {
+    const payload = records.map((r) =>
+      r.kind === 'contact'
+        ? { k: 'c', l: r.line, e: r.e164, row: JSON.stringify(r.row) }
+        : { k: 'r', l: r.line, h: r.hash, m: r.message, row: JSON.stringify(r.row) },
+    );
+    const keyList = [
+      k.rows(cid),
+      k.contactState(cid),
+      k.phones(cid),
+      k.due(cid),
+      k.counts(cid),
+      k.rejectSeen(cid),
+      k.campaign(cid),
+      ...dncLists.map((l) => k.dnc(l)),
+    ];
+    const res = (await redis.eval(IMPORT_BATCH, keyList.length, ...keyList, uploadId, String(dueAt), JSON.stringify(payload))) as number[];
+    const [added = 0, duplicate = 0, dnc = 0, invalid = 0, already = 0] = res;
+    return { added, duplicate, dnc, invalid, already };
+  }
+
+  async function takeDue(cid: string, now: number, limit: number): Promise<TakenContact[]> {
+    const flat = (await redis.eval(TAKE_DUE, 4, k.due(cid), k.feeding(cid), k.contactState(cid), k.rows(cid), String(now), String(limit))) as (
+      | string
+      | number
+    )[];
+    const out: TakenContact[] = [];
+    for (let i = 0; i + 2 < flat.length; i += 3) {
+      const idx = Number(flat[i]);
+      out.push({ idx, attempt: Number(flat[i + 1]), row: parseContactRow(String(flat[i + 2]), `campaign ${cid} contact ${idx}`) });
+    }
+    return out;
+  }
+
+  async function row(cid: string, idx: number): Promise<ContactRow | null> {
+    const raw = await redis.hget(k.rows(cid), String(idx));
+    return raw === null ? null : parseContactRow(raw, `campaign ${cid} contact ${idx}`);
+  }
+
+  async function state(cid: string, idx: number): Promise<{ raw: string; state: ContactState }> {
+    const raw = (await redis.hget(k.contactState(cid), String(idx))) ?? '';
+    return { raw, state: parseContactState(raw, `campaign ${cid} contact ${idx} state`) };
+  }
+
+  /** Rows and states for a range of contact indexes, in order (for exports). */
+  async function range(cid: string, from: number, count: number): Promise<{ idx: number; row: ContactRow | null; state: ContactState }[]> {
+    const idxs = Array.from({ length: count }, (_, i) => String(from + i));
+    if (idxs.length === 0) return [];
+    const [rows, states] = await Promise.all([redis.hmget(k.rows(cid), ...idxs), redis.hmget(k.contactState(cid), ...idxs)]);
+    return idxs.map((s, i) => ({
+      idx: Number(s),
+      row: rows[i] ? parseContactRow(rows[i]!, `campaign ${cid} contact ${s}`) : null,
+      state: parseContactState(states[i], `campaign ${cid} contact ${s} state`),
+    }));
+  }
+
+  /** Puts contacts back in the due set (feeder could not enqueue them, or their window is closed). */
+  async function reschedule(cid: string, items: { idx: number; at: number }[]): Promise<void> {
+    if (items.length === 0) return;
+    const m = redis.multi();
+    for (const it of items) m.zadd(k.due(cid), it.at, String(it.idx));
+    m.zrem(k.feeding(cid), ...items.map((i) => String(i.idx)));
+    await m.exec();
+  }
+
+  async function doneFeeding(cid: string, idxs: number[]): Promise<void> {
+    if (idxs.length > 0) await redis.zrem(k.feeding(cid), ...idxs.map(String));
+  }
+
+  /** Contacts taken from the due set but not seen by a worker since `before` (a feeder that died mid-way). */
+  async function staleFeeding(cid: string, before: number, limit: number): Promise<number[]> {
+    const ids = await redis.zrangebyscore(k.feeding(cid), '-inf', before, 'LIMIT', 0, limit);
+    return ids.map(Number);
+  }
+
+  async function dueCount(cid: string): Promise<{ due: number; feeding: number; nextDueAt: number | null }> {
+    const [due, feeding, first] = await Promise.all([
+      redis.zcard(k.due(cid)),
+      redis.zcard(k.feeding(cid)),
+      redis.zrange(k.due(cid), 0, 0, 'WITHSCORES'),
+    ]);
+    return { due, feeding, nextDueAt: first[1] !== undefined ? Number(first[1]) : null };
+  }
+
+  return { importBatch, takeDue, row, state, range, reschedule, doneFeeding, staleFeeding, dueCount };
+}
+
+export type ContactStore = ReturnType<typeof makeContactStore>;
+
+export function isFinalStatus(s: ContactStatus): boolean {
+  return s !== 'pending';
+}

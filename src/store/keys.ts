@@ -1,0 +1,28 @@
+/** Every Redis key the dialer writes, in one place. */
+export function keys(prefix: string) {
+  return {
+    campaigns: `${prefix}:campaigns`,
+    active: `${prefix}:active`,
+    campaign: (cid: string) => `${prefix}:cmp:${cid}`,
+    counts: (cid: string) => `${prefix}:cmp:${cid}:counts`,
+    callbackCounts: (cid: string) => `${prefix}:cmp:${cid}:cb`,
+    rows: (cid: string) => `${prefix}:cmp:${cid}:rows`,
+    contactState: (cid: string) => `${prefix}:cmp:${cid}:st`,
+    due: (cid: string) => `${prefix}:cmp:${cid}:due`,
+    feeding: (cid: string) => `${prefix}:cmp:${cid}:feeding`,
+    phones: (cid: string) => `${prefix}:cmp:${cid}:phones`,
+    rejectSeen: (cid: string) => `${prefix}:cmp:${cid}:rejseen`,
+    attempt: (cuuid: string) => `${prefix}:att:${cuuid}`,
+    deadlines: `${prefix}:deadlines`,
+    pbxCallId: (id: string) => `${prefix}:pbxid:${id}`,
+    callUuid: (uuid: string) => `${prefix}:calluuid:${uuid}`,
+    callee: (family: string, number: string) => `${prefix}:callee:${family}:${number}`,
+    callbackLog: `${prefix}:callbacks`,
+    callbackTotals: `${prefix}:cbtotals`,
+    dnc: (list: string) => `${prefix}:dnc:${list}`,
+    dncLists: `${prefix}:dnclists`,
+    bullPrefix: `${prefix}:bull`,
+  };
+}
+
+export type Keys = ReturnType<typeof keys>;
