@@ -60,24 +60,19 @@ export function makeCallbackLog(deps: { redis: Redis; keys: Keys }) {
     return { id, kind: r.data.kind, receivedAt: r.data.at, remoteIp: r.data.ip, contentType: r.data.ct, body: r.data.body };
   }
 
-  /** Reads the log in order from `from` (exclusive when given an id), a page at a time. */
+  /** Reads the log in order, `from` and `to` included (stream ids), a page at a time. */
   async function* read(options: { from?: string; to?: string; pageSize?: number } = {}): AsyncGenerator<StoredCallback> {
     let start = options.from ?? '-';
     const end = options.to ?? '+';
     const page = options.pageSize ?? 500;
-    let first = true;
     for (;;) {
       const entries = await redis.xrange(k.callbackLog, start, end, 'COUNT', page);
       for (const [id, fields] of entries) {
-        if (!first || options.from === undefined || id !== options.from) {
-          const e = parseEntry(id, fields);
-          if (e) yield e;
-        }
+        const e = parseEntry(id, fields);
+        if (e) yield e;
       }
-      first = false;
       if (entries.length < page) return;
-      const lastId = entries[entries.length - 1]![0];
-      start = `(${lastId}`;
+      start = `(${entries[entries.length - 1]![0]}`;
     }
   }
 

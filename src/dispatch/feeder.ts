@@ -1,0 +1,157 @@
+/**
+ * The feeder keeps each running campaign's dial queue a little ahead of its
+ * pace: it takes contacts whose time has come from the compact due set and
+ * enqueues one job each (job id = attempt id, so enqueueing twice is
+ * harmless). Contacts outside their calling window go back to the due set at
+ * the time their window opens; a cancelled or expired campaign's remaining
+ * contacts are ended here.
+ */
+import type { Logger } from 'pino';
+import type { CampaignCache, ResolvedCampaign } from '../campaign/runtime.js';
+import type { CampaignStore } from '../store/campaigns.js';
+import type { ContactStore } from '../store/contacts.js';
+import type { QueueRegistry } from '../infra/queues.js';
+import type { AttemptService } from '../engine/attempts.js';
+import type { Pacer } from '../pacing/types.js';
+import { nextCallableTime } from '../domain/window.js';
+import { attemptId } from '../store/ids.js';
+
+export interface FeederOptions {
+  /** How far ahead of the pace to keep the queue filled. */
+  leadMs: number;
+  /** Never more than this many waiting jobs per campaign. */
+  maxWaiting: number;
+  /** A contact taken but not enqueued for this long is enqueued again. */
+  staleMs: number;
+}
+
+export const DEFAULT_FEEDER_OPTIONS: FeederOptions = { leadMs: 120_000, maxWaiting: 5_000, staleMs: 60_000 };
+
+export function makeFeeder(deps: {
+  campaigns: CampaignStore;
+  cache: CampaignCache;
+  contacts: ContactStore;
+  queues: QueueRegistry;
+  service: AttemptService;
+  pacer: Pacer;
+  now: () => number;
+  log: Logger;
+  options?: Partial<FeederOptions>;
+}) {
+  const opts = { ...DEFAULT_FEEDER_OPTIONS, ...deps.options };
+  const { cache, contacts, queues, service, now, log } = deps;
+
+  async function target(c: ResolvedCampaign): Promise<number> {
+    const limits = await deps.pacer.getCampaignLimits(c.record.id);
+    const cps = limits.cps > 0 ? limits.cps : 200;
+    const byPace = Math.ceil((cps * opts.leadMs) / 1000);
+    const byChannels = (limits.maxConcurrent > 0 ? limits.maxConcurrent : 100) * 2;
+    return Math.min(opts.maxWaiting, Math.max(10, byPace, byChannels));
+  }
+
+  /** Ends every contact still waiting in the due set (cancelled or expired campaign). */
+  async function drain(c: ResolvedCampaign, status: 'cancelled' | 'expired', reason: string): Promise<number> {
+    let ended = 0;
+    for (;;) {
+      const taken = await contacts.takeDue(c.record.id, Number.MAX_SAFE_INTEGER, 500);
+      if (taken.length === 0) break;
+      for (const t of taken) {
+        // takeDue marked each queued for attempt n: put it back one step, then end it.
+        await service.requeue(c.record.id, t.idx, t.attempt, now());
+        if (await service.endContact(c.record.id, t.idx, status, reason)) ended++;
+      }
+      await contacts.doneFeeding(
+        c.record.id,
+        taken.map((t) => t.idx),
+      );
+    }
+    return ended;
+  }
+
+  async function feed(c: ResolvedCampaign): Promise<number> {
+    const cid = c.record.id;
+    const t = now();
+    const queue = queues.get(cid);
+    const waiting = await queue.getJobCountByTypes('waiting', 'delayed', 'prioritized');
+    const need = (await target(c)) - waiting;
+    if (need <= 0) return 0;
+    const taken = await contacts.takeDue(cid, t, need);
+    if (taken.length === 0) return 0;
+    const later: { idx: number; at: number }[] = [];
+    const jobs: { name: string; data: { idx: number; n: number }; opts: { jobId: string } }[] = [];
+    for (const item of taken) {
+      const zone = item.row.z ?? c.zone;
+      const at = nextCallableTime(c.window, zone, t);
+      if (at === null) {
+        await service.requeue(cid, item.idx, item.attempt, t);
+        await service.endContact(cid, item.idx, 'expired', 'the calling window closed for good before this contact was dialed');
+        continue;
+      }
+      if (at > t) {
+        later.push({ idx: item.idx, at });
+        continue;
+      }
+      jobs.push({ name: 'dial', data: { idx: item.idx, n: item.attempt }, opts: { jobId: attemptId({ campaignId: cid, contact: item.idx, attempt: item.attempt }) } });
+    }
+    for (const l of later) {
+      const item = taken.find((x) => x.idx === l.idx)!;
+      await service.requeue(cid, l.idx, item.attempt, l.at);
+    }
+    if (jobs.length > 0) {
+      await queue.addBulk(jobs);
+      await contacts.doneFeeding(
+        cid,
+        jobs.map((j) => j.data.idx),
+      );
+    }
+    return jobs.length;
+  }
+
+  /** Contacts a feeder took but never enqueued (it died): enqueue them; the job id makes it idempotent. */
+  async function recover(c: ResolvedCampaign): Promise<number> {
+    const cid = c.record.id;
+    const stale = await contacts.staleFeeding(cid, now() - opts.staleMs, 500);
+    if (stale.length === 0) return 0;
+    const jobs = [];
+    for (const idx of stale) {
+      const { state } = await contacts.state(cid, idx);
+      if (state.s === 'pending' && state.ph === 'queued') {
+        jobs.push({ name: 'dial', data: { idx, n: state.n }, opts: { jobId: attemptId({ campaignId: cid, contact: idx, attempt: state.n }) } });
+      }
+    }
+    if (jobs.length > 0) await queues.get(cid).addBulk(jobs);
+    await contacts.doneFeeding(cid, stale);
+    if (jobs.length > 0) log.warn({ campaignId: cid, count: jobs.length }, 're-enqueued contacts a feeder had taken');
+    return jobs.length;
+  }
+
+  /** One pass over every active campaign. Returns jobs enqueued. */
+  async function tick(): Promise<number> {
+    let total = 0;
+    for (const cid of await deps.campaigns.activeIds()) {
+      try {
+        const c = await cache.get(cid);
+        if (!c) continue;
+        const state = c.record.state;
+        if (state === 'cancelled') {
+          await drain(c, 'cancelled', 'campaign cancelled before this contact was dialed');
+          continue;
+        }
+        if (c.window.expiresAt !== null && now() >= c.window.expiresAt && state !== 'completed') {
+          await drain(c, 'expired', 'campaign expired before this contact was dialed');
+          continue;
+        }
+        if (state !== 'running' && state !== 'importing') continue;
+        await recover(c);
+        total += await feed(c);
+      } catch (err) {
+        log.error({ err, campaignId: cid }, 'feeder pass failed for campaign');
+      }
+    }
+    return total;
+  }
+
+  return { tick, feed, drain };
+}
+
+export type Feeder = ReturnType<typeof makeFeeder>;

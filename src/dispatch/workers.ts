@@ -1,0 +1,94 @@
+/**
+ * Runs one BullMQ worker per active campaign in this process, starting and
+ * closing them as campaigns come and go, and hands jobs back on shutdown.
+ */
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { CampaignStore } from '../store/campaigns.js';
+import type { CampaignCache } from '../campaign/runtime.js';
+import type { DialJobData } from '../infra/queues.js';
+import { dialQueueName } from '../store/ids.js';
+import { startLoop, type Loop } from '../infra/loop.js';
+import { sleep } from '../infra/clock.js';
+
+export interface DialWorkers {
+  /** Campaign ids this process works on. */
+  campaigns(): string[];
+  /** One pass now (tests). */
+  refresh(): Promise<void>;
+  /**
+   * Stops taking jobs, waits up to `graceMs` for those in hand, then closes
+   * (a job still in hand after the grace is seen as stalled by the others and
+   * never redialed: its attempt is already recorded).
+   */
+  stop(graceMs: number): Promise<void>;
+}
+
+export function startDialWorkers(deps: {
+  campaigns: CampaignStore;
+  cache: CampaignCache;
+  connection: Redis;
+  bullPrefix: string;
+  processor: (job: Job<DialJobData>) => Promise<unknown>;
+  concurrency: number;
+  log: Logger;
+  pollMs?: number;
+}): DialWorkers {
+  const workers = new Map<string, Worker<DialJobData>>();
+  const { log } = deps;
+
+  async function refresh(): Promise<void> {
+    const active = new Set(await deps.campaigns.activeIds());
+    for (const id of active) {
+      if (workers.has(id)) continue;
+      const c = await deps.cache.get(id);
+      if (!c || c.record.state === 'completed') continue;
+      const maxConcurrent = c.record.definition.maxConcurrent;
+      const concurrency = Math.max(1, Math.min(deps.concurrency, maxConcurrent > 0 ? maxConcurrent : deps.concurrency));
+      const w = new Worker<DialJobData>(dialQueueName(id), deps.processor, {
+        connection: deps.connection,
+        prefix: deps.bullPrefix,
+        concurrency,
+        maxStalledCount: 1,
+        stalledInterval: 15_000,
+        lockDuration: 30_000,
+      });
+      w.on('error', (err) => log.error({ err, campaignId: id }, 'dial worker error'));
+      w.on('failed', (job, err) => {
+        if (err?.name !== 'RateLimitError') log.error({ err, campaignId: id, jobId: job?.id }, 'dial job failed');
+      });
+      workers.set(id, w);
+      log.info({ campaignId: id, concurrency }, 'dial worker started');
+    }
+    for (const [id, w] of workers) {
+      if (active.has(id)) continue;
+      workers.delete(id);
+      await w.close();
+      log.info({ campaignId: id }, 'dial worker closed');
+    }
+  }
+
+  const loop: Loop = startLoop('workers', deps.pollMs ?? 1000, refresh, log);
+  void loop.kick();
+
+  return {
+    campaigns: () => [...workers.keys()],
+    refresh: () => loop.kick(),
+    async stop(graceMs: number) {
+      await loop.stop();
+      const all = [...workers.values()];
+      workers.clear();
+      await Promise.all(
+        all.map(async (w) => {
+          const closing = w.close();
+          const inTime = await Promise.race([closing.then(() => true), sleep(graceMs).then(() => false)]);
+          if (!inTime) {
+            log.warn({ queue: w.name }, 'grace period over: closing with jobs in hand');
+            await w.close(true);
+          }
+        }),
+      );
+    },
+  };
+}
