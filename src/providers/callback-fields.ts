@@ -1,0 +1,126 @@
+/**
+ * Field readers shared by the callback parsers. Each documented field is read
+ * through a zod schema; the first bad field becomes a CallbackParseError that
+ * names it. Values may arrive as JSON numbers or strings (a form-encoded body
+ * is all strings); unknown extra keys are left alone.
+ */
+import { DateTime } from 'luxon';
+import { z } from 'zod';
+import { CallbackParseError } from './types.js';
+
+export type CallbackBody = Readonly<Record<string, unknown>>;
+
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  if (Array.isArray(v)) return 'a list';
+  if (v === null) return 'null';
+  return typeof v === 'object' ? 'an object' : String(v);
+}
+
+const absent = (v: unknown): boolean => v === undefined || v === null;
+
+/** The body as a record of fields, or a CallbackParseError saying what it was instead. */
+export function asCallbackBody(body: unknown, what: string): CallbackBody {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || Buffer.isBuffer(body)) {
+    const got = body === null ? 'null' : Array.isArray(body) ? 'a JSON array' : Buffer.isBuffer(body) ? 'raw bytes' : typeof body;
+    throw new CallbackParseError(`${what} body must be a JSON object or form fields, got ${got}`, null);
+  }
+  return body as CallbackBody;
+}
+
+/** Text: a string or a number (kept as written); null/absent → null. */
+const text = z.unknown().transform((v, ctx): string | null => {
+  if (absent(v)) return null;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  if (typeof v === 'boolean') return String(v);
+  ctx.addIssue({ code: 'custom', message: `must be text, got ${show(v)}` });
+  return z.NEVER;
+});
+
+/** A whole number given as a JSON number or a string of digits; absent or '' → null. */
+const integer = z.unknown().transform((v, ctx): number | null => {
+  if (absent(v) || (typeof v === 'string' && v.trim() === '')) return null;
+  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  if (typeof v === 'string' && /^-?\d+$/.test(v.trim())) return Number(v.trim());
+  ctx.addIssue({ code: 'custom', message: `must be a whole number or a string of digits, got ${show(v)}` });
+  return z.NEVER;
+});
+
+/** A code (a number or a string of digits) kept as its decimal text; absent or '' → null. */
+const code = integer.transform((n) => (n === null ? null : String(n)));
+
+const WALL_CLOCK = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})$/;
+
+/** `YYYY-MM-DD HH:mm:ss`; '' and the zero date mean "none". */
+const wallClockText = z.unknown().transform((v, ctx): string | null => {
+  if (absent(v)) return null;
+  if (typeof v !== 'string') {
+    ctx.addIssue({ code: 'custom', message: `must be a time like 2020-02-09 12:32:51, got ${show(v)}` });
+    return z.NEVER;
+  }
+  const s = v.trim();
+  if (s === '' || /^0000-00-00[ T]00:00:00$/.test(s)) return null;
+  if (!WALL_CLOCK.test(s)) {
+    ctx.addIssue({ code: 'custom', message: `must be a time like 2020-02-09 12:32:51, got ${show(v)}` });
+    return z.NEVER;
+  }
+  return s;
+});
+
+/** Unix seconds as a number or a string of digits; absent or '' → null. */
+const unixSeconds = integer.superRefine((n, ctx) => {
+  if (n !== null && n < 0) ctx.addIssue({ code: 'custom', message: `must be a Unix time in seconds, got ${n}` });
+});
+
+function read<T>(body: CallbackBody, field: string, schema: z.ZodType<T>, what: string): T {
+  const r = schema.safeParse(body[field]);
+  if (r.success) return r.data;
+  const msg = r.error.issues[0]?.message ?? 'is not valid';
+  throw new CallbackParseError(`${what} field ${field} ${msg}`, field);
+}
+
+function missing(field: string, what: string, hint: string): never {
+  throw new CallbackParseError(`${what} field ${field} is missing or empty: ${hint}`, field);
+}
+
+/** Readers bound to one callback kind, for messages like "sipcall CDR field billsec …". */
+export function fieldReader(body: CallbackBody, what: string) {
+  return {
+    text: (field: string): string | null => read(body, field, text, what),
+    /** Non-empty text, trimmed. */
+    requiredText(field: string, hint: string): string {
+      const v = read(body, field, text, what)?.trim() ?? '';
+      return v === '' ? missing(field, what, hint) : v;
+    },
+    integer: (field: string): number | null => read(body, field, integer, what),
+    requiredInteger(field: string, hint: string): number {
+      const v = read(body, field, integer, what);
+      return v === null ? missing(field, what, hint) : v;
+    },
+    code: (field: string): string | null => read(body, field, code, what),
+    /** A provider-zone wall-clock time as UTC ISO 8601, or null. */
+    wallClock(field: string, zone: string): string | null {
+      const s = read(body, field, wallClockText, what);
+      return s === null ? null : wallClockToUtc(s, zone, field, what);
+    },
+    unixTime(field: string): string | null {
+      const n = read(body, field, unixSeconds, what);
+      return n === null ? null : new Date(n * 1000).toISOString();
+    },
+  };
+}
+
+/** Converts `YYYY-MM-DD HH:mm:ss` read in `zone` to UTC ISO 8601. */
+export function wallClockToUtc(s: string, zone: string, field = 'time', what = 'callback'): string {
+  const dt = DateTime.fromFormat(s.replace('T', ' '), 'yyyy-MM-dd HH:mm:ss', { zone });
+  if (!dt.isValid) {
+    throw new CallbackParseError(`${what} field ${field} is not a valid time in ${zone}: ${JSON.stringify(s)} (${dt.invalidExplanation ?? dt.invalidReason ?? 'invalid'})`, field);
+  }
+  return dt.toUTC().toISO() ?? missing(field, what, 'send a valid time');
+}
+
+/** Adds whole seconds to a UTC ISO time. */
+export function plusSeconds(iso: string, seconds: number): string {
+  return new Date(Date.parse(iso) + seconds * 1000).toISOString();
+}
