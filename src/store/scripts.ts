@@ -177,3 +177,29 @@ if final >= total then
 end
 return state
 `;
+
+/**
+ * Dry run of a batch: dedupe in a scratch set, DNC check, nothing stored.
+ * KEYS: scratch set, phones (existing campaign numbers or a missing key), dnc lists...
+ * ARGV: ttlSeconds, e164...
+ * Returns [dialable, duplicate, dnc, already].
+ */
+export const DRY_RUN_BATCH = `
+local dial, dup, dnc, already = 0, 0, 0, 0
+for i = 2, #ARGV do
+  local e = ARGV[i]
+  if redis.call('HEXISTS', KEYS[2], e) == 1 then
+    already = already + 1
+  elseif redis.call('SADD', KEYS[1], e) == 0 then
+    dup = dup + 1
+  else
+    local onDnc = false
+    for k = 3, #KEYS do
+      if redis.call('SISMEMBER', KEYS[k], e) == 1 then onDnc = true break end
+    end
+    if onDnc then dnc = dnc + 1 else dial = dial + 1 end
+  end
+end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+return {dial, dup, dnc, already}
+`;

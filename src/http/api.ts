@@ -1,0 +1,76 @@
+/**
+ * The campaign API: status, results, and operator controls.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { StatusReport } from '../reports/status.js';
+import { exportResults, type ExportFormat } from '../reports/export.js';
+import type { CampaignStore } from '../store/campaigns.js';
+import type { ContactStore } from '../store/contacts.js';
+import type { AttemptStore } from '../store/attempts.js';
+import { ControlError, type CampaignControl } from '../campaign/control.js';
+import { isCampaignId } from '../store/ids.js';
+
+export interface ApiOptions {
+  campaigns: CampaignStore;
+  contacts: ContactStore;
+  attempts: AttemptStore;
+  status: StatusReport;
+  control: CampaignControl;
+}
+
+const idParams = z.object({ id: z.string().refine(isCampaignId, 'campaign ids are 8 lowercase letters or digits') });
+const resultsQuery = z.object({ format: z.enum(['csv', 'jsonl']).default('csv') });
+const paceBody = z.object({ cps: z.number().min(0).optional(), maxConcurrent: z.number().int().min(0).optional() }).strict();
+
+export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise<void> {
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof ControlError) return reply.code(409).send({ error: err.message });
+    if (err instanceof z.ZodError) return reply.code(400).send({ error: err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+    const status = (err as { statusCode?: number }).statusCode ?? 500;
+    return reply.code(status).send({ error: status >= 500 ? 'internal error' : (err as Error).message });
+  });
+
+  app.get('/campaigns', async () => {
+    const ids = await opts.campaigns.list();
+    const out = [];
+    for (const id of ids.slice(-200)) {
+      const c = await opts.campaigns.get(id);
+      if (c) out.push({ id, name: c.definition.name, state: c.state, total: c.total, createdAt: c.createdAt });
+    }
+    return { campaigns: out };
+  });
+
+  app.get('/campaigns/:id', async (req, reply) => {
+    const { id } = idParams.parse(req.params);
+    const s = await opts.status(id);
+    if (!s) return reply.code(404).send({ error: `no campaign ${id}` });
+    return s;
+  });
+
+  app.get('/campaigns/:id/results', async (req, reply) => {
+    const { id } = idParams.parse(req.params);
+    const { format } = resultsQuery.parse(req.query);
+    if (!(await opts.campaigns.get(id))) return reply.code(404).send({ error: `no campaign ${id}` });
+    reply.header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
+    reply.header('content-disposition', `attachment; filename="${id}-results.${format}"`);
+    const { Readable } = await import('node:stream');
+    return reply.send(Readable.from(exportResults(opts, id, format as ExportFormat)));
+  });
+
+  for (const action of ['pause', 'resume', 'cancel'] as const) {
+    app.post(`/campaigns/:id/${action}`, async (req, reply) => {
+      const { id } = idParams.parse(req.params);
+      if (!(await opts.campaigns.get(id))) return reply.code(404).send({ error: `no campaign ${id}` });
+      await opts.control[action](id);
+      return { id, action, state: (await opts.campaigns.get(id))?.state };
+    });
+  }
+
+  app.post('/campaigns/:id/pace', async (req, reply) => {
+    const { id } = idParams.parse(req.params);
+    if (!(await opts.campaigns.get(id))) return reply.code(404).send({ error: `no campaign ${id}` });
+    const body = paceBody.parse(req.body ?? {});
+    return { id, pace: await opts.control.pace(id, body) };
+  });
+}

@@ -1,0 +1,34 @@
+/**
+ * The HTTP server: callbacks, the campaign API and health, one plugin each.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Redis } from 'ioredis';
+import { callbackRoutes, type CallbackRouteOptions } from './callbacks.js';
+import { apiRoutes, type ApiOptions } from './api.js';
+
+export interface AppDeps {
+  log: Logger;
+  redis: Redis;
+  callbacks: CallbackRouteOptions;
+  api: ApiOptions;
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log.child({ role: 'http' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    trustProxy: true,
+  });
+  await app.register(callbackRoutes, deps.callbacks);
+  await app.register(apiRoutes, deps.api);
+  app.get('/healthz', async (_req, reply) => {
+    try {
+      await deps.redis.ping();
+      return { ok: true };
+    } catch (err) {
+      return reply.code(503).send({ ok: false, error: (err as Error).message });
+    }
+  });
+  return app;
+}
