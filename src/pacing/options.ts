@@ -1,0 +1,166 @@
+/**
+ * Validation of what callers hand the pacer: construction options, limits,
+ * ids and hold times. Messages name the field and say what to change.
+ */
+import { z } from 'zod';
+import { PacingError } from './errors.js';
+import type { PaceLimits } from './types.js';
+
+/** How the account slows down after a 429 and speeds up again. */
+export interface BackoffPolicy {
+  /** Multiplier applied to the account's current rate on a 429 (between 0 and 1). */
+  factor: number;
+  /** The cut rate never goes below this (cps), nor below the configured cps. */
+  minCps: number;
+  /** Fraction of the configured cps regained per second after a cut. */
+  recoverPerSecond: number;
+  /** Further 429s within this time of a cut do not cut again (one cut per burst of 429s). */
+  cooldownMs: number;
+  /** Block applied when the account has no cps to cut and no Retry-After was given. */
+  defaultBlockMs: number;
+}
+
+export interface PacerTuning {
+  /** A slot at most this far ahead is reserved (the caller sleeps until it); farther ones are refused. */
+  horizonMs: number;
+  /** A campaign counts as waiting on its account for this long after its last acquire. */
+  activeWindowMs: number;
+  /** Longest retryInMs suggested when channels are full (a release may come any time). */
+  channelRetryMs: number;
+  backoff: BackoffPolicy;
+}
+
+export const DEFAULT_BACKOFF: BackoffPolicy = {
+  factor: 0.5,
+  minCps: 0.2,
+  recoverPerSecond: 0.05,
+  cooldownMs: 1000,
+  defaultBlockMs: 1000,
+};
+
+export const DEFAULT_TUNING: PacerTuning = {
+  horizonMs: 1000,
+  activeWindowMs: 2000,
+  channelRetryMs: 250,
+  backoff: DEFAULT_BACKOFF,
+};
+
+const ms = (name: string, min: number, max: number) =>
+  z
+    .number({ message: `${name} must be a number of milliseconds` })
+    .int(`${name} must be a whole number of milliseconds`)
+    .min(min, `${name} must be at least ${min} ms`)
+    .max(max, `${name} must be at most ${max} ms`);
+
+const tuningSchema = z
+  .object({
+    horizonMs: ms('horizonMs', 0, 60_000).optional(),
+    activeWindowMs: ms('activeWindowMs', 100, 600_000).optional(),
+    channelRetryMs: ms('channelRetryMs', 1, 60_000).optional(),
+    backoff: z
+      .object({
+        factor: z.number().gt(0, 'backoff.factor must be above 0').lt(1, 'backoff.factor must be below 1').optional(),
+        minCps: z.number().gt(0, 'backoff.minCps must be above 0').finite().optional(),
+        recoverPerSecond: z
+          .number()
+          .gt(0, 'backoff.recoverPerSecond must be above 0 (a fraction of the configured cps per second)')
+          .max(1, 'backoff.recoverPerSecond must be at most 1')
+          .optional(),
+        cooldownMs: ms('backoff.cooldownMs', 0, 600_000).optional(),
+        defaultBlockMs: ms('backoff.defaultBlockMs', 0, 600_000).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type PacerTuningInput = z.input<typeof tuningSchema>;
+
+function issues(err: z.ZodError): string {
+  return err.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+}
+
+export function parseTuning(input: PacerTuningInput): PacerTuning {
+  const r = tuningSchema.safeParse(input);
+  if (!r.success) throw new PacingError('ERR_PACE_INPUT', `invalid pacer options: ${issues(r.error)}`);
+  const t = r.data;
+  return {
+    horizonMs: t.horizonMs ?? DEFAULT_TUNING.horizonMs,
+    activeWindowMs: t.activeWindowMs ?? DEFAULT_TUNING.activeWindowMs,
+    channelRetryMs: t.channelRetryMs ?? DEFAULT_TUNING.channelRetryMs,
+    backoff: { ...DEFAULT_BACKOFF, ...stripUndefined(t.backoff ?? {}) },
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<{ [K in keyof T]: Exclude<T[K], undefined> }> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<{
+    [K in keyof T]: Exclude<T[K], undefined>;
+  }>;
+}
+
+const limitsSchema = z
+  .object({
+    cps: z
+      .number({ message: 'cps must be a number (calls per second, 0 = no limit)' })
+      .finite('cps must be finite (0 = no limit)')
+      .min(0, 'cps must be 0 (no limit) or more'),
+    maxConcurrent: z
+      .number({ message: 'maxConcurrent must be a number (channels, 0 = no limit)' })
+      .int('maxConcurrent must be a whole number of channels')
+      .min(0, 'maxConcurrent must be 0 (no limit) or more'),
+  })
+  .strict();
+
+/** Limits handed in by a caller (setAccountLimits / setCampaignLimits). */
+export function parseLimits(input: unknown, what: string): PaceLimits {
+  const r = limitsSchema.safeParse(input);
+  if (!r.success) throw new PacingError('ERR_PACE_INPUT', `invalid pace limits for ${what}: ${issues(r.error)}`);
+  return r.data;
+}
+
+const storedNumber = z
+  .string()
+  .regex(/^\d+(\.\d+)?(e[+-]?\d+)?$/i, 'must be a non-negative number')
+  .transform(Number)
+  .optional();
+
+const storedLimitsSchema = z.object({ cps: storedNumber, maxConcurrent: storedNumber });
+
+/** Limits read back from their Redis hash; missing fields mean "no limit". */
+export function parseStoredLimits(hash: Record<string, string>, key: string): PaceLimits {
+  const r = storedLimitsSchema.safeParse(hash);
+  if (!r.success) throw new PacingError('ERR_PACE_REPLY', `corrupt pace limits at Redis key ${key}: ${issues(r.error)}`);
+  return { cps: r.data.cps ?? 0, maxConcurrent: Math.floor(r.data.maxConcurrent ?? 0) };
+}
+
+const idSchema = (name: string) =>
+  z
+    .string({ message: `${name} must be a string` })
+    .min(1, `${name} must not be empty`)
+    .max(256, `${name} must be at most 256 characters`)
+    .regex(/^\S+$/, `${name} must not contain spaces`);
+
+/** Checks ids and numbers of one call; throws a PacingError naming the field. */
+export function requireIds(fields: Record<string, unknown>): void {
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(fields)) {
+    const r = idSchema(name).safeParse(value);
+    if (!r.success) problems.push(issues(r.error));
+  }
+  if (problems.length > 0) throw new PacingError('ERR_PACE_INPUT', problems.join('; '));
+}
+
+export function requireEpochMs(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new PacingError('ERR_PACE_INPUT', `${name} must be epoch milliseconds (a finite number ≥ 0), got ${String(value)}`);
+  }
+  return Math.ceil(value);
+}
+
+export function requireRetryAfter(value: unknown): number | null {
+  if (value === null) return null;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new PacingError('ERR_PACE_INPUT', `retryAfterMs must be null or milliseconds ≥ 0, got ${String(value)}`);
+  }
+  return Math.ceil(value);
+}

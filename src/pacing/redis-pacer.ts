@@ -1,0 +1,204 @@
+/**
+ * The pacer on Redis: one Lua script per decision, Redis `TIME` as the one
+ * clock of every worker process (docs/pacing.md explains the algorithm).
+ */
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { PacingError } from './errors.js';
+import { accountKeys, campaignKeys } from './keys.js';
+import {
+  parseLimits,
+  parseStoredLimits,
+  parseTuning,
+  requireEpochMs,
+  requireIds,
+  requireRetryAfter,
+  type PacerTuningInput,
+} from './options.js';
+import { luaScript, runScript } from './run-script.js';
+import { ACQUIRE_LUA, EFFECTIVE_RATE_LUA, EXTEND_LUA, IN_FLIGHT_LUA, PENALIZE_LUA } from './scripts.js';
+import type { AcquireBlock, AcquireRequest, AcquireResult, PaceLimits, Pacer } from './types.js';
+
+/** Epoch milliseconds; replaces Redis `TIME` when given (tests, simulations). */
+export interface PacerClock {
+  now(): number;
+}
+
+export interface RedisPacerOptions extends PacerTuningInput {
+  redis: Redis;
+  /** Keys live under `${prefix}:pace:`. */
+  prefix: string;
+  /** Leave unset in production: every process then shares Redis `TIME`. */
+  clock?: PacerClock;
+}
+
+export type PacedAcquireResult =
+  /** `atMs`: the reserved slot on the pacer's clock (Redis time), epoch ms. */
+  | { ok: true; waitMs: number; atMs: number }
+  | Extract<AcquireResult, { ok: false }>;
+
+export interface EffectiveRate {
+  /** As set with setAccountLimits (0 = no limit). */
+  configuredCps: number;
+  /** What acquire uses now: the configured cps, or less while recovering from a 429. */
+  effectiveCps: number;
+  /** How long the account is still blocked by a Retry-After (0 = not blocked). */
+  blockedForMs: number;
+}
+
+export interface RedisPacer extends Pacer {
+  acquire(req: AcquireRequest): Promise<PacedAcquireResult>;
+  penalize(account: string, retryAfterMs: number | null): Promise<void>;
+  effectiveRate(account: string): Promise<EffectiveRate>;
+}
+
+const ACQUIRE = luaScript(ACQUIRE_LUA, 11);
+const PENALIZE = luaScript(PENALIZE_LUA, 2);
+const EFFECTIVE_RATE = luaScript(EFFECTIVE_RATE_LUA, 2);
+const IN_FLIGHT = luaScript(IN_FLIGHT_LUA, 2);
+const EXTEND = luaScript(EXTEND_LUA, 2);
+
+const BLOCKS = ['campaign_rate', 'account_rate', 'campaign_channels', 'account_channels', 'backoff'] as const satisfies readonly AcquireBlock[];
+
+const acquireReply = z.union([
+  z.tuple([z.literal(1), z.number().int().min(0), z.number().int()]),
+  z.tuple([z.literal(0), z.number().int().min(1), z.enum(BLOCKS)]),
+]);
+const decimal = z.string().regex(/^-?[\d.]+(e[+-]?\d+)?$/i).transform(Number);
+const effectiveReply = z.tuple([decimal, decimal, z.number().int().min(0)]);
+const inFlightReply = z.tuple([z.number().int().min(0), z.number().int().min(0)]);
+
+function parseReply<T>(schema: z.ZodType<T>, reply: unknown, what: string): T {
+  const r = schema.safeParse(reply);
+  if (!r.success) {
+    throw new PacingError('ERR_PACE_REPLY', `unexpected reply from the ${what} script: ${JSON.stringify(reply)}`, { cause: r.error });
+  }
+  return r.data;
+}
+
+export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
+  const { redis, prefix, clock, ...tuningInput } = options;
+  if (typeof prefix !== 'string' || prefix === '') {
+    throw new PacingError('ERR_PACE_INPUT', 'prefix must be a non-empty string (the Redis key prefix)');
+  }
+  const tuning = parseTuning(tuningInput);
+  const bo = tuning.backoff;
+  /** '' tells a script to read Redis TIME. */
+  const nowArg = (): string => (clock ? String(Math.floor(clock.now() * 1000)) : '');
+  const acct = (account: string) => accountKeys(prefix, account);
+  const camp = (campaignId: string) => campaignKeys(prefix, campaignId);
+
+  async function exec(multi: ReturnType<Redis['multi']>): Promise<void> {
+    const res = await multi.exec();
+    if (res === null) throw new PacingError('ERR_PACE_REPLY', 'Redis transaction was aborted');
+    const failed = res.find(([err]) => err !== null);
+    if (failed?.[0]) throw failed[0];
+  }
+
+  async function readLimits(key: string): Promise<PaceLimits> {
+    return parseStoredLimits(await redis.hgetall(key), key);
+  }
+
+  async function writeLimits(key: string, input: PaceLimits, what: string): Promise<void> {
+    const limits = parseLimits(input, what);
+    await redis.hset(key, 'cps', String(limits.cps), 'maxConcurrent', String(limits.maxConcurrent));
+  }
+
+  return {
+    async acquire(req) {
+      requireIds({ account: req.account, campaignId: req.campaignId, attemptId: req.attemptId });
+      const holdUntilMs = requireEpochMs('holdUntilMs', req.holdUntilMs);
+      const a = acct(req.account);
+      const c = camp(req.campaignId);
+      const reply = await runScript(
+        redis,
+        ACQUIRE,
+        [c.limits, a.limits, c.last, a.last, c.holds, a.holds, a.backoff, a.active, a.campaignCps, a.shareLast, c.accounts],
+        [
+          req.account,
+          req.campaignId,
+          req.attemptId,
+          holdUntilMs,
+          nowArg(),
+          tuning.horizonMs,
+          tuning.activeWindowMs,
+          tuning.channelRetryMs,
+          bo.recoverPerSecond,
+        ],
+      );
+      const r = parseReply(acquireReply, reply, 'acquire');
+      return r[0] === 1 ? { ok: true, waitMs: r[1], atMs: r[2] } : { ok: false, retryInMs: r[1], reason: r[2] };
+    },
+
+    async extend(account, campaignId, attemptId, holdUntilMs) {
+      requireIds({ account, campaignId, attemptId });
+      const until = requireEpochMs('holdUntilMs', holdUntilMs);
+      await runScript(redis, EXTEND, [acct(account).holds, camp(campaignId).holds], [attemptId, until, nowArg()]);
+    },
+
+    async release(account, campaignId, attemptId) {
+      requireIds({ account, campaignId, attemptId });
+      await exec(redis.multi().zrem(acct(account).holds, attemptId).zrem(camp(campaignId).holds, attemptId));
+    },
+
+    async penalize(account, retryAfterMs) {
+      requireIds({ account });
+      const retry = requireRetryAfter(retryAfterMs);
+      const a = acct(account);
+      await runScript(
+        redis,
+        PENALIZE,
+        [a.limits, a.backoff],
+        [nowArg(), retry === null ? '' : retry, bo.factor, bo.minCps, bo.recoverPerSecond, bo.cooldownMs, bo.defaultBlockMs],
+      );
+    },
+
+    async effectiveRate(account) {
+      requireIds({ account });
+      const a = acct(account);
+      const reply = await runScript(redis, EFFECTIVE_RATE, [a.limits, a.backoff], [nowArg(), bo.recoverPerSecond]);
+      const [configuredCps, effectiveCps, blockedForMs] = parseReply(effectiveReply, reply, 'effective rate');
+      return { configuredCps, effectiveCps, blockedForMs };
+    },
+
+    async setAccountLimits(account, limits) {
+      requireIds({ account });
+      await writeLimits(acct(account).limits, limits, `account ${account}`);
+    },
+
+    async getAccountLimits(account) {
+      requireIds({ account });
+      return readLimits(acct(account).limits);
+    },
+
+    async setCampaignLimits(campaignId, limits) {
+      requireIds({ campaignId });
+      await writeLimits(camp(campaignId).limits, limits, `campaign ${campaignId}`);
+    },
+
+    async getCampaignLimits(campaignId) {
+      requireIds({ campaignId });
+      return readLimits(camp(campaignId).limits);
+    },
+
+    async inFlight(account, campaignId) {
+      requireIds({ account, campaignId });
+      const reply = await runScript(redis, IN_FLIGHT, [acct(account).holds, camp(campaignId).holds], [nowArg()]);
+      const [accountHeld, campaignHeld] = parseReply(inFlightReply, reply, 'in-flight');
+      return { account: accountHeld, campaign: campaignHeld };
+    },
+
+    async forgetCampaign(campaignId) {
+      requireIds({ campaignId });
+      const c = camp(campaignId);
+      const accounts = await redis.smembers(c.accounts);
+      const multi = redis.multi();
+      for (const account of accounts) {
+        const a = acct(account);
+        multi.zrem(a.active, campaignId).hdel(a.campaignCps, campaignId).hdel(a.shareLast, campaignId);
+      }
+      multi.del(c.limits, c.last, c.holds, c.accounts);
+      await exec(multi);
+    },
+  };
+}

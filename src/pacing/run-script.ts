@@ -1,0 +1,37 @@
+/**
+ * Runs a Lua script by its SHA1 (EVALSHA), loading it with EVAL when the
+ * server does not know it yet (first call, or after a restart or SCRIPT FLUSH).
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+export interface LuaScript {
+  readonly source: string;
+  readonly sha: string;
+  readonly numberOfKeys: number;
+}
+
+export function luaScript(source: string, numberOfKeys: number): LuaScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex'), numberOfKeys };
+}
+
+function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT');
+}
+
+export async function runScript(
+  redis: Redis,
+  script: LuaScript,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<unknown> {
+  if (keys.length !== script.numberOfKeys) {
+    throw new Error(`script expects ${script.numberOfKeys} keys, got ${keys.length}`);
+  }
+  try {
+    return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!isNoScript(err)) throw err;
+    return redis.eval(script.source, keys.length, ...keys, ...args);
+  }
+}
