@@ -1,7 +1,7 @@
 /**
  * The HTTP server: callbacks, the campaign API and health, one plugin each.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import { callbackRoutes, type CallbackRouteOptions } from './callbacks.js';
@@ -17,7 +17,7 @@ export interface AppDeps {
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ role: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: true,
   });
   await app.register(callbackRoutes, deps.callbacks);

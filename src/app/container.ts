@@ -1,0 +1,239 @@
+/**
+ * The composition root: builds every store and service once, with its
+ * dependencies, and starts the roles (worker, server) on demand.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { providerUnavailable, type Config } from '../config.js';
+import { connectRedis } from '../infra/redis.js';
+import { createLogger } from '../infra/logger.js';
+import { makeQueueRegistry } from '../infra/queues.js';
+import { startLoop, type Loop } from '../infra/loop.js';
+import { sleep } from '../infra/clock.js';
+import { keys as makeKeys } from '../store/keys.js';
+import { makeCampaignStore } from '../store/campaigns.js';
+import { makeContactStore } from '../store/contacts.js';
+import { makeAttemptStore } from '../store/attempts.js';
+import { makeCallbackLog } from '../store/callback-log.js';
+import { makeDncStore } from '../store/dnc.js';
+import { createRedisPacer } from '../pacing/index.js';
+import { createProviders } from '../providers/index.js';
+import type { ProviderAdapter } from '../providers/types.js';
+import type { ProviderFamily } from '../domain/types.js';
+import { makeCampaignCache } from '../campaign/runtime.js';
+import { makeCampaignControl } from '../campaign/control.js';
+import { parseCampaignDefinition, DefinitionError, type CampaignDefinition } from '../campaign/definition.js';
+import { importContactList, dryRunContactList, type ImportProgress, type ImportSummary } from '../campaign/import.js';
+import { DialerEvents } from '../engine/events.js';
+import { makeAttemptService } from '../engine/attempts.js';
+import { makeCallbackReceiver } from '../correlation/receiver.js';
+import { makeStatusReport } from '../reports/status.js';
+import { makeFeeder, type FeederOptions } from '../dispatch/feeder.js';
+import { makeDeadlineSweeper } from '../dispatch/sweeper.js';
+import { makeDialProcessor } from '../dispatch/processor.js';
+import { startDialWorkers, type DialWorkers } from '../dispatch/workers.js';
+import { buildApp } from '../http/app.js';
+import type { ByteSource } from '../ingest/source.js';
+
+export interface ContainerOptions {
+  log?: Logger;
+  redis?: Redis;
+  now?: () => number;
+  random?: () => number;
+  /** Adapters to use instead of those built from the configuration. */
+  providers?: Map<ProviderFamily, ProviderAdapter>;
+  /** Grace after a pbx ring timeout before "no answer, no CDR". */
+  pbxGraceMs?: number;
+}
+
+export async function createContainer(config: Config, options: ContainerOptions = {}) {
+  const log = options.log ?? createLogger({ level: config.logLevel });
+  const ownsRedis = options.redis === undefined;
+  const redis = options.redis ?? (await connectRedis(config.redisUrl));
+  const now = options.now ?? (() => Date.now());
+  const random = options.random ?? Math.random;
+  const keys = makeKeys(config.prefix);
+  const events = new DialerEvents();
+  events.setMaxListeners(1000);
+
+  const campaigns = makeCampaignStore({ redis, keys, now });
+  const contacts = makeContactStore({ redis, keys });
+  const attempts = makeAttemptStore({ redis, keys });
+  const callbackLog = makeCallbackLog({ redis, keys });
+  const dnc = makeDncStore({ redis, keys });
+  const pacer = createRedisPacer({ redis, prefix: config.prefix });
+  const cache = makeCampaignCache({ campaigns, now });
+  const queues = makeQueueRegistry({ connection: redis, bullPrefix: keys.bullPrefix });
+  const providers = options.providers ?? createProviders(config);
+  const control = makeCampaignControl({ campaigns, cache, queues, pacer, events });
+  const service = makeAttemptService({
+    attempts,
+    contacts,
+    campaigns: cache,
+    pacer,
+    events,
+    now,
+    random,
+    log,
+    ...(options.pbxGraceMs !== undefined ? { pbxGraceMs: options.pbxGraceMs } : {}),
+    pauseCampaign: async (id, reason) => {
+      try {
+        await control.pause(id, reason);
+        log.error({ campaignId: id, reason }, 'campaign paused');
+      } catch (err) {
+        log.error({ err, campaignId: id }, 'could not pause campaign');
+      }
+    },
+  });
+  const receiver = makeCallbackReceiver({
+    redis,
+    keys,
+    callbackLog,
+    attempts,
+    service,
+    events,
+    log,
+    settings: {
+      sipcallTimezone: config.providers.sipcall?.timezone ?? 'Asia/Shanghai',
+      pbxTimezone: config.providers.pbx?.timezone ?? 'Asia/Tehran',
+      pbxCallIdField: config.providers.pbx?.callIdField ?? 'originated_call_id',
+    },
+  });
+  const status = makeStatusReport({ campaigns, contacts, callbackLog, pacer });
+  const importDeps = { redis, keys, campaigns, contacts, now, log };
+
+  /** Parses a raw definition with this deployment's defaults and checks its provider is configured. */
+  function definition(raw: unknown): CampaignDefinition {
+    const def = parseCampaignDefinition(raw, {
+      timezone: (config.providers.sipcall ?? config.providers.pbx)?.timezone ?? 'UTC',
+      region: config.defaultRegion,
+    });
+    const missing = providerUnavailable(config, def.provider);
+    if (missing && !providers.has(def.provider)) throw new DefinitionError([missing]);
+    return def;
+  }
+
+  async function createCampaign(
+    def: CampaignDefinition,
+    source: ByteSource,
+    fileName: string,
+    opts: { onProgress?: (p: ImportProgress) => void } = {},
+  ): Promise<{ id: string; summary: ImportSummary }> {
+    const id = await campaigns.create(def);
+    await pacer.setCampaignLimits(id, { cps: def.cps, maxConcurrent: def.maxConcurrent });
+    try {
+      const summary = await importContactList(importDeps, id, source, fileName, opts);
+      return { id, summary };
+    } catch (err) {
+      // A list that cannot be read at all leaves no half campaign behind.
+      await campaigns.setState(id, 'cancelled');
+      await campaigns.finishImport(id, { error: (err as Error).message }, 'running');
+      throw err;
+    }
+  }
+
+  async function addContacts(id: string, source: ByteSource, fileName: string, opts: { onProgress?: (p: ImportProgress) => void } = {}) {
+    return importContactList(importDeps, id, source, fileName, opts);
+  }
+
+  async function dryRun(def: CampaignDefinition, source: ByteSource, fileName: string) {
+    return dryRunContactList({ redis, keys }, def, source, fileName);
+  }
+
+  const running: { loops: Loop[]; workers: DialWorkers | null; app: FastifyInstance | null } = { loops: [], workers: null, app: null };
+
+  /** Workers, feeder and deadline sweeper in this process. */
+  function startWorker(opts: { concurrency?: number; feeder?: Partial<FeederOptions>; feedEveryMs?: number; sweepEveryMs?: number } = {}) {
+    const feeder = makeFeeder({ campaigns, cache, contacts, queues, service, pacer, now, log, ...(opts.feeder ? { options: opts.feeder } : {}) });
+    const sweeper = makeDeadlineSweeper({ attempts, service, now, log });
+    const processor = makeDialProcessor({
+      providers,
+      service,
+      campaigns: cache,
+      contacts,
+      attempts,
+      dnc,
+      pacer,
+      queues,
+      now,
+      sleep: (ms) => sleep(ms),
+      log,
+      pauseCampaign: (id, reason) => control.pause(id, reason).catch(() => undefined),
+    });
+    events.on('attempt:dialed', ({ attemptId, kind }) => {
+      if (kind !== 'accepted') return;
+      void attempts
+        .get(attemptId)
+        .then((a) => (a?.family === 'pbx' && a.providerCallId ? receiver.adoptParked(a.providerCallId) : false))
+        .catch((err: unknown) => log.error({ err, attemptId }, 'adopting a parked CDR failed'));
+    });
+    running.loops.push(startLoop('feeder', opts.feedEveryMs ?? 250, () => feeder.tick(), log));
+    running.loops.push(startLoop('sweeper', opts.sweepEveryMs ?? 500, () => sweeper.tick(), log));
+    running.workers = startDialWorkers({
+      campaigns,
+      cache,
+      connection: redis,
+      bullPrefix: keys.bullPrefix,
+      processor,
+      concurrency: opts.concurrency ?? config.workerConcurrency,
+      log,
+    });
+    return { feeder, sweeper, workers: running.workers };
+  }
+
+  async function startServer(opts: { port?: number; host?: string } = {}): Promise<FastifyInstance> {
+    const app = await buildApp({
+      log,
+      redis,
+      callbacks: { receiver, callbackLog, secret: config.callbackSecret, allowIps: config.callbackAllowIps, now },
+      api: { campaigns, contacts, attempts, status, control },
+    });
+    await app.listen({ port: opts.port ?? config.httpPort, host: opts.host ?? config.httpHost });
+    running.app = app;
+    return app;
+  }
+
+  /** Stops the roles: no new jobs, jobs in hand get `graceMs` to finish; then connections close. */
+  async function close(graceMs = config.shutdownGraceMs): Promise<void> {
+    for (const l of running.loops) await l.stop();
+    running.loops = [];
+    if (running.workers) await running.workers.stop(graceMs);
+    running.workers = null;
+    if (running.app) await running.app.close();
+    running.app = null;
+    await queues.closeAll();
+    await Promise.all([...providers.values()].map((p) => p.close()));
+    if (ownsRedis) await redis.quit();
+  }
+
+  return {
+    config,
+    log,
+    redis,
+    keys,
+    events,
+    campaigns,
+    contacts,
+    attempts,
+    callbackLog,
+    dnc,
+    pacer,
+    cache,
+    queues,
+    providers,
+    control,
+    service,
+    receiver,
+    status,
+    definition,
+    createCampaign,
+    addContacts,
+    dryRun,
+    startWorker,
+    startServer,
+    close,
+  };
+}
+
+export type Container = Awaited<ReturnType<typeof createContainer>>;
