@@ -1,0 +1,310 @@
+/**
+ * `autodialer campaign …`: create (with dry run and --wait), add, status,
+ * export, list, pause, resume, cancel, pace.
+ */
+import { createReadStream, createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import type { Command } from 'commander';
+import type { Container } from '../app/container.js';
+import type { CampaignStatus } from '../reports/status.js';
+import { exportResults, type ExportFormat } from '../reports/export.js';
+import { CliExit, collect, keyValue, positiveNumber, table, wholeNumber, withContainer, type CliIo } from './shared.js';
+import { dialQueueName } from '../store/ids.js';
+import { sleep } from '../infra/clock.js';
+import type { ImportProgress } from '../campaign/import.js';
+
+interface CreateFlags {
+  definition?: string;
+  provider?: string;
+  action?: string;
+  param?: Record<string, string>;
+  cps?: number;
+  maxConcurrent?: number;
+  maxAttempts?: number;
+  retryDelay?: string;
+  retry?: string[];
+  minGap?: string;
+  resultTimeout?: string;
+  name?: string;
+  window?: string;
+  days?: string;
+  timezone?: string;
+  timezoneColumn?: string;
+  blackout?: string;
+  starts?: string;
+  expires?: string;
+  phoneColumn?: string;
+  region?: string;
+  numberFormat?: string;
+  encoding?: string;
+  delimiter?: string;
+  dnc?: string[];
+  dryRun?: boolean;
+  wait?: boolean;
+  json?: boolean;
+}
+
+function readDefinitionFile(path: string): Record<string, unknown> {
+  if (!existsSync(path)) throw new CliExit(2, `definition file ${path} does not exist`);
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('it must hold a JSON object');
+    return v as Record<string, unknown>;
+  } catch (err) {
+    throw new CliExit(2, `definition file ${path} is not valid: ${(err as Error).message}`);
+  }
+}
+
+/** Flags override the definition file, field by field. */
+export function rawDefinition(flags: CreateFlags): Record<string, unknown> {
+  const base = flags.definition ? readDefinitionFile(flags.definition) : {};
+  const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+  const set = (target: Record<string, unknown>, key: string, v: unknown) => {
+    if (v !== undefined) target[key] = v;
+  };
+  const raw: Record<string, unknown> = { ...base };
+  set(raw, 'provider', flags.provider);
+  set(raw, 'action', flags.action);
+  if (flags.param) raw.params = { ...obj(base.params), ...flags.param };
+  set(raw, 'cps', flags.cps);
+  set(raw, 'maxConcurrent', flags.maxConcurrent);
+  set(raw, 'maxAttempts', flags.maxAttempts);
+  set(raw, 'retryDelay', flags.retryDelay);
+  if (flags.retry) raw.retry = flags.retry;
+  set(raw, 'minGap', flags.minGap);
+  set(raw, 'resultTimeout', flags.resultTimeout);
+  set(raw, 'name', flags.name);
+  const window = { ...obj(base.window) };
+  set(window, 'hours', flags.window);
+  set(window, 'days', flags.days);
+  set(window, 'timezone', flags.timezone);
+  set(window, 'timezoneColumn', flags.timezoneColumn);
+  set(window, 'blackout', flags.blackout);
+  set(window, 'starts', flags.starts);
+  set(window, 'expires', flags.expires);
+  if (Object.keys(window).length > 0) raw.window = window;
+  const ingest = { ...obj(base.ingest) };
+  set(ingest, 'phoneColumn', flags.phoneColumn);
+  set(ingest, 'region', flags.region);
+  set(ingest, 'numberFormat', flags.numberFormat);
+  set(ingest, 'encoding', flags.encoding);
+  set(ingest, 'delimiter', flags.delimiter);
+  if (Object.keys(ingest).length > 0) raw.ingest = ingest;
+  if (flags.dnc) raw.dnc = flags.dnc;
+  return raw;
+}
+
+function openCsv(path: string): Readable {
+  if (!existsSync(path)) throw new CliExit(2, `contact list ${path} does not exist`);
+  if (!statSync(path).isFile()) throw new CliExit(2, `contact list ${path} is not a file`);
+  return createReadStream(path);
+}
+
+function progressPrinter(io: CliIo, fileSize: number): { onProgress: (p: ImportProgress) => void; done: () => void } {
+  let last = 0;
+  return {
+    onProgress: (p) => {
+      if (!io.isTty) return;
+      const now = Date.now();
+      if (now - last < 200 && !p.done) return;
+      last = now;
+      const pct = fileSize > 0 ? Math.min(100, Math.floor((p.bytesRead / fileSize) * 100)) : 0;
+      const bar = '#'.repeat(Math.floor(pct / 5)).padEnd(20, '.');
+      io.err(`\r[${bar}] ${pct}%  rows ${p.rowsRead}  enqueued ${p.added}  rejected ${p.rejects}`);
+    },
+    done: () => {
+      if (io.isTty) io.err('\n');
+    },
+  };
+}
+
+export function formatStatus(s: CampaignStatus): string {
+  const lines = [
+    `campaign ${s.id} "${s.name}": ${s.state}${s.pausedReason ? ` (${s.pausedReason})` : ''}`,
+    `${s.provider} ${s.action}, ${s.final}/${s.total} contacts final, ${s.inFlight} in flight, ${s.waiting} waiting` +
+      (s.answerRate !== null ? `, answer rate ${(s.answerRate * 100).toFixed(1)}%` : ''),
+  ];
+  const rows: (string | number)[][] = [['status', 'contacts']];
+  for (const [k, v] of Object.entries(s.counts)) if (v > 0) rows.push([k, v]);
+  const cb = s.callbacks;
+  return `${lines.join('\n')}\n${table(rows)}callbacks: ${cb.correlated} results, ${cb.progress} progress, ${cb.duplicate} duplicate, ${cb.late} late, ${cb.orphan} orphan\n`;
+}
+
+async function waitUntilDone(c: Container, io: CliIo, id: string): Promise<CampaignStatus> {
+  let warned = false;
+  let lastLine = '';
+  const started = Date.now();
+  for (;;) {
+    const s = await c.status(id);
+    if (!s) throw new CliExit(1, `campaign ${id} disappeared`);
+    const line = `${s.state}: ${s.final}/${s.total} final, ${s.inFlight} in flight, answered ${s.counts.answered}`;
+    if (line !== lastLine) {
+      io.err(io.isTty ? `\r${line.padEnd(70)}` : `${line}\n`);
+      lastLine = line;
+    }
+    if (s.state === 'completed' || s.state === 'cancelled') {
+      if (io.isTty) io.err('\n');
+      return s;
+    }
+    if (!warned && Date.now() - started > 5000) {
+      const workers = await c.queues.get(id).getWorkersCount();
+      if (workers === 0) {
+        io.err(`\nno worker is taking jobs from ${dialQueueName(id)}: start one with "autodialer worker" (or "autodialer start")\n`);
+        warned = true;
+      }
+    }
+    await sleep(1000);
+  }
+}
+
+export function addCampaignCommands(program: Command, io: CliIo): void {
+  const campaign = program.command('campaign').description('create and run campaigns');
+
+  campaign
+    .command('create <csv>')
+    .description('stream a contact list into a new campaign and print its id')
+    .option('--definition <file>', 'campaign definition (JSON, see jobs/); flags override it')
+    .option('--provider <name>', 'sipcall or pbx')
+    .option('--action <name>', 'playvoice, makecall, doublecall or originate')
+    .option('--param <key=value>', "an operation field (voicefile, userid, extnumber, caller, context, …); repeat", keyValue)
+    .option('--cps <n>', 'calls per second for this campaign', positiveNumber)
+    .option('--max-concurrent <n>', 'calls in progress at once (channels)', wholeNumber)
+    .option('--max-attempts <n>', 'dials per contact, the first included', wholeNumber)
+    .option('--retry-delay <duration>', 'delay of the default retries (5m)')
+    .option('--retry <outcome=delays>', 'retry schedule for an outcome, e.g. busy=5m,30m; repeat', collect)
+    .option('--min-gap <duration>', 'least time between two calls to one number')
+    .option('--result-timeout <duration>', 'how long to wait for a call result (3m)')
+    .option('--name <name>', 'campaign name')
+    .option('--window <hours>', 'calling hours, e.g. 09:00-20:00')
+    .option('--days <days>', 'calling days, e.g. mon-fri')
+    .option('--timezone <zone>', "campaign time zone for contacts without one")
+    .option('--timezone-column <column>', "the list's time zone column")
+    .option('--blackout <dates>', 'dates with no calls, e.g. 2026-12-25,2027-01-01')
+    .option('--starts <iso>', 'no calls before this time')
+    .option('--expires <iso>', 'what is left at this time is expired')
+    .option('--phone-column <column>', 'the phone column (else found by its header)')
+    .option('--region <cc>', 'default phone region, e.g. CN')
+    .option('--number-format <f>', 'e164, national or as_written')
+    .option('--encoding <enc>', 'file encoding (else detected)')
+    .option('--delimiter <d>', 'field delimiter (else detected)')
+    .option('--dnc <list>', 'a do-not-call list to honour; repeat', collect)
+    .option('--dry-run', 'read and check the whole list, enqueue nothing')
+    .option('--wait', 'show progress until the campaign is done')
+    .option('--json', 'print JSON')
+    .action(async (csv: string, flags: CreateFlags) => {
+      await withContainer(io, async (c) => {
+        const def = c.definition(rawDefinition(flags));
+        if (flags.dryRun) {
+          const s = await c.dryRun(def, openCsv(csv), basename(csv));
+          if (flags.json) io.out(`${JSON.stringify(s, null, 2)}\n`);
+          else {
+            io.out(`dry run of ${csv}: nothing enqueued\n`);
+            io.out(table([
+              ['rows read', s.rowsRead],
+              ['to dial', s.added],
+              ['invalid', s.invalid],
+              ...Object.entries(s.invalidByReason).map(([k, v]) => [`  ${k}`, v] as [string, number]),
+              ['duplicate', s.duplicate],
+              ['dnc', s.dnc],
+              ['estimated duration (s)', s.estimatedSeconds ?? 'no pace limit'],
+            ]));
+          }
+          return;
+        }
+        const size = statSync(csv, { throwIfNoEntry: false })?.size ?? 0;
+        const progress = progressPrinter(io, size);
+        const { id, summary } = await c.createCampaign(def, openCsv(csv), basename(csv), { onProgress: progress.onProgress });
+        progress.done();
+        if (flags.json && !flags.wait) io.out(`${JSON.stringify({ id, import: summary }, null, 2)}\n`);
+        else if (!flags.json) io.out(`${id}\n`);
+        if (flags.wait) {
+          const s = await waitUntilDone(c, io, id);
+          io.out(flags.json ? `${JSON.stringify({ id, import: summary, status: s }, null, 2)}\n` : formatStatus(s));
+        }
+      });
+    });
+
+  campaign
+    .command('add <id> <csv>')
+    .description('add a contact list to a campaign (numbers already in it are not added twice)')
+    .option('--json', 'print JSON')
+    .action(async (id: string, csv: string, flags: { json?: boolean }) => {
+      await withContainer(io, async (c) => {
+        const s = await c.addContacts(id, openCsv(csv), basename(csv));
+        io.out(flags.json ? `${JSON.stringify(s, null, 2)}\n` : `added ${s.added}, already in campaign ${s.alreadyInCampaign}, invalid ${s.invalid}, duplicate ${s.duplicate}, dnc ${s.dnc}\n`);
+      });
+    });
+
+  campaign
+    .command('status <id>')
+    .description("a campaign's state and counts by contact status")
+    .option('--json', 'print JSON')
+    .action(async (id: string, flags: { json?: boolean }) => {
+      await withContainer(io, async (c) => {
+        const s = await c.status(id);
+        if (!s) throw new CliExit(2, `no campaign with id ${id}`);
+        io.out(flags.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
+      });
+    });
+
+  campaign
+    .command('export <id>')
+    .description('results, one row per contact: its CSV columns then its result')
+    .option('--format <f>', 'csv or jsonl', 'csv')
+    .option('--out <file>', 'write to a file (else standard output)')
+    .action(async (id: string, flags: { format: string; out?: string }) => {
+      if (flags.format !== 'csv' && flags.format !== 'jsonl') throw new CliExit(2, `--format must be csv or jsonl, got ${flags.format}`);
+      await withContainer(io, async (c) => {
+        if (!(await c.campaigns.get(id))) throw new CliExit(2, `no campaign with id ${id}`);
+        const lines = exportResults(c, id, flags.format as ExportFormat);
+        if (flags.out) {
+          await pipeline(Readable.from(lines), createWriteStream(flags.out));
+          io.err(`results written to ${flags.out}\n`);
+        } else {
+          for await (const l of lines) io.out(l);
+        }
+      });
+    });
+
+  campaign
+    .command('list')
+    .description('campaigns, newest last')
+    .option('--json', 'print JSON')
+    .action(async (flags: { json?: boolean }) => {
+      await withContainer(io, async (c) => {
+        const rows = [];
+        for (const id of await c.campaigns.list()) {
+          const r = await c.campaigns.get(id);
+          if (r) rows.push({ id, name: r.definition.name, state: r.state, total: r.total, createdAt: r.createdAt });
+        }
+        if (flags.json) io.out(`${JSON.stringify(rows, null, 2)}\n`);
+        else io.out(table([['id', 'state', 'contacts', 'created', 'name'], ...rows.map((r) => [r.id, r.state, r.total, r.createdAt, r.name])]));
+      });
+    });
+
+  for (const action of ['pause', 'resume', 'cancel'] as const) {
+    campaign
+      .command(`${action} <id>`)
+      .description(`${action} a campaign on every worker`)
+      .action(async (id: string) => {
+        await withContainer(io, async (c) => {
+          await c.control[action](id);
+          io.out(`campaign ${id}: ${(await c.campaigns.get(id))?.state}\n`);
+        });
+      });
+  }
+
+  campaign
+    .command('pace <id>')
+    .description("change a running campaign's pace (takes effect within a second)")
+    .option('--cps <n>', 'calls per second', positiveNumber)
+    .option('--max-concurrent <n>', 'calls in progress at once', wholeNumber)
+    .action(async (id: string, flags: { cps?: number; maxConcurrent?: number }) => {
+      await withContainer(io, async (c) => {
+        const p = await c.control.pace(id, { ...(flags.cps !== undefined ? { cps: flags.cps } : {}), ...(flags.maxConcurrent !== undefined ? { maxConcurrent: flags.maxConcurrent } : {}) });
+        io.out(`campaign ${id}: ${p.cps} cps, ${p.maxConcurrent} channels\n`);
+      });
+    });
+}

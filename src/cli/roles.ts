@@ -1,0 +1,59 @@
+/**
+ * `autodialer start | worker | server`: long-running roles, stopped cleanly
+ * by SIGTERM/SIGINT within the configured grace period.
+ */
+import type { Command } from 'commander';
+import { loadConfig } from '../config.js';
+import { createContainer, type Container } from '../app/container.js';
+import { createLogger } from '../infra/logger.js';
+import type { CliIo } from './shared.js';
+
+async function runUntilSignal(c: Container, io: CliIo): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      c.log.info({ signal, graceMs: c.config.shutdownGraceMs }, 'stopping: no new jobs, finishing those in hand');
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      void c.close().then(resolve, (err: unknown) => {
+        io.err(`shutdown failed: ${(err as Error).message}\n`);
+        resolve();
+      });
+    };
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
+}
+
+export function addRoleCommands(program: Command, io: CliIo): void {
+  const start = async (roles: { server: boolean; worker: boolean }) => {
+    const config = loadConfig(io.env);
+    const log = createLogger({ level: config.logLevel });
+    const c = await createContainer(config, { log });
+    if (!config.callbackSecret && roles.server) {
+      log.warn('AUTODIALER_CALLBACK_SECRET is not set: callbacks are accepted without a key');
+    }
+    if (roles.server) {
+      await c.startServer();
+      log.info({ port: config.httpPort, publicUrl: config.publicUrl }, 'HTTP server listening (callbacks, API)');
+    }
+    if (roles.worker) {
+      c.startWorker();
+      log.info({ providers: [...c.providers.keys()] }, 'worker running');
+    }
+    await runUntilSignal(c, io);
+  };
+  program
+    .command('start')
+    .description('run the HTTP server (callbacks, API) and the workers in one process')
+    .action(() => start({ server: true, worker: true }));
+  program
+    .command('worker')
+    .description('run the workers only (dialing, feeder, result deadlines)')
+    .action(() => start({ server: false, worker: true }));
+  program
+    .command('server')
+    .description('run the HTTP server only (callbacks, API)')
+    .action(() => start({ server: true, worker: false }));
+}
