@@ -118,6 +118,7 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
       k.campaign(cid),
       k.active,
       k.feeding(cid),
+      k.outbox,
     ];
     const res = await redis.eval(
       COMMIT,

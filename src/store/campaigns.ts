@@ -76,6 +76,7 @@ export function makeCampaignStore(deps: { redis: Redis; keys: Keys; now: () => n
           createdAt: iso(),
           total: '0',
           importDone: '0',
+          notify: definition.webhook ? '1' : '0',
         })
         .zadd(k.campaigns, now(), id)
         .sadd(k.active, id)

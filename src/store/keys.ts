@@ -18,6 +18,8 @@ export function keys(prefix: string) {
     callUuid: (uuid: string) => `${prefix}:calluuid:${uuid}`,
     callee: (family: string, number: string) => `${prefix}:callee:${family}:${number}`,
     callbackLog: `${prefix}:callbacks`,
+    /** Contacts that reached a final status, for outbound notifications (a stream). */
+    outbox: `${prefix}:outbox`,
     callbackTotals: `${prefix}:cbtotals`,
     dnc: (list: string) => `${prefix}:dnc:${list}`,
     dncLists: `${prefix}:dnclists`,

@@ -1,0 +1,54 @@
+/**
+ * Helpers every benchmark shares: a Redis prefix of its own, peak RSS
+ * sampling, percentiles, and writing its section of RESULTS.md.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export function benchPrefix(name: string): string {
+  return `adbench-${name}-${randomBytes(3).toString('hex')}`;
+}
+
+export async function cleanPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 5000);
+    cursor = next;
+    if (keys.length > 0) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+/** Samples this process's RSS every `everyMs` until stopped; returns the peak in bytes. */
+export function peakRss(everyMs = 50): { stop(): number } {
+  let peak = process.memoryUsage.rss();
+  const t = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(t);
+      return Math.max(peak, process.memoryUsage.rss());
+    },
+  };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, i)]!;
+}
+
+export const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+export const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
+
+/** Writes this benchmark's section (markdown) and prints it. */
+export function report(name: string, markdown: string): void {
+  const dir = join(resolve(import.meta.dirname), 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.md`), `${markdown.trim()}\n`);
+  process.stdout.write(`${markdown.trim()}\n`);
+}
