@@ -123,11 +123,15 @@ function progressPrinter(io: CliIo, fileSize: number): { onProgress: (p: ImportP
 export function formatStatus(s: CampaignStatus): string {
   const lines = [
     `campaign ${s.id} "${s.name}": ${s.state}${s.pausedReason ? ` (${s.pausedReason})` : ''}`,
-    `${s.provider} ${s.action}, ${s.final}/${s.total} contacts final, ${s.inFlight} in flight, ${s.waiting} waiting` +
+    `${s.provider} ${s.action}, ${s.final}/${s.total} contacts final, ${s.inFlight} in flight, ${s.ready} ready, ${s.scheduled} scheduled later` +
       (s.answerRate !== null ? `, answer rate ${(s.answerRate * 100).toFixed(1)}%` : ''),
   ];
   const rows: (string | number)[][] = [['status', 'contacts']];
   for (const [k, v] of Object.entries(s.counts)) if (v > 0) rows.push([k, v]);
+  if (s.avgTalkSeconds !== null) lines.push(`average talk time ${s.avgTalkSeconds} s`);
+  const keys = Object.entries(s.keypresses);
+  if (keys.length > 0) lines.push(`keypresses: ${keys.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  if (s.eta && s.state !== 'completed' && s.state !== 'cancelled') lines.push(`estimated end ${s.eta}`);
   const cb = s.callbacks;
   return `${lines.join('\n')}\n${table(rows)}callbacks: ${cb.correlated} results, ${cb.progress} progress, ${cb.duplicate} duplicate, ${cb.late} late, ${cb.orphan} orphan\n`;
 }

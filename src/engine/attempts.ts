@@ -43,6 +43,12 @@ export interface AttemptServiceDeps {
 export type BeginResult = 'began' | 'exists' | 'stale';
 export type ResultEffect = 'final' | 'duplicate' | 'late' | 'conflict' | 'progress' | 'ignored';
 
+/** Report sums a result adds: answered calls, talk time, keypresses (PlayVoice). */
+function resultStats(res: CallResult): Record<string, number> {
+  if (res.outcome !== 'answered') return {};
+  return { answered: 1, billsec: res.billsec, [`key:${res.userKey ? res.userKey : 'none'}`]: 1 };
+}
+
 /** Maps a final attempt outcome onto the contact's status. */
 function contactStatusOf(outcome: AttemptOutcome): ContactStatus {
   return CONTACT_STATUS_OF_OUTCOME[outcome];
@@ -130,7 +136,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
     outcome: AttemptOutcome,
     fields: AttemptFields,
     placed: boolean,
-    opts: { dueOverride?: number; notSent?: boolean } = {},
+    opts: { dueOverride?: number; notSent?: boolean; stats?: Record<string, number> } = {},
   ): Promise<'conflict' | 'ok' | 'completed'> {
     const c = await campaigns.get(a.cid);
     const { raw, state } = await contacts.state(a.cid, a.idx);
@@ -144,6 +150,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         dueAt: null,
         deadline: 'del',
         now: now(),
+        ...(opts.stats ? { stats: opts.stats } : {}),
       });
       return r;
     }
@@ -163,6 +170,8 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       if (typeof fields.error === 'string' && decision.status !== 'pending') decision.next.e = fields.error;
       else if (decision.status !== 'pending') delete decision.next.e;
     }
+    const stats = { ...(opts.stats ?? {}) };
+    if (decision.status === 'pending' && !opts.notSent) stats.retries = (stats.retries ?? 0) + 1;
     const r = await attempts.commit({
       cuuid: a.id,
       expectedVersion: a.ver,
@@ -171,6 +180,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       dueAt: decision.dueAt,
       deadline: 'del',
       now: now(),
+      stats,
     });
     if (r !== 'conflict') {
       if (decision.status === 'pending' && decision.dueAt !== null) {
@@ -302,14 +312,14 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       if (res.providerCallId && family === 'sipcall') await attempts.rememberCallUuid(res.providerCallId, id, 86_400_000);
       switch (step.effect) {
         case 'final': {
-          const r = await finalizeContact(a, res.outcome, fields, true);
+          const r = await finalizeContact(a, res.outcome, fields, true, { stats: resultStats(res) });
           if (r === 'conflict') return 'conflict';
           await pacer.release(family, a.cid, id);
           events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome: res.outcome, late: false, source: 'callback' });
           return 'final';
         }
         case 'late_correction': {
-          const r = await correctLate(a, res.outcome, { ...fields, late: true });
+          const r = await correctLate(a, res.outcome, { ...fields, late: true }, resultStats(res));
           if (r === 'conflict') return 'conflict';
           events.emit('callback:late', { campaignId: a.cid, attemptId: id, outcome: res.outcome });
           return 'late';
@@ -341,7 +351,12 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
    * the record (flagged late) and, when the contact is still on that attempt,
    * its status; it never causes a call.
    */
-  async function correctLate(a: StoredAttempt, outcome: AttemptOutcome, fields: AttemptFields): Promise<'conflict' | 'ok' | 'completed'> {
+  async function correctLate(
+    a: StoredAttempt,
+    outcome: AttemptOutcome,
+    fields: AttemptFields,
+    stats: Record<string, number>,
+  ): Promise<'conflict' | 'ok' | 'completed'> {
     const { raw, state } = await contacts.state(a.cid, a.idx);
     const onThisAttempt = state.a === a.id;
     let next: ContactState | null = null;
@@ -368,6 +383,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       dueAt: null,
       deadline: 'del',
       now: now(),
+      stats: { ...stats, late: 1 },
     });
   }
 

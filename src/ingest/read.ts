@@ -9,15 +9,15 @@ import type { ColumnLayout } from './columns.js';
 import { makeZoneCheck, toRecord } from './contact-row.js';
 import { readCsvRows } from './csv-rows.js';
 import type { RawRow } from './csv-rows.js';
-import { completeLines, detectDelimiter, measureSample, readSepLine } from './delimiter.js';
-import { canonicalEncoding, decodeSample, detectEncoding, makeDecoder } from './encoding.js';
 import { IngestError } from './errors.js';
 import { resolveReadOptions } from './options.js';
-import type { ReadOptions, ResolvedReadOptions } from './options.js';
-import { binarySignature, looksBinary, looksUndecodable, textQuality } from './sniff.js';
+import type { ReadOptions } from './options.js';
+import { planText } from './plan.js';
+import type { TextPlan } from './plan.js';
 import { peek, sourceReader } from './source.js';
-import type { ByteSource, Peeked, SourceReader } from './source.js';
-import type { DelimiterSource, EncodingSource, IngestRecord, ListHeader, ReadSummary } from './types.js';
+import type { ByteSource } from './source.js';
+import { utf8Chunks } from './text-stream.js';
+import type { IngestRecord, ListHeader, ReadSummary } from './types.js';
 
 export interface ContactList {
   /** Known before the first record. */
@@ -26,127 +26,6 @@ export interface ContactList {
   records: AsyncGenerator<IngestRecord, void, undefined>;
   /** Counts so far; final once `done` is true. */
   summary(): ReadSummary;
-}
-
-interface TextPlan {
-  encoding: string;
-  encodingSource: EncodingSource;
-  delimiter: string;
-  delimiterSource: DelimiterSource;
-  /** Characters of Excel's `sep=` line to drop (0 when none). */
-  sepLength: number;
-  sample: ListHeader['sample'];
-}
-
-/** Decides encoding and delimiter from the peeked bytes, or refuses the file. */
-function planText(peeked: Peeked, o: ResolvedReadOptions): TextPlan {
-  const file = o.fileName;
-  const { bytes, complete } = peeked;
-  if (bytes.length === 0) {
-    throw new IngestError('empty_file', `${file} is empty: a contact list needs a header row, then one row per contact`, file);
-  }
-  const signature = binarySignature(bytes);
-  if (signature !== null) {
-    throw new IngestError('binary_file', `${file} is ${signature.what}, not a CSV file: ${signature.fix}`, file);
-  }
-  const { encoding, source } =
-    o.encoding !== null ? { encoding: canonicalEncoding(o.encoding), source: 'named' as const } : detectEncoding(bytes, complete);
-  const text = decodeSample(bytes, encoding, complete);
-  const quality = textQuality(text);
-  if (looksBinary(quality)) {
-    throw new IngestError(
-      'binary_file',
-      `${file} holds binary data (${quality.controls} control characters in its first ${text.length} characters), not CSV text: export the contacts as CSV`,
-      file,
-    );
-  }
-  if (looksUndecodable(quality)) {
-    throw new IngestError(
-      'undecodable',
-      `${file} does not decode as ${encoding}: ${quality.replacements} of its first ${quality.chars} characters are invalid; ` +
-        'name its encoding with --encoding (utf8, utf16le, gb18030, gbk, windows-1256)',
-      file,
-    );
-  }
-  if (complete && text.trim() === '') {
-    throw new IngestError('empty_file', `${file} holds only blank lines: a contact list needs a header row, then one row per contact`, file);
-  }
-  const sep = readSepLine(text);
-  const body = completeLines(sep === null ? text : text.slice(sep.length), complete);
-  let delimiter: string;
-  let delimiterSource: DelimiterSource;
-  if (o.delimiter !== null) {
-    delimiter = o.delimiter;
-    delimiterSource = 'named';
-  } else if (sep !== null) {
-    delimiter = sep.delimiter;
-    delimiterSource = 'sep_line';
-  } else {
-    const detected = detectDelimiter(body);
-    delimiter = detected ?? ',';
-    delimiterSource = detected === null ? 'default' : 'detected';
-  }
-  const measured = measureSample(body, delimiter);
-  const bodyShare = Buffer.byteLength(body, 'utf8') / Math.max(1, Buffer.byteLength(text, 'utf8'));
-  return {
-    encoding,
-    encodingSource: source,
-    delimiter,
-    delimiterSource,
-    sepLength: sep?.length ?? 0,
-    sample: {
-      bytes: complete && measured.all ? bytes.length : Math.round(bytes.length * bodyShare * measured.share),
-      rows: measured.rows,
-      complete: complete && measured.all,
-    },
-  };
-}
-
-const BATCH_BYTES = 16 * 1024;
-
-/** Small source chunks (one row per chunk, say) gathered up to 16 KB, so parsing costs stay per batch. */
-async function readBatch(reader: SourceReader): Promise<Buffer | null> {
-  const first = await reader.next();
-  if (first === null || first.length >= BATCH_BYTES) return first;
-  const parts = [first];
-  let size = first.length;
-  while (size < BATCH_BYTES) {
-    const next = await reader.next();
-    if (next === null) break;
-    parts.push(next);
-    size += next.length;
-  }
-  return Buffer.concat(parts);
-}
-
-/** The file's text as UTF-8 chunks: peeked chunks first, then the rest of the source. */
-async function* utf8Chunks(reader: SourceReader, peeked: Peeked, plan: TextPlan): AsyncGenerator<Buffer> {
-  const decoder = makeDecoder(plan.encoding);
-  let skip = plan.sepLength;
-  const utf8 = (text: string): Buffer | null => {
-    if (skip > 0) {
-      const k = Math.min(skip, text.length);
-      text = text.slice(k);
-      skip -= k;
-    }
-    return text === '' ? null : Buffer.from(text, 'utf8');
-  };
-  try {
-    for (const chunk of peeked.chunks) {
-      const out = utf8(decoder.write(chunk));
-      if (out !== null) yield out;
-    }
-    for (;;) {
-      const batch = await readBatch(reader);
-      if (batch === null) break;
-      const out = utf8(decoder.write(batch));
-      if (out !== null) yield out;
-    }
-    const out = utf8(decoder.end());
-    if (out !== null) yield out;
-  } finally {
-    await reader.close();
-  }
 }
 
 async function readHeader(rows: AsyncGenerator<RawRow>, file: string): Promise<{ columns: string[]; line: number; blankLines: number }> {

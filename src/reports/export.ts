@@ -4,40 +4,15 @@
  */
 import type { CampaignStore } from '../store/campaigns.js';
 import type { ContactStore } from '../store/contacts.js';
-import type { AttemptStore, StoredAttempt } from '../store/attempts.js';
+import type { AttemptStore } from '../store/attempts.js';
+import { RESULT_COLUMNS, contactResult, originalColumns, resultCells } from './result.js';
 
-export const RESULT_COLUMNS = [
-  'status',
-  'attempts',
-  'customuuid',
-  'provider_call_id',
-  'billsec',
-  'userkey',
-  'answered_at',
-  'ended_at',
-  'hangupcause',
-  'error',
-] as const;
+export { RESULT_COLUMNS };
 
 export type ExportFormat = 'csv' | 'jsonl';
 
 export function csvCell(value: string): string {
   return /[",\r\n]/.test(value) || /^\s|\s$/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
-
-function resultOf(status: string, attempts: number, last: StoredAttempt | null, error: string | undefined): Record<(typeof RESULT_COLUMNS)[number], string> {
-  return {
-    status,
-    attempts: String(attempts),
-    customuuid: last?.id ?? '',
-    provider_call_id: last ? (last.providerCallId ?? last.callUuid ?? '') : '',
-    billsec: last?.billsec !== null && last?.billsec !== undefined ? String(last.billsec) : '',
-    userkey: last?.userkey ?? '',
-    answered_at: last?.answeredAt ?? '',
-    ended_at: last?.endedAt ?? '',
-    hangupcause: last?.hangupcause ?? '',
-    error: error ?? last?.error ?? '',
-  };
 }
 
 /** Yields the export line by line (with the header line first for CSV). */
@@ -58,10 +33,8 @@ export async function* exportResults(
     const lasts = await Promise.all(page.map((p) => (p.state.a ? deps.attempts.get(p.state.a) : Promise.resolve(null))));
     for (let i = 0; i < page.length; i++) {
       const p = page[i]!;
-      const values = p.row?.v ?? [];
-      const cols = header.length > 0 ? header.map((_, j) => values[j] ?? '') : values;
-      const extra = values.length > header.length && header.length > 0 ? values.slice(header.length) : [];
-      const result = resultOf(p.state.s, p.state.p, lasts[i] ?? null, p.state.e);
+      const { cells: cols, extra } = originalColumns(header, p.row?.v ?? []);
+      const result = resultCells(contactResult(p.state, lasts[i] ?? null));
       if (format === 'csv') {
         yield `${[...cols, ...RESULT_COLUMNS.map((n) => result[n]), ...extra].map(csvCell).join(',')}\n`;
       } else {

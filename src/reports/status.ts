@@ -1,6 +1,7 @@
 /**
- * A campaign's status: state, counts by contact status, what is in flight,
- * and what its callbacks turned out to be.
+ * A campaign's status: state, counts by contact status, what is in flight
+ * and waiting, answer rate, talk time, keypresses, what its callbacks turned
+ * out to be, and an estimate of when it ends.
  */
 import type { CampaignStore, StatusCounts } from '../store/campaigns.js';
 import type { ContactStore } from '../store/contacts.js';
@@ -18,30 +19,57 @@ export interface CampaignStatus {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** Contacts stored (rejected rows included: they are final at once). */
   total: number;
   final: number;
   counts: StatusCounts;
+  /** Calls placed and not yet final (holding a channel). */
   inFlight: number;
-  waiting: number;
+  /** Contacts due now, not yet handed to a worker. */
+  ready: number;
+  /** Contacts scheduled later: retries and contacts waiting for their calling window. */
+  scheduled: number;
   nextDueAt: string | null;
+  retriesScheduled: number;
   pace: PaceLimits;
+  /** answered / contacts that reached a final status through a call. */
   answerRate: number | null;
+  /** Mean billed seconds of answered calls. */
+  avgTalkSeconds: number | null;
+  /** PlayVoice keypresses of answered calls ('none' = no key). */
+  keypresses: Record<string, number>;
   callbacks: Record<CallbackCounter, number>;
+  /** Rough end time at the campaign's pace (calling windows aside); null when unknown. */
+  eta: string | null;
   import: Record<string, unknown> | null;
 }
 
-export function makeStatusReport(deps: { campaigns: CampaignStore; contacts: ContactStore; callbackLog: CallbackLog; pacer: Pacer }) {
+export function makeStatusReport(deps: { campaigns: CampaignStore; contacts: ContactStore; callbackLog: CallbackLog; pacer: Pacer; now?: () => number }) {
+  const now = deps.now ?? (() => Date.now());
   return async function campaignStatus(id: string): Promise<CampaignStatus | null> {
     const c = await deps.campaigns.get(id);
     if (!c) return null;
-    const [{ byStatus, final }, due, callbacks, inFlight, pace] = await Promise.all([
+    const t = now();
+    const [{ byStatus, final }, due, callbacks, inFlight, pace, sums] = await Promise.all([
       deps.campaigns.counts(id),
-      deps.contacts.dueCount(id),
+      deps.contacts.dueCount(id, t),
       deps.callbackLog.counters(id),
       deps.pacer.inFlight(c.definition.provider, id),
       deps.pacer.getCampaignLimits(id),
+      deps.contacts.stats(id),
     ]);
     const reached = byStatus.answered + byStatus.no_answer + byStatus.busy + byStatus.failed + byStatus.no_result + byStatus.in_doubt;
+    const keypresses: Record<string, number> = {};
+    for (const [f, v] of Object.entries(sums)) if (f.startsWith('key:') && v > 0) keypresses[f.slice(4)] = v;
+    const answered = sums.answered ?? 0;
+    const active = c.state === 'running' || c.state === 'importing';
+    const pendingNow = due.ready + due.feeding;
+    let eta: string | null = null;
+    if (c.state === 'completed' || c.state === 'cancelled') eta = c.finishedAt;
+    else if (active && pace.cps > 0) {
+      const lastStart = Math.max(t + (pendingNow / pace.cps) * 1000, due.nextDueAt ?? 0);
+      eta = new Date(lastStart + c.definition.resultTimeoutMs).toISOString();
+    }
     return {
       id,
       name: c.definition.name,
@@ -56,11 +84,16 @@ export function makeStatusReport(deps: { campaigns: CampaignStore; contacts: Con
       final,
       counts: byStatus,
       inFlight: inFlight.campaign,
-      waiting: due.due + due.feeding,
+      ready: pendingNow,
+      scheduled: due.due - due.ready,
       nextDueAt: due.nextDueAt !== null ? new Date(due.nextDueAt).toISOString() : null,
+      retriesScheduled: sums.retries ?? 0,
       pace,
       answerRate: reached > 0 ? Math.round((byStatus.answered / reached) * 1000) / 1000 : null,
+      avgTalkSeconds: answered > 0 ? Math.round(((sums.billsec ?? 0) / answered) * 10) / 10 : null,
+      keypresses,
       callbacks,
+      eta,
       import: c.importSummary,
     };
   };

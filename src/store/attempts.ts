@@ -79,6 +79,8 @@ export interface CommitInput {
   dueAt: number | null;
   deadline: 'del' | number | null;
   now: number;
+  /** Increments of the campaign's report sums, applied with the commit. */
+  stats?: Record<string, number>;
 }
 
 export type CommitResult = 'conflict' | 'ok' | 'completed';
@@ -119,6 +121,7 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
       k.active,
       k.feeding(cid),
       k.outbox,
+      k.stats(cid),
     ];
     const res = await redis.eval(
       COMMIT,
@@ -136,6 +139,7 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
       input.cuuid,
       new Date(input.now).toISOString(),
       cid,
+      input.stats && Object.keys(input.stats).length > 0 ? JSON.stringify(input.stats) : '',
     );
     return String(res) as CommitResult;
   }

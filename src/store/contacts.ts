@@ -163,16 +163,23 @@ export function makeContactStore(deps: { redis: Redis; keys: Keys }) {
     return ids.map(Number);
   }
 
-  async function dueCount(cid: string): Promise<{ due: number; feeding: number; nextDueAt: number | null }> {
-    const [due, feeding, first] = await Promise.all([
+  async function dueCount(cid: string, now = Date.now()): Promise<{ due: number; ready: number; feeding: number; nextDueAt: number | null }> {
+    const [due, ready, feeding, first] = await Promise.all([
       redis.zcard(k.due(cid)),
+      redis.zcount(k.due(cid), '-inf', now),
       redis.zcard(k.feeding(cid)),
-      redis.zrange(k.due(cid), 0, 0, 'WITHSCORES'),
+      redis.zrangebyscore(k.due(cid), `(${now}`, '+inf', 'WITHSCORES', 'LIMIT', 0, 1),
     ]);
-    return { due, feeding, nextDueAt: first[1] !== undefined ? Number(first[1]) : null };
+    return { due, ready, feeding, nextDueAt: first[1] !== undefined ? Number(first[1]) : null };
   }
 
-  return { importBatch, takeDue, row, state, range, reschedule, doneFeeding, staleFeeding, dueCount };
+  /** Report sums kept with each commit (talk time, keypresses, retries). */
+  async function stats(cid: string): Promise<Record<string, number>> {
+    const raw = await redis.hgetall(k.stats(cid));
+    return Object.fromEntries(Object.entries(raw).map(([f, v]) => [f, Number(v)]));
+  }
+
+  return { importBatch, takeDue, row, state, range, reschedule, doneFeeding, staleFeeding, dueCount, stats };
 }
 
 export type ContactStore = ReturnType<typeof makeContactStore>;

@@ -6,6 +6,8 @@ export function keys(prefix: string) {
     campaign: (cid: string) => `${prefix}:cmp:${cid}`,
     counts: (cid: string) => `${prefix}:cmp:${cid}:counts`,
     callbackCounts: (cid: string) => `${prefix}:cmp:${cid}:cb`,
+    /** Running sums for reports: talk time, keypresses, retries scheduled. */
+    stats: (cid: string) => `${prefix}:cmp:${cid}:stats`,
     rows: (cid: string) => `${prefix}:cmp:${cid}:rows`,
     contactState: (cid: string) => `${prefix}:cmp:${cid}:st`,
     due: (cid: string) => `${prefix}:cmp:${cid}:due`,

@@ -100,13 +100,13 @@ return out
 
 /**
  * Compare-and-set commit of one attempt and its contact.
- * KEYS: att, st, counts, due, deadlines, campaign, active, feeding, outbox
+ * KEYS: att, st, counts, due, deadlines, campaign, active, feeding, outbox, stats
  * A contact that reaches (or changes) a final status is appended to the
  * outbox when its campaign sends notifications.
  * ARGV: expectedAttVer ('0' = must not exist), attFields JSON ('' = none),
  *       idx, expectedSt ('' = absent), newSt ('' = unchanged),
  *       oldStatus, newStatus, dueAt ('' = none), deadline ('' | 'del' | ms),
- *       cuuid, now, campaignId
+ *       cuuid, now, campaignId, stats increments JSON ('' = none)
  * Returns 'conflict', 'ok' or 'completed'.
  */
 export const COMMIT = `
@@ -136,6 +136,9 @@ if old ~= new then
 end
 if ARGV[8] ~= '' then redis.call('ZADD', KEYS[4], tonumber(ARGV[8]), idx) end
 redis.call('ZREM', KEYS[8], idx)
+if ARGV[13] and ARGV[13] ~= '' then
+  for field, by in pairs(cjson.decode(ARGV[13])) do redis.call('HINCRBY', KEYS[10], field, by) end
+end
 if old ~= new and new ~= 'pending' and redis.call('HGET', KEYS[6], 'notify') == '1' then
   redis.call('XADD', KEYS[9], '*', 'cid', ARGV[12], 'idx', idx, 'status', new, 'from', old)
 end
