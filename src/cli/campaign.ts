@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import type { Container } from '../app/container.js';
 import type { CampaignStatus } from '../reports/status.js';
 import { exportResults, type ExportFormat } from '../reports/export.js';
+import { exportAttempts } from '../reports/attempts-export.js';
 import { CliExit, collect, keyValue, positiveNumber, table, wholeNumber, withContainer, type CliIo } from './shared.js';
 import { dialQueueName } from '../store/ids.js';
 import { sleep } from '../infra/clock.js';
@@ -255,14 +256,15 @@ export function addCampaignCommands(program: Command, io: CliIo): void {
 
   campaign
     .command('export <id>')
-    .description('results, one row per contact: its CSV columns then its result')
+    .description('results, one row per contact: its CSV columns then its result (--attempts: one row per attempt)')
     .option('--format <f>', 'csv or jsonl', 'csv')
+    .option('--attempts', 'one row per attempt instead of one per contact')
     .option('--out <file>', 'write to a file (else standard output)')
-    .action(async (id: string, flags: { format: string; out?: string }) => {
+    .action(async (id: string, flags: { format: string; out?: string; attempts?: boolean }) => {
       if (flags.format !== 'csv' && flags.format !== 'jsonl') throw new CliExit(2, `--format must be csv or jsonl, got ${flags.format}`);
       await withContainer(io, async (c) => {
         if (!(await c.campaigns.get(id))) throw new CliExit(2, `no campaign with id ${id}`);
-        const lines = exportResults(c, id, flags.format as ExportFormat);
+        const lines = (flags.attempts ? exportAttempts : exportResults)(c, id, flags.format as ExportFormat);
         if (flags.out) {
           await pipeline(Readable.from(lines), createWriteStream(flags.out));
           io.err(`results written to ${flags.out}\n`);

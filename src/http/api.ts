@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { StatusReport } from '../reports/status.js';
 import { exportResults, type ExportFormat } from '../reports/export.js';
+import { exportAttempts } from '../reports/attempts-export.js';
 import type { CampaignStore } from '../store/campaigns.js';
 import type { ContactStore } from '../store/contacts.js';
 import type { AttemptStore } from '../store/attempts.js';
@@ -56,6 +57,16 @@ export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise
     reply.header('content-disposition', `attachment; filename="${id}-results.${format}"`);
     const { Readable } = await import('node:stream');
     return reply.send(Readable.from(exportResults(opts, id, format as ExportFormat)));
+  });
+
+  app.get('/campaigns/:id/attempts', async (req, reply) => {
+    const { id } = idParams.parse(req.params);
+    const { format } = resultsQuery.parse(req.query);
+    if (!(await opts.campaigns.get(id))) return reply.code(404).send({ error: `no campaign ${id}` });
+    reply.header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
+    reply.header('content-disposition', `attachment; filename="${id}-attempts.${format}"`);
+    const { Readable } = await import('node:stream');
+    return reply.send(Readable.from(exportAttempts(opts, id, format as ExportFormat)));
   });
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {
