@@ -6,6 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import type { ProviderFamily } from './domain/types.js';
+import { parseSipcallOutcomeTable, type SipcallOutcomeTable } from './providers/sipcall/outcomes.js';
+import { parsePbxDispositionTable, type PbxDispositionTable } from './providers/pbx/outcomes.js';
 
 export interface SipcallConfig {
   apiUrl: string;
@@ -46,6 +48,8 @@ export interface Config {
   providers: { sipcall: SipcallConfig | null; pbx: PbxConfig | null };
   /** Why a provider is unavailable: the variables that are missing. */
   missing: Record<ProviderFamily, string[]>;
+  /** Overrides of the outcome tables (merged over the defaults). */
+  outcomeTables: { sipcall: SipcallOutcomeTable | null; pbx: PbxDispositionTable | null };
 }
 
 export class ConfigError extends Error {
@@ -115,6 +119,27 @@ function ipList(v: string | undefined): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
+}
+
+/** A table given inline (JSON) or as the path of a JSON file. */
+function readTable<T>(problems: string[], name: string, value: string | undefined, parse: (raw: unknown, source: string) => T): T | null {
+  if (value === undefined) return null;
+  let text = value;
+  let source = name;
+  if (!value.trimStart().startsWith('{')) {
+    if (!existsSync(value)) {
+      problems.push(`${name}: no file ${value} (give inline JSON or the path of a JSON file)`);
+      return null;
+    }
+    text = readFileSync(value, 'utf8');
+    source = `${name} (${value})`;
+  }
+  try {
+    return parse(JSON.parse(text) as unknown, source);
+  } catch (err) {
+    problems.push(`${name}: ${(err as Error).message}`);
+    return null;
+  }
 }
 
 /**
@@ -208,6 +233,11 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     };
   }
 
+  const outcomeTables = {
+    sipcall: readTable(problems, 'SIPCALL_OUTCOME_TABLE', get('SIPCALL_OUTCOME_TABLE'), parseSipcallOutcomeTable),
+    pbx: readTable(problems, 'PBX_DISPOSITION_TABLE', get('PBX_DISPOSITION_TABLE'), parsePbxDispositionTable),
+  };
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     redisUrl,
@@ -223,6 +253,7 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     shutdownGraceMs,
     providers: { sipcall, pbx },
     missing,
+    outcomeTables,
   };
 }
 

@@ -98,6 +98,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
       sipcallTimezone: config.providers.sipcall?.timezone ?? 'Asia/Shanghai',
       pbxTimezone: config.providers.pbx?.timezone ?? 'Asia/Tehran',
       pbxCallIdField: config.providers.pbx?.callIdField ?? 'originated_call_id',
+      ...(config.outcomeTables.sipcall ? { sipcallOutcomes: config.outcomeTables.sipcall } : {}),
+      ...(config.outcomeTables.pbx ? { pbxDispositions: config.outcomeTables.pbx } : {}),
     },
   });
   const status = makeStatusReport({ campaigns, contacts, callbackLog, pacer });

@@ -1,0 +1,85 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, providerUnavailable } from '../../src/config.js';
+
+const TOKEN = 'abcdefghijklmnopqrstuvwxyz012345';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env, null);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('has the documented defaults and no provider when none is configured', () => {
+    const c = loadConfig({}, null);
+    expect(c).toMatchObject({ redisUrl: 'redis://127.0.0.1:6379', prefix: 'autodialer', httpPort: 8080, publicUrl: null, callbackSecret: null });
+    expect(c.providers).toEqual({ sipcall: null, pbx: null });
+    expect(providerUnavailable(c, 'sipcall')).toBe('provider sipcall is not configured: set SIPCALL_API_URL, SIPCALL_TOKEN');
+    expect(providerUnavailable(c, 'pbx')).toMatch(/PBX_BASE_URL, PBX_API_KEY, PBX_USERNAME, PBX_PASSWORD/);
+  });
+
+  it('refuses a sipcall token that is not exactly 32 characters, saying how long it was', () => {
+    expect(problemsOf({ SIPCALL_API_URL: 'http://127.0.0.1:8090', SIPCALL_TOKEN: 'ABCDEFG' })).toContain(
+      'SIPCALL_TOKEN: sipcall token must be 32 characters, got 7',
+    );
+  });
+
+  it('lists every problem at once, each naming its variable', () => {
+    const problems = problemsOf({
+      REDIS_URL: 'localhost:6379',
+      AUTODIALER_HTTP_PORT: 'eighty',
+      SIPCALL_API_URL: 'ftp://x',
+      SIPCALL_TOKEN: TOKEN,
+      SIPCALL_TIMEZONE: 'Mars/Olympus',
+      AUTODIALER_CALLBACK_SECRET: 'short',
+    });
+    expect(problems.map((p) => p.split(':')[0])).toEqual(
+      expect.arrayContaining(['REDIS_URL', 'AUTODIALER_HTTP_PORT', 'AUTODIALER_CALLBACK_SECRET', 'SIPCALL_API_URL', 'SIPCALL_TIMEZONE']),
+    );
+  });
+
+  it('configures both providers from the contract names', () => {
+    const c = loadConfig(
+      {
+        SIPCALL_API_URL: 'http://127.0.0.1:8090',
+        SIPCALL_TOKEN: TOKEN,
+        SIPCALL_TIMEZONE: 'Asia/Shanghai',
+        PBX_BASE_URL: 'http://127.0.0.1:8090',
+        PBX_API_KEY: 'k',
+        PBX_USERNAME: 'u',
+        PBX_PASSWORD: 'p',
+      },
+      null,
+    );
+    expect(c.providers.sipcall).toMatchObject({ apiUrl: 'http://127.0.0.1:8090', token: TOKEN, timezone: 'Asia/Shanghai', bodyEncoding: 'multipart' });
+    expect(c.providers.pbx).toMatchObject({ apiKey: 'k', username: 'u', password: 'p', callIdField: 'originated_call_id' });
+  });
+
+  it('reads an optional .env file, the real environment winning', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'adcfg-'));
+    const file = join(dir, '.env');
+    writeFileSync(file, '# comment\nAUTODIALER_PREFIX=fromfile\nAUTODIALER_HTTP_PORT="9000"\n');
+    const c = loadConfig({ AUTODIALER_HTTP_PORT: '9100' }, file);
+    expect(c.prefix).toBe('fromfile');
+    expect(c.httpPort).toBe(9100);
+  });
+
+  it('takes outcome tables inline or from a file, and names the bad entry', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'adcfg-'));
+    const file = join(dir, 'pbx.json');
+    writeFileSync(file, JSON.stringify({ outcomes: { CHANUNAVAIL: 'failed' } }));
+    const c = loadConfig({ SIPCALL_OUTCOME_TABLE: '{"causes":{"10001":"no_answer"}}', PBX_DISPOSITION_TABLE: file }, null);
+    expect(c.outcomeTables.sipcall).toEqual({ causes: { '10001': 'no_answer' } });
+    expect(c.outcomeTables.pbx).toEqual({ outcomes: { CHANUNAVAIL: 'failed' } });
+    const problems = problemsOf({ SIPCALL_OUTCOME_TABLE: '{"causes":{"17":"maybe"}}', PBX_DISPOSITION_TABLE: '/nope/x.json' });
+    expect(problems.some((p) => p.startsWith('SIPCALL_OUTCOME_TABLE') && p.includes('17'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('PBX_DISPOSITION_TABLE') && p.includes('/nope/x.json'))).toBe(true);
+  });
+});
