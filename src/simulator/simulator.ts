@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { makeCallbackPoster } from './delivery.js';
 import { makeDialHandlers } from './dial.js';
 import type { SimulatorEvents } from './events.js';
-import { readBody, sendJson } from './http-io.js';
+import { BodyTooLargeError, readBody, sendJson } from './http-io.js';
 import { IdSource } from './ids.js';
 import { Ledger } from './ledger.js';
 import type { LedgerEntry } from './ledger.js';
@@ -155,6 +155,7 @@ export async function startSimulator(options: SimulatorOptions = {}, deps: Simul
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     route(req, res).catch((err: unknown) => {
       if (res.headersSent) res.destroy();
+      else if (err instanceof BodyTooLargeError) sendJson(res, 413, { error: err.message }, { connection: 'close' });
       else sendJson(res, 500, { error: `simulator failure: ${(err as Error).message}` });
     });
   });

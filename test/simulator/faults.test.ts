@@ -44,7 +44,10 @@ describe('scripted outcomes', () => {
       ['answered:2:7', true],
       ['answered:2:7', true],
     ]);
-    const cdrs = receiver.on('/callbacks/sipcall/cdr').map((c) => [c.body.customuuid, c.body.hangupcause, c.body.billsec, c.body.userkey]);
+    const cdrs = receiver
+      .on('/callbacks/sipcall/cdr')
+      .map((c) => [c.body.customuuid, c.body.hangupcause, c.body.billsec, c.body.userkey])
+      .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
     expect(cdrs).toEqual([
       ['att-1', 17, 0, ''],
       ['att-2', 19, 0, ''],

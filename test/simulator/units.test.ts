@@ -9,14 +9,17 @@ describe('makeWallClock', () => {
   it('formats like luxon in every zone, across DST transitions', () => {
     const fmt = makeWallClock();
     const zones = ['Asia/Shanghai', 'Asia/Tehran', 'America/New_York', 'Europe/London', 'Asia/Kathmandu', 'Australia/Lord_Howe'];
+    const mismatches: string[] = [];
     let checked = 0;
     for (const zone of zones) {
-      for (let ms = Date.UTC(2020, 0, 1); ms < Date.UTC(2024, 0, 1); ms += 37 * 60 * 1000 + 1_001) {
-        expect(fmt(ms, zone)).toBe(DateTime.fromMillis(ms, { zone }).toFormat('yyyy-MM-dd HH:mm:ss'));
+      for (let ms = Date.UTC(2020, 0, 1); ms < Date.UTC(2024, 0, 1); ms += 61 * 60 * 1000 + 7_001) {
+        const expected = DateTime.fromMillis(ms, { zone }).toFormat('yyyy-MM-dd HH:mm:ss');
+        if (fmt(ms, zone) !== expected) mismatches.push(`${zone} ${ms}: ${fmt(ms, zone)} != ${expected}`);
         checked++;
       }
     }
-    expect(checked).toBeGreaterThan(300_000);
+    expect(mismatches).toEqual([]);
+    expect(checked).toBeGreaterThan(100_000);
   });
 });
 
