@@ -1,0 +1,97 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import type { CliIo } from '../../src/cli/shared.js';
+import { cleanPrefix, connectRedis, REDIS_URL, testPrefix } from '../support/redis.js';
+
+const prefix = testPrefix('cli');
+const env = {
+  REDIS_URL,
+  AUTODIALER_PREFIX: prefix,
+  SIPCALL_API_URL: 'http://127.0.0.1:1',
+  SIPCALL_TOKEN: '0123456789abcdef0123456789abcdef',
+  LOG_LEVEL: 'silent',
+};
+
+async function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: CliIo = { out: (t) => (out += t), err: (t) => (err += t), env: { ...env, ...extraEnv }, isTty: false };
+  const code = await main(['node', 'autodialer', ...args], io);
+  return { code, out, err };
+}
+
+const redis = connectRedis();
+afterAll(async () => {
+  await cleanPrefix(redis, prefix);
+  redis.disconnect();
+});
+
+describe('the autodialer command line', () => {
+  it('prints help through the package binary', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['bin/autodialer.js', '--help']);
+    expect(stdout).toMatch(/campaign/);
+    expect(stdout).toMatch(/simulate/);
+  });
+
+  it('dry-runs a list: counts, nothing stored', async () => {
+    const r = await cli(['campaign', 'create', 'fixtures/contacts.csv', '--definition', 'jobs/demo-playvoice.json', '--dry-run', '--json']);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.out) as Record<string, unknown>;
+    expect(s).toMatchObject({ dryRun: true, rowsRead: 50, added: 48, invalid: 1, duplicate: 1, estimatedSeconds: 5 });
+    expect(await redis.zcard(`${prefix}:campaigns`)).toBe(0);
+  });
+
+  it('creates a campaign, shows its status, pauses and cancels it', async () => {
+    const created = await cli([
+      'campaign', 'create', 'fixtures/contacts.csv', '--definition', 'jobs/demo-playvoice.json', '--cps', '2', '--name', 'cli test', '--json',
+    ]);
+    expect(created.code).toBe(0);
+    const { id, import: summary } = JSON.parse(created.out) as { id: string; import: Record<string, number> };
+    expect(summary).toMatchObject({ added: 48, invalid: 1, duplicate: 1 });
+    const status = await cli(['campaign', 'status', id, '--json']);
+    const s = JSON.parse(status.out) as { id: string; state: string; counts: Record<string, number>; pace: { cps: number } };
+    expect(s).toMatchObject({ id, state: 'running', pace: { cps: 2 } });
+    expect(s.counts).toMatchObject({ pending: 48, invalid: 1, duplicate: 1 });
+    expect((await cli(['campaign', 'pause', id])).out).toMatch(/paused/);
+    expect((await cli(['campaign', 'pace', id, '--cps', '5'])).out).toMatch(/5 cps/);
+    expect((await cli(['campaign', 'resume', id])).out).toMatch(/running/);
+    expect((await cli(['campaign', 'cancel', id])).out).toMatch(/cancelled/);
+    const out = join(mkdtempSync(join(tmpdir(), 'adcli-')), 'r.csv');
+    const exported = await cli(['campaign', 'export', id, '--out', out]);
+    expect(exported.code).toBe(0);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('name,phone,city,userid,memberid,status,attempts,customuuid,provider_call_id,billsec,userkey,answered_at,ended_at,hangupcause,error');
+    expect(lines).toHaveLength(51);
+  });
+
+  it('keeps do-not-call lists', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'adcli-'));
+    writeFileSync(join(dir, 'dnc.txt'), 'phone\n13800000001\n+86 138 0000 0002\nnot a number\n');
+    const added = await cli(['dnc', 'add', 'global', join(dir, 'dnc.txt'), '--region', 'CN']);
+    expect(added.out).toMatch(/2 numbers added to global/);
+    expect(added.err).toMatch(/skipped line 4/);
+    expect((await cli(['dnc', 'check', '13800000002', '--region', 'CN'])).out).toMatch(/\+8613800000002 is on: global/);
+    expect((await cli(['dnc', 'check', '13800000009', '--region', 'CN'])).out).toMatch(/on no list/);
+  });
+
+  it('refuses bad input with one clear line and exit code 2', async () => {
+    const missing = await cli(['campaign', 'create', 'nope.csv', '--action', 'makecall', '--param', 'extnumber=1001']);
+    expect(missing).toMatchObject({ code: 2 });
+    expect(missing.err).toMatch(/contact list nope.csv does not exist/);
+    const badToken = await cli(['campaign', 'status', 'abcdefgh'], { SIPCALL_TOKEN: 'short' });
+    expect(badToken.code).toBe(2);
+    expect(badToken.err).toMatch(/sipcall token must be 32 characters, got 5/);
+    const badDef = await cli(['campaign', 'create', 'fixtures/contacts.csv', '--action', 'playvoice', '--cps', '2']);
+    expect(badDef.code).toBe(2);
+    expect(badDef.err).toMatch(/voicefile/);
+    const noPbx = await cli(['campaign', 'create', 'fixtures/contacts.csv', '--definition', 'jobs/pbx-originate.json']);
+    expect(noPbx.err).toMatch(/provider pbx is not configured: set PBX_BASE_URL/);
+    const unknown = await cli(['campaign', 'status', 'zzzzzzzz']);
+    expect(unknown.err).toMatch(/no campaign with id zzzzzzzz/);
+  });
+});
