@@ -190,6 +190,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
       redis,
       callbacks: { receiver, callbackLog, secret: config.callbackSecret, allowIps: config.callbackAllowIps, now },
       api: { campaigns, contacts, attempts, status, control },
+      dashboard: { campaigns, status, queues },
     });
     await app.listen({ port: opts.port ?? config.httpPort, host: opts.host ?? config.httpHost });
     running.app = app;

@@ -6,12 +6,14 @@ import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import { callbackRoutes, type CallbackRouteOptions } from './callbacks.js';
 import { apiRoutes, type ApiOptions } from './api.js';
+import { dashboardRoutes, type DashboardOptions } from './dashboard.js';
 
 export interface AppDeps {
   log: Logger;
   redis: Redis;
   callbacks: CallbackRouteOptions;
   api: ApiOptions;
+  dashboard: DashboardOptions;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -22,6 +24,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(callbackRoutes, deps.callbacks);
   await app.register(apiRoutes, deps.api);
+  await app.register(dashboardRoutes, deps.dashboard);
   app.get('/healthz', async (_req, reply) => {
     try {
       await deps.redis.ping();

@@ -122,4 +122,17 @@ describe('one campaign end to end (sipcall PlayVoice against the simulator)', ()
     // Both bodies were stored raw before interpretation.
     expect(after.received - before.received).toBe(2);
   });
+
+  it('shows the campaigns and their queues on the dashboard', async () => {
+    const page = await request(`${h.serverUrl}/`);
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    expect(await page.body.text()).toMatch(/<title>autodialer<\/title>/);
+    const data = (await (await request(`${h.serverUrl}/dashboard/data`)).body.json()) as {
+      campaigns: { status: { id: string; state: string; counts: Record<string, number> }; queue: unknown }[];
+    };
+    expect(data.campaigns.length).toBeGreaterThan(0);
+    const first = data.campaigns[0]!;
+    expect(first.status.state).toBe('completed');
+    expect(first.status.counts.answered).toBe(3);
+  });
 });
