@@ -156,17 +156,19 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
     }
     let decision: { next: ContactState; status: ContactStatus; dueAt: number | null };
     if (opts.notSent) {
-      const ns = (state.e?.startsWith('not sent') ? Number(/x(\d+)/.exec(state.e)?.[1] ?? '1') : 0) + 1;
+      const ns = (state.ns ?? 0) + 1;
+      const reason = typeof fields.error === 'string' ? fields.error : 'not sent';
       if (ns >= MAX_NOT_SENT) {
-        decision = { next: { ...state, s: 'failed', e: `not sent x${ns}: provider unreachable` }, status: 'failed', dueAt: null };
+        decision = { next: { ...state, s: 'failed', ns, e: `${ns} requests in a row never reached the provider; last: ${reason}` }, status: 'failed', dueAt: null };
         delete decision.next.ph;
       } else {
         const wait = opts.dueOverride ?? NOT_SENT_BACKOFF_MS[Math.min(ns - 1, NOT_SENT_BACKOFF_MS.length - 1)]!;
-        decision = { next: { ...state, s: 'pending', ph: 'due', e: `not sent x${ns}` }, status: 'pending', dueAt: now() + wait };
+        decision = { next: { ...state, s: 'pending', ph: 'due', ns }, status: 'pending', dueAt: now() + wait };
       }
     } else {
       const row = await contacts.row(a.cid, a.idx);
       decision = nextContact(c, row?.z ?? c?.zone ?? 'UTC', state, outcome, placed);
+      delete decision.next.ns;
       if (typeof fields.error === 'string' && decision.status !== 'pending') decision.next.e = fields.error;
       else if (decision.status !== 'pending') delete decision.next.e;
     }

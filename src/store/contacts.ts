@@ -32,6 +32,8 @@ export const contactStateSchema = z.object({
   ld: z.number().optional(),
   e: z.string().optional(),
   late: z.boolean().optional(),
+  /** Requests in a row that never reached the provider (not sent, 5xx, 429, too fast). */
+  ns: z.number().int().optional(),
 });
 export type ContactState = z.infer<typeof contactStateSchema>;
 
