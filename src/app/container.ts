@@ -29,6 +29,7 @@ import { DialerEvents } from '../engine/events.js';
 import { makeAttemptService } from '../engine/attempts.js';
 import { makeCallbackReceiver } from '../correlation/receiver.js';
 import { makeStatusReport } from '../reports/status.js';
+import { notificationCounts, startNotifier, type NotifierOptionsInput } from '../notify/index.js';
 import { makeFeeder, type FeederOptions } from '../dispatch/feeder.js';
 import { makeDeadlineSweeper } from '../dispatch/sweeper.js';
 import { makeDialProcessor } from '../dispatch/processor.js';
@@ -102,7 +103,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
       ...(config.outcomeTables.pbx ? { pbxDispositions: config.outcomeTables.pbx } : {}),
     },
   });
-  const status = makeStatusReport({ campaigns, contacts, callbackLog, pacer });
+  const status = makeStatusReport({ campaigns, contacts, callbackLog, pacer, notifications: (id) => notificationCounts(redis, keys, id) });
   const importDeps = { redis, keys, campaigns, contacts, now, log };
 
   /** Parses a raw definition with this deployment's defaults and checks its provider is configured. */
@@ -146,7 +147,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const running: { loops: Loop[]; workers: DialWorkers | null; app: FastifyInstance | null } = { loops: [], workers: null, app: null };
 
   /** Workers, feeder and deadline sweeper in this process. */
-  function startWorker(opts: { concurrency?: number; feeder?: Partial<FeederOptions>; feedEveryMs?: number; sweepEveryMs?: number } = {}) {
+  function startWorker(opts: { concurrency?: number; feeder?: Partial<FeederOptions>; feedEveryMs?: number; sweepEveryMs?: number; notifier?: NotifierOptionsInput } = {}) {
     const feeder = makeFeeder({ campaigns, cache, contacts, queues, service, pacer, now, log, ...(opts.feeder ? { options: opts.feeder } : {}) });
     const sweeper = makeDeadlineSweeper({ attempts, service, now, log });
     const processor = makeDialProcessor({
@@ -172,6 +173,9 @@ export async function createContainer(config: Config, options: ContainerOptions 
     });
     running.loops.push(startLoop('feeder', opts.feedEveryMs ?? 250, () => feeder.tick(), log));
     running.loops.push(startLoop('sweeper', opts.sweepEveryMs ?? 500, () => sweeper.tick(), log));
+    // Outbound notifications; stopped with the other loops in close().
+    const notifier = startNotifier({ redis, keys, campaigns, contacts, attempts, now, random, log, ...(opts.notifier ? { options: opts.notifier } : {}) });
+    running.loops.push(notifier);
     running.workers = startDialWorkers({
       campaigns,
       cache,
@@ -181,7 +185,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
       concurrency: opts.concurrency ?? config.workerConcurrency,
       log,
     });
-    return { feeder, sweeper, workers: running.workers };
+    return { feeder, sweeper, workers: running.workers, notifier };
   }
 
   async function startServer(opts: { port?: number; host?: string } = {}): Promise<FastifyInstance> {

@@ -8,6 +8,7 @@ import type { ContactStore } from '../store/contacts.js';
 import type { CallbackCounter, CallbackLog } from '../store/callback-log.js';
 import type { Pacer, PaceLimits } from '../pacing/types.js';
 import type { CampaignState } from '../domain/types.js';
+import type { NotificationCounts } from '../notify/deliveries.js';
 
 export interface CampaignStatus {
   id: string;
@@ -39,24 +40,34 @@ export interface CampaignStatus {
   /** PlayVoice keypresses of answered calls ('none' = no key). */
   keypresses: Record<string, number>;
   callbacks: Record<CallbackCounter, number>;
+  /** Outbound notifications to the campaign's webhook (all zero without one). */
+  notifications: NotificationCounts;
   /** Rough end time at the campaign's pace (calling windows aside); null when unknown. */
   eta: string | null;
   import: Record<string, unknown> | null;
 }
 
-export function makeStatusReport(deps: { campaigns: CampaignStore; contacts: ContactStore; callbackLog: CallbackLog; pacer: Pacer; now?: () => number }) {
+export function makeStatusReport(deps: {
+  campaigns: CampaignStore;
+  contacts: ContactStore;
+  callbackLog: CallbackLog;
+  pacer: Pacer;
+  notifications: (campaignId: string) => Promise<NotificationCounts>;
+  now?: () => number;
+}) {
   const now = deps.now ?? (() => Date.now());
   return async function campaignStatus(id: string): Promise<CampaignStatus | null> {
     const c = await deps.campaigns.get(id);
     if (!c) return null;
     const t = now();
-    const [{ byStatus, final }, due, callbacks, inFlight, pace, sums] = await Promise.all([
+    const [{ byStatus, final }, due, callbacks, inFlight, pace, sums, notifications] = await Promise.all([
       deps.campaigns.counts(id),
       deps.contacts.dueCount(id, t),
       deps.callbackLog.counters(id),
       deps.pacer.inFlight(c.definition.provider, id),
       deps.pacer.getCampaignLimits(id),
       deps.contacts.stats(id),
+      deps.notifications(id),
     ]);
     const reached = byStatus.answered + byStatus.no_answer + byStatus.busy + byStatus.failed + byStatus.no_result + byStatus.in_doubt;
     const keypresses: Record<string, number> = {};
@@ -93,6 +104,7 @@ export function makeStatusReport(deps: { campaigns: CampaignStore; contacts: Con
       avgTalkSeconds: answered > 0 ? Math.round(((sums.billsec ?? 0) / answered) * 10) / 10 : null,
       keypresses,
       callbacks,
+      notifications,
       eta,
       import: c.importSummary,
     };

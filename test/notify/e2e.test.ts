@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { startHarness, csvSource, type Harness } from '../support/harness.js';
+import type { NotificationPayload } from '../../src/notify/payload.js';
+import { startReceiver, until, verifySignature, type Receiver } from './support.js';
+
+const SECRET = 'crm-webhook-secret-0123456789';
+
+describe('a campaign with a webhook, end to end against the simulator', () => {
+  let h: Harness;
+  let rx: Receiver;
+  const script: Record<string, string[]> = {
+    '13800000101': ['answered:1'],
+    '13800000102': ['busy'],
+    '13800000103': ['no_answer'],
+    '13800000104': ['failed'],
+  };
+
+  beforeAll(async () => {
+    // The CRM fails its first request, so one notification goes through a retry.
+    rx = await startReceiver((n, _req, res) => res.writeHead(n === 1 ? 503 : 200).end());
+    h = await startHarness('notify-e2e', { script, mix: { no_answer: 1 } });
+    h.container.startWorker({ feedEveryMs: 50, sweepEveryMs: 100, notifier: { pollMs: 20, backoffMs: [50], jitter: 0.5 } });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await rx?.close();
+  });
+
+  it('sends one signed notification per dialed contact, with its columns and result', async () => {
+    const csv = ['name,phone,plan', 'Ann,13800000101,gold', 'Bob,13800000102,silver', 'Cid,13800000103,gold', 'Dan,13800000104,basic', 'Eve,not-a-number,basic'].join('\n');
+    const def = h.container.definition({
+      name: 'CRM sync',
+      action: 'playvoice',
+      params: { voicetype: '2', voicefile: 'http://example.invalid/promo.mp3', chengshudu: '1', userid: '1@extGroup-1' },
+      cps: 50,
+      maxConcurrent: 10,
+      maxAttempts: 1,
+      resultTimeout: '2s',
+      webhook: { url: rx.url, secret: SECRET },
+    });
+    const done = h.container.events.waitFor('campaign:completed', () => true, 60_000);
+    const { id } = await h.container.createCampaign(def, csvSource(csv), 'crm.csv');
+    if ((await h.container.campaigns.get(id))?.state !== 'completed') await done;
+
+    await until(async () => (await h.container.status(id))?.notifications.delivered === 4, 'four notifications delivered');
+    const status = await h.container.status(id);
+    expect(status?.notifications).toEqual({ delivered: 4, retrying: 0, failed: 0 });
+
+    // One accepted request per dialed contact (the invalid row was never dialed), plus the one refused.
+    const accepted = rx.received.filter((r) => r.n > 1);
+    expect(accepted).toHaveLength(4);
+    const payloads = accepted.map((r) => {
+      expect(verifySignature(SECRET, r.headers, r.body)).toBe(true);
+      return JSON.parse(r.body) as NotificationPayload;
+    });
+    expect(new Set(payloads.map((p) => p.delivery_id)).size).toBe(4);
+    const byName = new Map(payloads.map((p) => [p.contact.columns.name, p]));
+    expect([...byName.keys()].sort()).toEqual(['Ann', 'Bob', 'Cid', 'Dan']);
+    expect(byName.get('Ann')).toMatchObject({ status: 'answered', userkey: '1', attempts: 1, campaign: { id, name: 'CRM sync' }, contact: { columns: { phone: '13800000101', plan: 'gold' } } });
+    expect(byName.get('Bob')).toMatchObject({ status: 'busy', contact: { columns: { plan: 'silver' } } });
+    expect(byName.get('Cid')?.status).toBe('no_answer');
+    expect(byName.get('Dan')?.status).toBe('failed');
+
+    // The notifications agree with the results export.
+    const res = await request(`${h.serverUrl}/campaigns/${id}/results?format=jsonl`);
+    const rows = (await res.body.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, string>);
+    for (const p of payloads) {
+      const row = rows.find((r) => r.name === p.contact.columns.name)!;
+      expect(row.status).toBe(p.status);
+      expect(row.customuuid).toBe(p.customuuid);
+      expect(row.provider_call_id).toBe(p.provider_call_id ?? '');
+    }
+  });
+});
