@@ -134,6 +134,8 @@ export function formatStatus(s: CampaignStatus): string {
   if (keys.length > 0) lines.push(`keypresses: ${keys.map(([k, v]) => `${k}=${v}`).join(', ')}`);
   if (s.eta && s.state !== 'completed' && s.state !== 'cancelled') lines.push(`estimated end ${s.eta}`);
   const cb = s.callbacks;
+  const n = s.notifications;
+  if (n && n.delivered + n.retrying + n.failed > 0) lines.push(`notifications: ${n.delivered} delivered, ${n.retrying} retrying, ${n.failed} failed`);
   return `${lines.join('\n')}\n${table(rows)}callbacks: ${cb.correlated} results, ${cb.progress} progress, ${cb.duplicate} duplicate, ${cb.late} late, ${cb.orphan} orphan\n`;
 }
 
