@@ -39,6 +39,10 @@ export interface Config {
   httpHost: string;
   publicUrl: string | null;
   callbackSecret: string | null;
+  /** Bearer token for the campaign API and dashboard data (null: no authentication). */
+  apiToken: string | null;
+  /** Trust X-Forwarded-For for the caller's address (only behind your own proxy). */
+  trustProxy: boolean;
   /** Optional IP allow-lists for callbacks, per provider family (empty: any address). */
   callbackAllowIps: Record<ProviderFamily, string[]>;
   defaultRegion: string | null;
@@ -178,6 +182,15 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
       z.string().min(16, 'AUTODIALER_CALLBACK_SECRET must be at least 16 characters'),
       get('AUTODIALER_CALLBACK_SECRET'),
     ) ?? null;
+  const apiToken =
+    pick(problems, 'AUTODIALER_API_TOKEN', z.string().min(16, 'AUTODIALER_API_TOKEN must be at least 16 characters'), get('AUTODIALER_API_TOKEN')) ?? null;
+  const trustProxy = pick(
+    problems,
+    'AUTODIALER_TRUST_PROXY',
+    z.enum(['true', 'false', '1', '0'], { message: 'AUTODIALER_TRUST_PROXY must be true or false' }).transform((v) => v === 'true' || v === '1'),
+    get('AUTODIALER_TRUST_PROXY'),
+    false,
+  );
   const defaultRegion =
     pick(
       problems,
@@ -246,6 +259,8 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     httpHost,
     publicUrl,
     callbackSecret,
+    apiToken,
+    trustProxy,
     callbackAllowIps: { sipcall: ipList(get('SIPCALL_CALLBACK_ALLOW_IPS')), pbx: ipList(get('PBX_CALLBACK_ALLOW_IPS')) },
     defaultRegion,
     logLevel: get('LOG_LEVEL') ?? 'info',

@@ -195,6 +195,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
       callbacks: { receiver, callbackLog, secret: config.callbackSecret, allowIps: config.callbackAllowIps, now },
       api: { campaigns, contacts, attempts, status, control },
       dashboard: { campaigns, status, queues },
+      apiToken: config.apiToken,
+      trustProxy: config.trustProxy,
     });
     await app.listen({ port: opts.port ?? config.httpPort, host: opts.host ?? config.httpHost });
     running.app = app;

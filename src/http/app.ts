@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { callbackRoutes, type CallbackRouteOptions } from './callbacks.js';
 import { apiRoutes, type ApiOptions } from './api.js';
 import { dashboardRoutes, type DashboardOptions } from './dashboard.js';
+import { requireApiToken } from './api-auth.js';
 
 export interface AppDeps {
   log: Logger;
@@ -14,17 +15,24 @@ export interface AppDeps {
   callbacks: CallbackRouteOptions;
   api: ApiOptions;
   dashboard: DashboardOptions;
+  /** Bearer token required by the API and the dashboard data (null: none). */
+  apiToken: string | null;
+  /** Trust X-Forwarded-For (only behind a proxy you run: it decides the caller's address for the allow-lists). */
+  trustProxy: boolean;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ role: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: true,
+    trustProxy: deps.trustProxy,
   });
   await app.register(callbackRoutes, deps.callbacks);
-  await app.register(apiRoutes, deps.api);
-  await app.register(dashboardRoutes, deps.dashboard);
+  await app.register(async (scope) => {
+    scope.addHook('onRequest', requireApiToken(deps.apiToken));
+    await scope.register(apiRoutes, deps.api);
+  });
+  await app.register(dashboardRoutes, { ...deps.dashboard, guard: requireApiToken(deps.apiToken) });
   app.get('/healthz', async (_req, reply) => {
     try {
       await deps.redis.ping();

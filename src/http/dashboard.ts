@@ -2,7 +2,7 @@
  * A small live dashboard: campaigns, their contact counts and their queues.
  * One HTML page that polls `/dashboard/data`.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CampaignStore } from '../store/campaigns.js';
 import type { StatusReport } from '../reports/status.js';
 import type { QueueRegistry } from '../infra/queues.js';
@@ -11,6 +11,8 @@ export interface DashboardOptions {
   campaigns: CampaignStore;
   status: StatusReport;
   queues: QueueRegistry;
+  /** Checks the API token on the data route (the page itself holds no data). */
+  guard?: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 }
 
 const PAGE = `<!doctype html>
@@ -35,9 +37,13 @@ small{color:#666}
 <tbody id="rows"><tr><td colspan="9">loading…</td></tr></tbody></table>
 <script>
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
-async function act(id, what) { await fetch('/campaigns/' + id + '/' + what, { method: 'POST' }); load(); }
+// An API token, when the server requires one, is given in the page's fragment: /#token=…
+const token = new URLSearchParams(location.hash.slice(1)).get('token');
+const auth = token ? { authorization: 'Bearer ' + token } : {};
+async function act(id, what) { await fetch('/campaigns/' + id + '/' + what, { method: 'POST', headers: auth }); load(); }
 async function load() {
-  const res = await fetch('/dashboard/data');
+  const res = await fetch('/dashboard/data', { headers: auth });
+  if (res.status === 401) { document.getElementById('rows').innerHTML = '<tr><td colspan="9">this server needs an API token: open /#token=…</td></tr>'; return; }
   const data = await res.json();
   document.getElementById('at').textContent = new Date().toLocaleTimeString();
   document.getElementById('rows').innerHTML = data.campaigns.map((c) => {
@@ -63,7 +69,7 @@ load(); setInterval(load, 2000);
 
 export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptions): Promise<void> {
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(PAGE));
-  app.get('/dashboard/data', async () => {
+  app.get('/dashboard/data', { ...(opts.guard ? { onRequest: opts.guard } : {}) }, async () => {
     const ids = (await opts.campaigns.list()).slice(-50).reverse();
     const campaigns = [];
     for (const id of ids) {
