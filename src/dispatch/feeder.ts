@@ -79,9 +79,15 @@ export function makeFeeder(deps: {
     if (taken.length === 0) return 0;
     const later: { idx: number; at: number }[] = [];
     const jobs: { name: string; data: { idx: number; n: number }; opts: { jobId: string } }[] = [];
+    // One answer per zone for the whole pass: the window is worked out in each zone once.
+    const opensAt = new Map<string, number | null>();
     for (const item of taken) {
       const zone = item.row.z ?? c.zone;
-      const at = nextCallableTime(c.window, zone, t);
+      let at = opensAt.get(zone);
+      if (at === undefined) {
+        at = nextCallableTime(c.window, zone, t);
+        opensAt.set(zone, at);
+      }
       if (at === null) {
         await service.requeue(cid, item.idx, item.attempt, t);
         await service.endContact(cid, item.idx, 'expired', 'the calling window closed for good before this contact was dialed');

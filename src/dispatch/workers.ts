@@ -18,9 +18,11 @@ export interface DialWorkers {
   /** One pass now (tests). */
   refresh(): Promise<void>;
   /**
-   * Stops taking jobs, waits up to `graceMs` for those in hand, then closes
-   * (a job still in hand after the grace is seen as stalled by the others and
-   * never redialed: its attempt is already recorded).
+   * Stops taking jobs; jobs still waiting in line for a pacing slot (no
+   * attempt made) go back to the queue at once; the others get up to
+   * `graceMs` to finish, then it closes (a job still in hand after the grace
+   * is seen as stalled by the others and never redialed: its attempt is
+   * already recorded).
    */
   stop(graceMs: number): Promise<void>;
 }
@@ -82,6 +84,8 @@ export function startDialWorkers(deps: {
       await Promise.all(
         all.map(async (w) => {
           const closing = w.close();
+          // Jobs still in line for a pacing slot have made no attempt: they go back to the queue now.
+          w.cancelAllJobs('worker stopping');
           const inTime = await Promise.race([closing.then(() => true), sleep(graceMs).then(() => false)]);
           if (!inTime) {
             log.warn({ queue: w.name }, 'grace period over: closing with jobs in hand');

@@ -2,6 +2,7 @@ export type { AcquireBlock, AcquireRequest, AcquireResult, PaceLimits, Pacer } f
 export {
   createRedisPacer,
   type EffectiveRate,
+  type PacedAcquireRequest,
   type PacedAcquireResult,
   type PacerClock,
   type RedisPacer,

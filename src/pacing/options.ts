@@ -27,6 +27,15 @@ export interface PacerTuning {
   activeWindowMs: number;
   /** Longest retryInMs suggested when channels are full (a release may come any time). */
   channelRetryMs: number;
+  /**
+   * Slots are spaced (1000 + safetyMarginMs) / cps ms apart, so that cps + 1
+   * consecutive slots span at least one second plus the margin: calls that
+   * leave late by different amounts (timers, event loops, the network) still
+   * fit the provider's sliding second while their lateness differs by less
+   * than the margin. It costs margin / 1000 of the rate. This is the default
+   * for acquires that do not ask for their own margin (0: exactly 1/cps).
+   */
+  safetyMarginMs: number;
   backoff: BackoffPolicy;
 }
 
@@ -42,6 +51,7 @@ export const DEFAULT_TUNING: PacerTuning = {
   horizonMs: 1000,
   activeWindowMs: 2000,
   channelRetryMs: 250,
+  safetyMarginMs: 0,
   backoff: DEFAULT_BACKOFF,
 };
 
@@ -57,6 +67,7 @@ const tuningSchema = z
     horizonMs: ms('horizonMs', 0, 60_000).optional(),
     activeWindowMs: ms('activeWindowMs', 100, 600_000).optional(),
     channelRetryMs: ms('channelRetryMs', 1, 60_000).optional(),
+    safetyMarginMs: ms('safetyMarginMs', 0, 100).optional(),
     backoff: z
       .object({
         factor: z.number().gt(0, 'backoff.factor must be above 0').lt(1, 'backoff.factor must be below 1').optional(),
@@ -88,6 +99,7 @@ export function parseTuning(input: PacerTuningInput): PacerTuning {
     horizonMs: t.horizonMs ?? DEFAULT_TUNING.horizonMs,
     activeWindowMs: t.activeWindowMs ?? DEFAULT_TUNING.activeWindowMs,
     channelRetryMs: t.channelRetryMs ?? DEFAULT_TUNING.channelRetryMs,
+    safetyMarginMs: t.safetyMarginMs ?? DEFAULT_TUNING.safetyMarginMs,
     backoff: { ...DEFAULT_BACKOFF, ...stripUndefined(t.backoff ?? {}) },
   };
 }
@@ -133,19 +145,21 @@ export function parseStoredLimits(hash: Record<string, string>, key: string): Pa
   return { cps: r.data.cps ?? 0, maxConcurrent: Math.floor(r.data.maxConcurrent ?? 0) };
 }
 
-const idSchema = (name: string) =>
-  z
-    .string({ message: `${name} must be a string` })
-    .min(1, `${name} must not be empty`)
-    .max(256, `${name} must be at most 256 characters`)
-    .regex(/^\S+$/, `${name} must not contain spaces`);
+/** Why `value` is not a usable id, or null (plain checks: this runs on every acquire). */
+function idProblem(name: string, value: unknown): string | null {
+  if (typeof value !== 'string') return `${name} must be a string`;
+  if (value.length === 0) return `${name} must not be empty`;
+  if (value.length > 256) return `${name} must be at most 256 characters`;
+  if (/\s/.test(value)) return `${name} must not contain spaces`;
+  return null;
+}
 
 /** Checks ids and numbers of one call; throws a PacingError naming the field. */
 export function requireIds(fields: Record<string, unknown>): void {
   const problems: string[] = [];
   for (const [name, value] of Object.entries(fields)) {
-    const r = idSchema(name).safeParse(value);
-    if (!r.success) problems.push(issues(r.error));
+    const problem = idProblem(name, value);
+    if (problem !== null) problems.push(problem);
   }
   if (problems.length > 0) throw new PacingError('ERR_PACE_INPUT', problems.join('; '));
 }
@@ -155,6 +169,14 @@ export function requireEpochMs(name: string, value: unknown): number {
     throw new PacingError('ERR_PACE_INPUT', `${name} must be epoch milliseconds (a finite number ≥ 0), got ${String(value)}`);
   }
   return Math.ceil(value);
+}
+
+/** A per-acquire number of milliseconds (safetyMarginMs, leadMs): whole, 0 to 100. */
+export function requireMarginMs(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 100) {
+    throw new PacingError('ERR_PACE_INPUT', `${name} must be a whole number of milliseconds from 0 to 100, got ${String(value)}`);
+  }
+  return value;
 }
 
 export function requireRetryAfter(value: unknown): number | null {

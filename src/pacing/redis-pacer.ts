@@ -12,6 +12,7 @@ import {
   parseTuning,
   requireEpochMs,
   requireIds,
+  requireMarginMs,
   requireRetryAfter,
   type PacerTuningInput,
 } from './options.js';
@@ -46,8 +47,16 @@ export interface EffectiveRate {
   blockedForMs: number;
 }
 
+/**
+ * An acquire that may ask for its own safety margin (the slot is then spaced
+ * (1000 + safetyMarginMs) / cps ms from the last one; default: the pacer's)
+ * and for a lead: no slot sooner than `leadMs` from now, so that the work the
+ * caller does between the grant and the send never makes the send late.
+ */
+export type PacedAcquireRequest = AcquireRequest & { safetyMarginMs?: number; leadMs?: number };
+
 export interface RedisPacer extends Pacer {
-  acquire(req: AcquireRequest): Promise<PacedAcquireResult>;
+  acquire(req: PacedAcquireRequest): Promise<PacedAcquireResult>;
   penalize(account: string, retryAfterMs: number | null): Promise<void>;
   effectiveRate(account: string): Promise<EffectiveRate>;
 }
@@ -108,6 +117,8 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
     async acquire(req) {
       requireIds({ account: req.account, campaignId: req.campaignId, attemptId: req.attemptId });
       const holdUntilMs = requireEpochMs('holdUntilMs', req.holdUntilMs);
+      const marginMs = req.safetyMarginMs === undefined ? tuning.safetyMarginMs : requireMarginMs('safetyMarginMs', req.safetyMarginMs);
+      const leadMs = req.leadMs === undefined ? 0 : requireMarginMs('leadMs', req.leadMs);
       const a = acct(req.account);
       const c = camp(req.campaignId);
       const reply = await runScript(
@@ -124,6 +135,8 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
           tuning.activeWindowMs,
           tuning.channelRetryMs,
           bo.recoverPerSecond,
+          marginMs,
+          leadMs,
         ],
       );
       const r = parseReply(acquireReply, reply, 'acquire');

@@ -47,7 +47,9 @@ end
  *       9 account campaign cps (hash), 10 account share TAT (hash, µs),
  *       11 campaign accounts (set)
  * ARGV: 1 account, 2 campaignId, 3 attemptId, 4 holdUntilMs, 5 nowUs ('' = TIME),
- *       6 horizonMs, 7 activeWindowMs, 8 channelRetryMs, 9 recoverFraction
+ *       6 horizonMs, 7 activeWindowMs, 8 channelRetryMs, 9 recoverFraction,
+ *       10 safetyMarginMs (each slot is (1000 + margin) / cps ms from the last),
+ *       11 leadMs (no slot sooner than this from now)
  * Reply: {1, waitMs, atMs} or {0, retryInMs, reason}
  */
 export const ACQUIRE_LUA = `${COMMON}
@@ -59,6 +61,8 @@ local horizonUs = tonumber(ARGV[6]) * 1000
 local activeWindowMs = tonumber(ARGV[7])
 local channelRetryMs = tonumber(ARGV[8])
 local recoverFraction = tonumber(ARGV[9])
+local secondUs = 1000000 + tonumber(ARGV[10]) * 1000
+local leadUs = tonumber(ARGV[11]) * 1000
 
 local campCps, campMax = limits(KEYS[1])
 local acctCps, acctMax = limits(KEYS[2])
@@ -135,10 +139,10 @@ if effCps > 0 and redis.call('ZCARD', KEYS[8]) >= 2 then
   if share < effCps then shareCps = share end
 end
 
--- The earliest slot allowed by every rate (spacing 1/cps, burst 1).
+-- The earliest slot allowed by every rate (spacing (1 s + margin) / cps, burst 1).
 local function nextSlot(last, cps)
   if cps <= 0 or last == nil then return 0 end
-  return last + math.ceil(1000000 / cps)
+  return last + math.ceil(secondUs / cps)
 end
 local campLast = tonumber(redis.call('GET', KEYS[3]) or '')
 local acctLast = tonumber(redis.call('GET', KEYS[4]) or '')
@@ -150,7 +154,7 @@ local shareNext = 0
 if shareCps > 0 then shareNext = shareTat end
 local campNext = nextSlot(campLast, campCps)
 local acctNext = math.max(nextSlot(acctLast, effCps), shareNext)
-local slot = math.max(now, campNext, acctNext)
+local slot = math.max(now + leadUs, campNext, acctNext)
 
 if slot - now > horizonUs then
   local reason = 'account_rate'
@@ -167,7 +171,7 @@ if effCps > 0 then
   redis.call('SET', KEYS[4], slot, 'PX', keepMs + math.ceil(1000 / effCps))
   local shareRate = effCps
   if shareCps > 0 then shareRate = shareCps end
-  redis.call('HSET', KEYS[10], campaignId, math.max(shareTat, now) + math.ceil(1000000 / shareRate))
+  redis.call('HSET', KEYS[10], campaignId, math.max(shareTat, now) + math.ceil(secondUs / shareRate))
   redis.call('PEXPIRE', KEYS[10], activeWindowMs * 3)
 end
 local slotMs = math.ceil(slot / 1000)
