@@ -51,7 +51,13 @@ export interface ContainerOptions {
 export async function createContainer(config: Config, options: ContainerOptions = {}) {
   const log = options.log ?? createLogger({ level: config.logLevel });
   const ownsRedis = options.redis === undefined;
-  const redis = options.redis ?? (await connectRedis(config.redisUrl));
+  /** BullMQ's connection (it makes its own blocking ones from it). */
+  const bullRedis = options.redis ?? (await connectRedis(config.redisUrl));
+  /**
+   * The stores' connection: concurrent commands (many attempts and callbacks in flight)
+   * share round trips through ioredis auto-pipelining. No blocking command runs on it.
+   */
+  const redis = bullRedis.duplicate({ enableAutoPipelining: true, lazyConnect: false });
   const now = options.now ?? (() => Date.now());
   const random = options.random ?? Math.random;
   const keys = makeKeys(config.prefix);
@@ -65,7 +71,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const dnc = makeDncStore({ redis, keys });
   const pacer = createRedisPacer({ redis, prefix: config.prefix });
   const cache = makeCampaignCache({ campaigns, now });
-  const queues = makeQueueRegistry({ connection: redis, bullPrefix: keys.bullPrefix });
+  const queues = makeQueueRegistry({ connection: bullRedis, bullPrefix: keys.bullPrefix });
   const providers = options.providers ?? createProviders(config);
   const control = makeCampaignControl({ campaigns, cache, queues, pacer, events });
   const service = makeAttemptService({
@@ -78,6 +84,10 @@ export async function createContainer(config: Config, options: ContainerOptions 
     random,
     log,
     ...(options.pbxGraceMs !== undefined ? { pbxGraceMs: options.pbxGraceMs } : {}),
+    requestTimeoutMs: (family) => {
+      const p = config.providers[family];
+      return p ? p.connectTimeoutMs + p.responseTimeoutMs : 30_000;
+    },
     pauseCampaign: async (id, reason) => {
       try {
         await control.pause(id, reason);
@@ -164,12 +174,9 @@ export async function createContainer(config: Config, options: ContainerOptions 
       log,
       pauseCampaign: (id, reason) => control.pause(id, reason).catch(() => undefined),
     });
-    events.on('attempt:dialed', ({ attemptId, kind }) => {
-      if (kind !== 'accepted') return;
-      void attempts
-        .get(attemptId)
-        .then((a) => (a?.family === 'pbx' && a.providerCallId ? receiver.adoptParked(a.providerCallId) : false))
-        .catch((err: unknown) => log.error({ err, attemptId }, 'adopting a parked CDR failed'));
+    events.on('attempt:dialed', ({ attemptId, kind, family, providerCallId }) => {
+      if (kind !== 'accepted' || family !== 'pbx' || !providerCallId) return;
+      void receiver.adoptParked(providerCallId).catch((err: unknown) => log.error({ err, attemptId }, 'adopting a parked CDR failed'));
     });
     running.loops.push(startLoop('feeder', opts.feedEveryMs ?? 250, () => feeder.tick(), log));
     running.loops.push(startLoop('sweeper', opts.sweepEveryMs ?? 500, () => sweeper.tick(), log));
@@ -179,7 +186,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     running.workers = startDialWorkers({
       campaigns,
       cache,
-      connection: redis,
+      connection: bullRedis,
       bullPrefix: keys.bullPrefix,
       processor,
       concurrency: opts.concurrency ?? config.workerConcurrency,
@@ -213,7 +220,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
     running.app = null;
     await queues.closeAll();
     await Promise.all([...providers.values()].map((p) => p.close()));
-    if (ownsRedis) await redis.quit();
+    await redis.quit();
+    if (ownsRedis) await bullRedis.quit();
   }
 
   return {

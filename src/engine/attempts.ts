@@ -36,11 +36,20 @@ export interface AttemptServiceDeps {
   log: Logger;
   /** Extra wait after a pbx ring timeout before "no answer, no CDR". */
   pbxGraceMs?: number;
+  /** How long a dial request may take (the adapter's connect + response timeouts), per provider. */
+  requestTimeoutMs?: (family: ProviderFamily) => number;
   /** Pauses a campaign (fatal provider answer). */
   pauseCampaign: (campaignId: string, reason: string) => Promise<void>;
 }
 
 export type BeginResult = 'began' | 'exists' | 'stale';
+
+/** An attempt with its contact's state as read (the raw text is the compare-and-set token). */
+interface Ctx {
+  a: StoredAttempt;
+  raw: string;
+  state: ContactState;
+}
 export type ResultEffect = 'final' | 'duplicate' | 'late' | 'conflict' | 'progress' | 'ignored';
 
 /** Report sums a result adds: answered calls, talk time, keypresses (PlayVoice). */
@@ -98,6 +107,14 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
     return { next: { ...base, s: decision.status }, status: decision.status, dueAt: null };
   }
 
+  /** The attempt and its contact's state, read together (one round trip with auto-pipelining). */
+  async function read(id: string): Promise<Ctx | null> {
+    const ref = parseAttemptId(id);
+    if (!ref) return null;
+    const [a, st] = await Promise.all([attempts.get(id), contacts.state(ref.campaignId, ref.contact)]);
+    return a ? { a, raw: st.raw, state: st.state } : null;
+  }
+
   /**
    * Records the attempt as dialing before the request leaves. 'exists' means
    * this attempt was already begun (a stalled job run again): never dial it.
@@ -108,11 +125,10 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
     const t = now();
     const d = c.record.definition;
     // While the request is out, the deadline covers the response timeout and the result wait.
-    const deadline = resultDeadline(c, t) + 30_000;
+    const deadline = resultDeadline(c, t) + (deps.requestTimeoutMs?.(d.provider) ?? 30_000);
     const result = await loop('begin', async () => {
-      if (await attempts.get(id)) return 'exists' as const;
       const { raw, state } = await contacts.state(cid, idx);
-      if (state.s !== 'pending' || state.n !== n) return 'stale' as const;
+      if (state.s !== 'pending' || state.n !== n) return (await attempts.get(id)) ? ('exists' as const) : ('stale' as const);
       const next: ContactState = { ...state, ph: 'dialing', a: id, ld: t };
       const record = applyAttemptEvent(newAttempt(t), { type: 'dial_sent' }, t).record;
       const fields: AttemptFields = { ...recordFields(record), cid, idx, n, family: d.provider, number, deadline };
@@ -125,21 +141,22 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         deadline,
         now: t,
       });
-      return r === 'conflict' ? 'conflict' : ('began' as const);
+      // A conflict is either a concurrent change of the contact (decide again) or this attempt already begun.
+      if (r === 'conflict') return (await attempts.get(id)) ? ('exists' as const) : 'conflict';
+      return 'began' as const;
     });
     if (result === 'began') events.emit('attempt:dialing', { campaignId: cid, attemptId: id });
     return { result, id, deadline };
   }
 
   async function finalizeContact(
-    a: StoredAttempt,
+    ctx: Ctx,
     outcome: AttemptOutcome,
     fields: AttemptFields,
     placed: boolean,
     opts: { dueOverride?: number; notSent?: boolean; stats?: Record<string, number> } = {},
   ): Promise<'conflict' | 'ok' | 'completed'> {
-    const c = await campaigns.get(a.cid);
-    const { raw, state } = await contacts.state(a.cid, a.idx);
+    const { a, raw, state } = ctx;
     if (state.a !== a.id || state.s !== 'pending') {
       // The contact has moved on (or is final already): only the attempt record changes.
       const r = await attempts.commit({
@@ -154,6 +171,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       });
       return r;
     }
+    const [c, row] = await Promise.all([campaigns.get(a.cid), opts.notSent ? Promise.resolve(null) : contacts.row(a.cid, a.idx)]);
     let decision: { next: ContactState; status: ContactStatus; dueAt: number | null };
     if (opts.notSent) {
       const ns = (state.ns ?? 0) + 1;
@@ -166,7 +184,6 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         decision = { next: { ...state, s: 'pending', ph: 'due', ns }, status: 'pending', dueAt: now() + wait };
       }
     } else {
-      const row = await contacts.row(a.cid, a.idx);
       decision = nextContact(c, row?.z ?? c?.zone ?? 'UTC', state, outcome, placed);
       delete decision.next.ns;
       if (typeof fields.error === 'string' && decision.status !== 'pending') decision.next.e = fields.error;
@@ -201,8 +218,9 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
     if (!ref) throw new Error(`not an attempt id: ${id}`);
     const t = now();
     await loop('dialResult', async () => {
-      const a = await attempts.get(id);
-      if (!a) return 'missing' as const;
+      const ctx = await read(id);
+      if (!ctx) return 'missing' as const;
+      const { a } = ctx;
       const step = applyEvent(a, { type: 'dial_result', kind: outcome.kind }, t);
       const c = await campaigns.get(a.cid);
       switch (outcome.kind) {
@@ -213,7 +231,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
               cuuid: id,
               expectedVersion: a.ver,
               fields: { providerCallId: outcome.providerCallId ?? a.providerCallId ?? '' },
-              contact: { idx: a.idx, expectedRaw: (await contacts.state(a.cid, a.idx)).raw, next: null, oldStatus: 'pending', newStatus: 'pending' },
+              contact: { idx: a.idx, expectedRaw: ctx.raw, next: null, oldStatus: 'pending', newStatus: 'pending' },
               dueAt: null,
               deadline: null,
               now: t,
@@ -223,7 +241,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
           if (outcome.providerCallId && family === 'pbx') {
             await attempts.rememberProviderCallId('pbx', outcome.providerCallId, id, deadline - t + 86_400_000);
           }
-          const { raw, state } = await contacts.state(a.cid, a.idx);
+          const { raw, state } = ctx;
           const next = state.a === id && state.s === 'pending' ? { ...state, ph: 'waiting' as const } : null;
           const r = await attempts.commit({
             cuuid: id,
@@ -238,7 +256,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
           return r === 'conflict' ? 'conflict' : 'done';
         }
         case 'in_doubt': {
-          const { raw, state } = await contacts.state(a.cid, a.idx);
+          const { raw, state } = ctx;
           const next = state.a === id && state.s === 'pending' ? { ...state, ph: 'waiting' as const } : null;
           const r = await attempts.commit({
             cuuid: id,
@@ -254,14 +272,13 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         case 'rejected': {
           if (outcome.tooFast) {
             await pacer.penalize(family, null);
-            const r = await finalizeContact(a, 'failed', { ...recordFields(step.record), error: `too fast: ${outcome.reason}` }, false, {
+            const r = await finalizeContact(ctx, 'failed', { ...recordFields(step.record), error: `too fast: ${outcome.reason}` }, false, {
               notSent: true,
               dueOverride: 2_000,
             });
             return r === 'conflict' ? 'conflict' : 'done';
           }
-          const r = await finalizeContact(
-            a,
+          const r = await finalizeContact(ctx,
             'rejected',
             { ...recordFields(step.record), error: `rejected: ${outcome.reason}` },
             true,
@@ -278,7 +295,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
           const reason = `${outcome.kind}: ${outcome.reason}`;
           const retryAfter = outcome.kind === 'transient' ? outcome.retryAfterMs : null;
           if (outcome.kind === 'transient' && outcome.httpStatus === 429) await pacer.penalize(family, retryAfter);
-          const r = await finalizeContact(a, 'failed', { ...recordFields(step.record), error: reason }, false, {
+          const r = await finalizeContact(ctx, 'failed', { ...recordFields(step.record), error: reason }, false, {
             notSent: true,
             ...(retryAfter !== null ? { dueOverride: retryAfter } : {}),
           });
@@ -290,15 +307,22 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         }
       }
     });
-    events.emit('attempt:dialed', { campaignId: ref.campaignId, attemptId: id, kind: outcome.kind });
+    events.emit('attempt:dialed', {
+      campaignId: ref.campaignId,
+      attemptId: id,
+      kind: outcome.kind,
+      family,
+      providerCallId: outcome.kind === 'accepted' ? outcome.providerCallId : null,
+    });
   }
 
   /** A final result (CDR) for an attempt. */
   async function result(id: string, family: ProviderFamily, res: CallResult, callbackId: string): Promise<ResultEffect | 'unknown'> {
     const t = now();
     return loop('result', async () => {
-      const a = await attempts.get(id);
-      if (!a) return 'unknown' as const;
+      const ctx = await read(id);
+      if (!ctx) return 'unknown' as const;
+      const { a } = ctx;
       const step = applyEvent(a, { type: 'result', outcome: res.outcome }, t);
       const fields: AttemptFields = {
         ...recordFields(step.record),
@@ -314,21 +338,21 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       if (res.providerCallId && family === 'sipcall') await attempts.rememberCallUuid(res.providerCallId, id, 86_400_000);
       switch (step.effect) {
         case 'final': {
-          const r = await finalizeContact(a, res.outcome, fields, true, { stats: resultStats(res) });
+          const r = await finalizeContact(ctx, res.outcome, fields, true, { stats: resultStats(res) });
           if (r === 'conflict') return 'conflict';
           await pacer.release(family, a.cid, id);
           events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome: res.outcome, late: false, source: 'callback' });
           return 'final';
         }
         case 'late_correction': {
-          const r = await correctLate(a, res.outcome, { ...fields, late: true }, resultStats(res));
+          const r = await correctLate(ctx, res.outcome, { ...fields, late: true }, resultStats(res));
           if (r === 'conflict') return 'conflict';
           events.emit('callback:late', { campaignId: a.cid, attemptId: id, outcome: res.outcome });
           return 'late';
         }
         case 'duplicate':
         case 'conflict': {
-          const { raw, state } = await contacts.state(a.cid, a.idx);
+          const { raw, state } = ctx;
           const r = await attempts.commit({
             cuuid: id,
             expectedVersion: a.ver,
@@ -354,12 +378,12 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
    * its status; it never causes a call.
    */
   async function correctLate(
-    a: StoredAttempt,
+    ctx: Ctx,
     outcome: AttemptOutcome,
     fields: AttemptFields,
     stats: Record<string, number>,
   ): Promise<'conflict' | 'ok' | 'completed'> {
-    const { raw, state } = await contacts.state(a.cid, a.idx);
+    const { a, raw, state } = ctx;
     const onThisAttempt = state.a === a.id;
     let next: ContactState | null = null;
     let newStatus = state.s;
@@ -393,12 +417,13 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
   async function progress(id: string, status: 'ring' | 'answer' | 'hangup', callUuid: string | null): Promise<ResultEffect | 'unknown'> {
     const t = now();
     return loop('progress', async () => {
-      const a = await attempts.get(id);
-      if (!a) return 'unknown' as const;
+      const ctx = await read(id);
+      if (!ctx) return 'unknown' as const;
+      const { a } = ctx;
       const step = applyEvent(a, { type: 'progress', status }, t);
       if (callUuid && !a.callUuid) await attempts.rememberCallUuid(callUuid, id, 86_400_000);
       if (step.effect !== 'advanced' && !(callUuid && !a.callUuid)) return 'ignored';
-      const { raw, state } = await contacts.state(a.cid, a.idx);
+      const { raw, state } = ctx;
       const fields: AttemptFields = { ...recordFields(step.record), callUuid: callUuid ?? a.callUuid ?? '' };
       const r = await attempts.commit({
         cuuid: id,
@@ -419,12 +444,13 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
   async function deadline(id: string): Promise<AttemptOutcome | null> {
     const t = now();
     return loop('deadline', async () => {
-      const a = await attempts.get(id);
-      if (!a) return null;
+      const ctx = await read(id);
+      if (!ctx) return null;
+      const { a } = ctx;
       const step = applyEvent(a, { type: 'deadline' }, t);
       if (step.effect !== 'final') {
         // Nothing to do (already final): just drop the deadline entry.
-        const { raw, state } = await contacts.state(a.cid, a.idx);
+        const { raw, state } = ctx;
         const r = await attempts.commit({
           cuuid: id,
           expectedVersion: a.ver,
@@ -442,7 +468,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         outcome = 'no_answer';
         error = 'no CDR by the deadline: the first party did not answer';
       }
-      const r = await finalizeContact(a, outcome, { ...recordFields(step.record), outcome, error }, true);
+      const r = await finalizeContact(ctx, outcome, { ...recordFields(step.record), outcome, error }, true);
       if (r === 'conflict') return 'conflict';
       await pacer.release(a.family, a.cid, id);
       events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome, late: false, source: 'deadline' });

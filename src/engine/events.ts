@@ -8,7 +8,7 @@ import type { DialOutcomeKind } from '../providers/types.js';
 
 export interface DialerEventMap {
   'attempt:dialing': [{ campaignId: string; attemptId: string }];
-  'attempt:dialed': [{ campaignId: string; attemptId: string; kind: DialOutcomeKind }];
+  'attempt:dialed': [{ campaignId: string; attemptId: string; kind: DialOutcomeKind; family: string; providerCallId: string | null }];
   'attempt:progress': [{ campaignId: string; attemptId: string; status: 'ring' | 'answer' | 'hangup' }];
   'attempt:final': [{ campaignId: string; attemptId: string; outcome: AttemptOutcome; late: boolean; source: string }];
   'contact:final': [{ campaignId: string; contact: number; status: ContactStatus; attemptId: string | null }];

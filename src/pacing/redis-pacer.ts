@@ -16,7 +16,7 @@ import {
   requireRetryAfter,
   type PacerTuningInput,
 } from './options.js';
-import { luaScript, runScript } from './run-script.js';
+import { luaScript, runScript } from '../infra/lua.js';
 import { ACQUIRE_LUA, EFFECTIVE_RATE_LUA, EXTEND_LUA, IN_FLIGHT_LUA, PENALIZE_LUA } from './scripts.js';
 import type { AcquireBlock, AcquireRequest, AcquireResult, PaceLimits, Pacer } from './types.js';
 

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { ATTEMPT_OUTCOMES, ATTEMPT_STATES, PROVIDER_FAMILIES, type ContactStatus } from '../domain/types.js';
 import type { Keys } from './keys.js';
 import { COMMIT } from './scripts.js';
+import { luaScript, runScript } from '../infra/lua.js';
 import { encodeContactState, type ContactState } from './contacts.js';
 import { parseAttemptId } from './ids.js';
 
@@ -94,6 +95,8 @@ function flatten(fields: AttemptFields): string {
   return JSON.stringify(out);
 }
 
+const COMMIT_SCRIPT = luaScript(COMMIT, 10);
+
 export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
   const { redis, keys: k } = deps;
 
@@ -123,10 +126,7 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
       k.outbox,
       k.stats(cid),
     ];
-    const res = await redis.eval(
-      COMMIT,
-      keyList.length,
-      ...keyList,
+    const res = await runScript(redis, COMMIT_SCRIPT, keyList, [
       String(input.expectedVersion),
       input.fields ? flatten(input.fields) : '',
       String(input.contact.idx),
@@ -140,7 +140,7 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
       new Date(input.now).toISOString(),
       cid,
       input.stats && Object.keys(input.stats).length > 0 ? JSON.stringify(input.stats) : '',
-    );
+    ]);
     return String(res) as CommitResult;
   }
 
