@@ -35,6 +35,7 @@ import { makeDeadlineSweeper } from '../dispatch/sweeper.js';
 import { makeDialProcessor } from '../dispatch/processor.js';
 import { startDialWorkers, type DialWorkers } from '../dispatch/workers.js';
 import { buildApp } from '../http/app.js';
+import type { UploadLimits } from '../http/upload.js';
 import type { ByteSource } from '../ingest/source.js';
 
 export interface ContainerOptions {
@@ -195,13 +196,21 @@ export async function createContainer(config: Config, options: ContainerOptions 
     return { feeder, sweeper, workers: running.workers, notifier };
   }
 
-  async function startServer(opts: { port?: number; host?: string } = {}): Promise<FastifyInstance> {
+  async function startServer(opts: { port?: number; host?: string; upload?: Partial<UploadLimits> } = {}): Promise<FastifyInstance> {
     const app = await buildApp({
       log,
       redis,
       callbacks: { receiver, callbackLog, secret: config.callbackSecret, allowIps: config.callbackAllowIps, now },
       api: { campaigns, contacts, attempts, status, control },
       dashboard: { campaigns, status, queues },
+      upload: {
+        definition,
+        createCampaign: (def, source, fileName) => createCampaign(def, source, fileName),
+        addContacts: (id, source, fileName) => addContacts(id, source, fileName),
+        dryRun: (def, source, fileName, existing) => dryRunContactList({ redis, keys }, def, source, fileName, existing),
+        campaigns,
+        ...(opts.upload ? { limits: opts.upload } : {}),
+      },
       apiToken: config.apiToken,
       trustProxy: config.trustProxy,
     });

@@ -11,7 +11,8 @@ import type { ByteSource } from '../ingest/source.js';
 import { inferTimezone } from '../domain/timezone.js';
 import type { CampaignDefinition } from './definition.js';
 import type { CampaignStore } from '../store/campaigns.js';
-import type { BatchResult, ContactRow, ContactStore, ImportRecord } from '../store/contacts.js';
+import { encodeImportRecord, type BatchResult, type ContactRow, type ContactStore, type ImportRecord } from '../store/contacts.js';
+import { PackedBatch } from '../store/import-batch.js';
 import type { Keys } from '../store/keys.js';
 import { DRY_RUN_BATCH } from '../store/scripts.js';
 
@@ -94,28 +95,45 @@ function baseSummary(s: ReadSummary): Omit<ImportSummary, 'added' | 'duplicate' 
   };
 }
 
-/** Runs `work` on batches of records with a few batches in flight (backpressure on the reader). */
-async function inBatches(list: ContactList, work: (batch: IngestRecord[]) => Promise<void>): Promise<void> {
+/** What a batch holds: records turned into what the batch's work needs as soon as they are read. */
+interface BatchKind<B> {
+  open(): B;
+  add(batch: B, rec: IngestRecord): void;
+  /** Called once the batch's work is over; the batch may be reused. */
+  release(batch: B): void;
+}
+
+/**
+ * Runs `work` on batches of records with a few batches in flight
+ * (backpressure on the reader). Records are packed into their batch as they
+ * are read, so the reader's objects die young and only compact batches wait
+ * on Redis.
+ */
+async function inBatches<B>(list: ContactList, kind: BatchKind<B>, work: (batch: B) => Promise<void>): Promise<void> {
   const inflight = new Set<Promise<void>>();
   let failure: unknown = null;
-  let batch: IngestRecord[] = [];
-  const launch = (b: IngestRecord[]) => {
-    const p = work(b).catch((err: unknown) => {
-      failure ??= err;
-    });
+  let batch = kind.open();
+  let records = 0;
+  const launch = (b: B) => {
+    const p = work(b)
+      .catch((err: unknown) => {
+        failure ??= err;
+      })
+      .finally(() => kind.release(b));
     const tracked = p.finally(() => inflight.delete(tracked));
     inflight.add(tracked);
   };
   for await (const rec of list.records) {
-    batch.push(rec);
-    if (batch.length >= BATCH) {
+    kind.add(batch, rec);
+    if (++records >= BATCH) {
       launch(batch);
-      batch = [];
+      batch = kind.open();
+      records = 0;
       if (inflight.size >= IN_FLIGHT) await Promise.race(inflight);
       if (failure) break;
     }
   }
-  if (!failure && batch.length > 0) launch(batch);
+  if (!failure && records > 0) launch(batch);
   await Promise.all(inflight);
   if (failure) {
     await list.records.return(undefined);
@@ -147,8 +165,17 @@ export async function importContactList(
   await deps.campaigns.beginImport(campaignId);
   const uploadId = randomBytes(3).toString('hex');
   const dueAt = def.window.startsAt ? Math.max(deps.now(), Date.parse(def.window.startsAt)) : deps.now();
-  await inBatches(list, async (batch) => {
-    const r = await deps.contacts.importBatch(campaignId, uploadId, dueAt, def.dnc, batch.map(toImportRecord));
+  const spare: PackedBatch[] = [];
+  const packed: BatchKind<PackedBatch> = {
+    open: () => spare.pop() ?? new PackedBatch(),
+    add: (b, rec) => b.add(encodeImportRecord(toImportRecord(rec))),
+    release: (b) => {
+      b.reset();
+      spare.push(b);
+    },
+  };
+  await inBatches(list, packed, async (batch) => {
+    const r = await deps.contacts.importPacked(campaignId, uploadId, dueAt, def.dnc, batch);
     totals.added += r.added;
     totals.duplicate += r.duplicate;
     totals.dnc += r.dnc;
@@ -182,8 +209,14 @@ export async function dryRunContactList(
   const dncKeys = def.dnc.map((l) => deps.keys.dnc(l));
   const t = { dial: 0, dup: 0, dnc: 0, already: 0 };
   try {
-    await inBatches(list, async (batch) => {
-      const numbers = batch.flatMap((r) => (r.kind === 'contact' ? [r.phone.e164] : []));
+    const numbers: BatchKind<string[]> = {
+      open: () => [],
+      add: (b, rec) => {
+        if (rec.kind === 'contact') b.push(rec.phone.e164);
+      },
+      release: () => undefined,
+    };
+    await inBatches(list, numbers, async (numbers) => {
       if (numbers.length === 0) return;
       const [dial = 0, dup = 0, dnc = 0, already = 0] = (await deps.redis.eval(DRY_RUN_BATCH, 2 + dncKeys.length, scratch, phones, ...dncKeys, '3600', ...numbers)) as number[];
       t.dial += dial;

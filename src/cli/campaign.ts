@@ -15,6 +15,7 @@ import { CliExit, collect, keyValue, positiveNumber, table, wholeNumber, withCon
 import { dialQueueName } from '../store/ids.js';
 import { sleep } from '../infra/clock.js';
 import type { ImportProgress } from '../campaign/import.js';
+import { addRejectsCommand } from './rejects.js';
 
 interface CreateFlags {
   definition?: string;
@@ -315,4 +316,6 @@ export function addCampaignCommands(program: Command, io: CliIo): void {
         io.out(`campaign ${id}: ${p.cps} cps, ${p.maxConcurrent} channels\n`);
       });
     });
+
+  addRejectsCommand(campaign, io);
 }

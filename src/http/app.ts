@@ -8,6 +8,8 @@ import { callbackRoutes, type CallbackRouteOptions } from './callbacks.js';
 import { apiRoutes, type ApiOptions } from './api.js';
 import { dashboardRoutes, type DashboardOptions } from './dashboard.js';
 import { requireApiToken } from './api-auth.js';
+import { uploadRoutes, type UploadOptions } from './upload.js';
+import { rejectsRoutes } from './rejects.js';
 
 export interface AppDeps {
   log: Logger;
@@ -15,6 +17,8 @@ export interface AppDeps {
   callbacks: CallbackRouteOptions;
   api: ApiOptions;
   dashboard: DashboardOptions;
+  /** Contact list uploads (POST /campaigns, POST /campaigns/:id/contacts). */
+  upload: UploadOptions;
   /** Bearer token required by the API and the dashboard data (null: none). */
   apiToken: string | null;
   /** Trust X-Forwarded-For (only behind a proxy you run: it decides the caller's address for the allow-lists). */
@@ -31,6 +35,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => {
     scope.addHook('onRequest', requireApiToken(deps.apiToken));
     await scope.register(apiRoutes, deps.api);
+    await scope.register(uploadRoutes, deps.upload);
+    await scope.register(rejectsRoutes, deps.api);
   });
   await app.register(dashboardRoutes, { ...deps.dashboard, guard: requireApiToken(deps.apiToken) });
   app.get('/healthz', async (_req, reply) => {

@@ -6,9 +6,11 @@
  * The reader keeps the bytes of the row in progress (never more than
  * `maxRowBytes`). Line numbers are counted on those bytes (a CRLF, LF or CR
  * is one line break, inside quotes too), because csv-parse's own `info.lines`
- * counts a CRLF inside a quoted field twice. Each row's end offset comes from
- * the `on_record` context (`bytes`), which is the same info csv-parse's
- * `info: true` attaches to a record.
+ * counts a CRLF inside a quoted field twice. Each row's end offset is the
+ * parser's `info.bytes` when it hands the row over (the same figure its
+ * `on_record` context and `info: true` carry, without building a context
+ * object per row: those objects, cloned with spreads, are promoted to the old
+ * generation on a long list and make the heap balloon).
  *
  * A row that grows past `maxRowBytes` (a quote that is never closed, a line
  * with no line break) or whose quote is still open at the end of the file
@@ -21,6 +23,7 @@
  * that, a broken row takes the lines it swallowed with it.
  */
 import { Parser } from 'csv-parse';
+import type { Options } from 'csv-parse';
 import { RECORD_DELIMITERS } from './delimiter.js';
 
 export type RawRow =
@@ -54,6 +57,22 @@ function countBreaks(buf: Buffer, from: number, to: number): number {
     }
   }
   return n;
+}
+
+/** csv-parse handing each row over with its end offset, synchronously, instead of into its readable side. */
+class RowParser extends Parser {
+  constructor(
+    options: Options,
+    private readonly onRow: (fields: string[], end: number) => void,
+  ) {
+    super(options);
+  }
+
+  override push(chunk: unknown): boolean {
+    if (chunk === null) return super.push(null);
+    this.onRow(chunk as string[], this.info.bytes);
+    return true;
+  }
 }
 
 export class CsvRowReader {
@@ -128,24 +147,23 @@ export class CsvRowReader {
     this.failure = null;
     this.pending = EMPTY;
     this.pendingAt = 0;
-    this.parser = new Parser({
-      delimiter: this.options.delimiter,
-      record_delimiter: RECORD_DELIMITERS,
-      encoding: 'utf8',
-      bom: true,
-      relax_column_count: true,
-      relax_quotes: true,
-      skip_empty_lines: true,
-      skip_records_with_error: true,
-      on_record: (record, context) => {
-        this.finished.push({ fields: record, end: context.bytes });
-        return null;
+    this.parser = new RowParser(
+      {
+        delimiter: this.options.delimiter,
+        record_delimiter: RECORD_DELIMITERS,
+        encoding: 'utf8',
+        bom: true,
+        relax_column_count: true,
+        relax_quotes: true,
+        skip_empty_lines: true,
+        skip_records_with_error: true,
+        on_skip: (err) => {
+          this.failure ??= err?.code ?? 'CSV_ERROR';
+          return undefined;
+        },
       },
-      on_skip: (err) => {
-        this.failure ??= err?.code ?? 'CSV_ERROR';
-        return undefined;
-      },
-    });
+      (fields, end) => this.finished.push({ fields, end }),
+    );
     this.parser.on('error', (err: Error & { code?: string }) => {
       this.failure ??= err.code ?? 'CSV_ERROR';
     });
@@ -276,9 +294,19 @@ export class CsvRowReader {
   }
 }
 
+/**
+ * Bytes parsed at a time: the rows of one slice wait until they are
+ * consumed, so a slice holds a hundred rows or so, which die young, rather
+ * than a whole 64 KB read, whose rows outlive a scavenge or two and end up
+ * in the old generation.
+ */
+const SLICE = 8 * 1024;
+
 /** Rows of a stream of UTF-8 chunks, pulled one chunk at a time. */
 export async function* readCsvRows(chunks: AsyncIterable<Buffer>, options: CsvRowOptions): AsyncGenerator<RawRow> {
   const reader = new CsvRowReader(options);
-  for await (const chunk of chunks) yield* reader.write(chunk);
+  for await (const chunk of chunks) {
+    for (let at = 0; at < chunk.length; at += SLICE) yield* reader.write(chunk.subarray(at, at + SLICE));
+  }
   yield* await reader.end();
 }

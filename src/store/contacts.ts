@@ -1,14 +1,23 @@
 /**
  * Contacts kept compactly in Redis: one immutable row per contact (its
- * original CSV values and the parsed number), a small mutable state only
- * once the contact has been touched, and a due set that the feeder drains
- * into the dial queue a few minutes ahead of the campaign's pace.
+ * original CSV values and the parsed number) in lists of ROW_BUCKET rows
+ * (contact idx is bucket idx / ROW_BUCKET, position idx % ROW_BUCKET), a
+ * small mutable state only once the contact has been touched, and what is
+ * waiting to be dialed: a list of freshly imported contacts (due from the
+ * campaign's `freshAt`) and a due set for every other time (retries,
+ * calling windows), which the feeder drains into the dial queue a few
+ * minutes ahead of the campaign's pace.
  */
 import { z } from 'zod';
 import type { Redis } from 'ioredis';
 import { CONTACT_STATUSES, type ContactStatus } from '../domain/types.js';
 import type { Keys } from './keys.js';
 import { IMPORT_BATCH, TAKE_DUE } from './scripts.js';
+import { packRow, unpackRow, RowCodecError } from './row-codec.js';
+import { PackedBatch } from './import-batch.js';
+
+/** Rows per row list: small enough that reading one row walks a few list nodes. */
+export const ROW_BUCKET = 1024;
 
 /** The immutable row: line, values, dial form, dedupe key, zone, custom fields. */
 export const contactRowSchema = z.object({
@@ -55,8 +64,20 @@ function parseJson<T>(schema: z.ZodType<T>, raw: string, what: string): T {
   return r.data;
 }
 
+/** A stored row (see row-codec.ts) back to a ContactRow. */
 export function parseContactRow(raw: string, where = 'contact row'): ContactRow {
-  return parseJson(contactRowSchema, raw, where);
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new ContactStoreError(`${where} is not JSON`);
+  }
+  try {
+    return unpackRow(value);
+  } catch (err) {
+    if (err instanceof RowCodecError) throw new ContactStoreError(`${where} is damaged: ${err.message}`);
+    throw err;
+  }
 }
 
 export function parseContactState(raw: string | null | undefined, where = 'contact state'): ContactState {
@@ -72,6 +93,13 @@ export function encodeContactState(state: ContactState): string {
 export type ImportRecord =
   | { kind: 'contact'; line: number; row: ContactRow; e164: string }
   | { kind: 'reject'; line: number; row: ContactRow; hash: string; message: string };
+
+/** One record as the import script reads it (see PackedBatch): kind, line, dedupe key or reject hash, stored row, state ('' for a contact). */
+export function encodeImportRecord(r: ImportRecord): [string, string, string, string, string] {
+  const row = packRow(r.row);
+  if (r.kind === 'contact') return ['c', String(r.line), r.e164, row, ''];
+  return ['r', String(r.line), r.hash, row, encodeContactState({ s: 'invalid', n: 0, p: 0, e: r.message })];
+}
 
 export interface BatchResult {
   added: number;
@@ -90,29 +118,32 @@ export interface TakenContact {
 export function makeContactStore(deps: { redis: Redis; keys: Keys }) {
   const { redis, keys: k } = deps;
 
-  async function importBatch(cid: string, uploadId: string, dueAt: number, dncLists: string[], records: ImportRecord[]): Promise<BatchResult> {
-    const payload = records.map((r) =>
-      r.kind === 'contact'
-        ? { k: 'c', l: r.line, e: r.e164, row: JSON.stringify(r.row) }
-        : { k: 'r', l: r.line, h: r.hash, m: r.message, row: JSON.stringify(r.row) },
-    );
+  /** Stores a packed batch of records, in order. */
+  async function importPacked(cid: string, uploadId: string, dueAt: number, dncLists: string[], batch: PackedBatch): Promise<BatchResult> {
+    if (batch.count === 0) return { added: 0, duplicate: 0, dnc: 0, invalid: 0, already: 0 };
     const keyList = [
-      k.rows(cid),
       k.contactState(cid),
       k.phones(cid),
-      k.due(cid),
+      k.fresh(cid),
       k.counts(cid),
       k.rejectSeen(cid),
       k.campaign(cid),
       ...dncLists.map((l) => k.dnc(l)),
     ];
-    const res = (await redis.eval(IMPORT_BATCH, keyList.length, ...keyList, uploadId, String(dueAt), JSON.stringify(payload))) as number[];
+    const res = (await redis.eval(IMPORT_BATCH, keyList.length, ...keyList, uploadId, String(dueAt), k.rows(cid), String(ROW_BUCKET), batch.bytes())) as number[];
     const [added = 0, duplicate = 0, dnc = 0, invalid = 0, already = 0] = res;
     return { added, duplicate, dnc, invalid, already };
   }
 
+  async function importBatch(cid: string, uploadId: string, dueAt: number, dncLists: string[], records: ImportRecord[]): Promise<BatchResult> {
+    const batch = new PackedBatch(64 * 1024);
+    for (const r of records) batch.add(encodeImportRecord(r));
+    return importPacked(cid, uploadId, dueAt, dncLists, batch);
+  }
+
   async function takeDue(cid: string, now: number, limit: number): Promise<TakenContact[]> {
-    const flat = (await redis.eval(TAKE_DUE, 4, k.due(cid), k.feeding(cid), k.contactState(cid), k.rows(cid), String(now), String(limit))) as (
+    const keyList = [k.due(cid), k.feeding(cid), k.contactState(cid), k.fresh(cid), k.campaign(cid)];
+    const flat = (await redis.eval(TAKE_DUE, keyList.length, ...keyList, String(now), String(limit), k.rows(cid), String(ROW_BUCKET))) as (
       | string
       | number
     )[];
@@ -125,7 +156,7 @@ export function makeContactStore(deps: { redis: Redis; keys: Keys }) {
   }
 
   async function row(cid: string, idx: number): Promise<ContactRow | null> {
-    const raw = await redis.hget(k.rows(cid), String(idx));
+    const raw = await redis.lindex(k.rowBucket(cid, Math.floor(idx / ROW_BUCKET)), idx % ROW_BUCKET);
     return raw === null ? null : parseContactRow(raw, `campaign ${cid} contact ${idx}`);
   }
 
@@ -138,7 +169,17 @@ export function makeContactStore(deps: { redis: Redis; keys: Keys }) {
   async function range(cid: string, from: number, count: number): Promise<{ idx: number; row: ContactRow | null; state: ContactState }[]> {
     const idxs = Array.from({ length: count }, (_, i) => String(from + i));
     if (idxs.length === 0) return [];
-    const [rows, states] = await Promise.all([redis.hmget(k.rows(cid), ...idxs), redis.hmget(k.contactState(cid), ...idxs)]);
+    const reads: Promise<(string | null)[]>[] = [];
+    for (let start = from; start < from + count; ) {
+      const bucket = Math.floor(start / ROW_BUCKET);
+      const end = Math.min(from + count, (bucket + 1) * ROW_BUCKET);
+      const want = end - start;
+      // A bucket shorter than asked (rows not written yet) reads as missing rows, never as shifted ones.
+      reads.push(redis.lrange(k.rowBucket(cid, bucket), start % ROW_BUCKET, (end - 1) % ROW_BUCKET).then((got) => [...got, ...Array<null>(Math.max(0, want - got.length)).fill(null)]));
+      start = end;
+    }
+    const [pieces, states] = await Promise.all([Promise.all(reads), redis.hmget(k.contactState(cid), ...idxs)]);
+    const rows = pieces.flat();
     return idxs.map((s, i) => ({
       idx: Number(s),
       row: rows[i] ? parseContactRow(rows[i]!, `campaign ${cid} contact ${s}`) : null,
@@ -165,14 +206,20 @@ export function makeContactStore(deps: { redis: Redis; keys: Keys }) {
     return ids.map(Number);
   }
 
+  /** Contacts waiting (fresh ones and the due set), those ready now, those taken by a feeder, and the next time one becomes due. */
   async function dueCount(cid: string, now = Date.now()): Promise<{ due: number; ready: number; feeding: number; nextDueAt: number | null }> {
-    const [due, ready, feeding, first] = await Promise.all([
+    const [due, ready, feeding, first, fresh, freshAtRaw] = await Promise.all([
       redis.zcard(k.due(cid)),
       redis.zcount(k.due(cid), '-inf', now),
       redis.zcard(k.feeding(cid)),
       redis.zrangebyscore(k.due(cid), `(${now}`, '+inf', 'WITHSCORES', 'LIMIT', 0, 1),
+      redis.llen(k.fresh(cid)),
+      redis.hget(k.campaign(cid), 'freshAt'),
     ]);
-    return { due, ready, feeding, nextDueAt: first[1] !== undefined ? Number(first[1]) : null };
+    const freshAt = Number(freshAtRaw ?? 0);
+    const freshReady = fresh > 0 && freshAt <= now;
+    const later = [first[1] !== undefined ? Number(first[1]) : null, fresh > 0 && !freshReady ? freshAt : null].filter((t): t is number => t !== null);
+    return { due: due + fresh, ready: ready + (freshReady ? fresh : 0), feeding, nextDueAt: later.length > 0 ? Math.min(...later) : null };
   }
 
   /** Report sums kept with each commit (talk time, keypresses, retries). */
@@ -181,7 +228,7 @@ export function makeContactStore(deps: { redis: Redis; keys: Keys }) {
     return Object.fromEntries(Object.entries(raw).map(([f, v]) => [f, Number(v)]));
   }
 
-  return { importBatch, takeDue, row, state, range, reschedule, doneFeeding, staleFeeding, dueCount, stats };
+  return { importBatch, importPacked, takeDue, row, state, range, reschedule, doneFeeding, staleFeeding, dueCount, stats };
 }
 
 export type ContactStore = ReturnType<typeof makeContactStore>;

@@ -8,7 +8,11 @@ export function keys(prefix: string) {
     callbackCounts: (cid: string) => `${prefix}:cmp:${cid}:cb`,
     /** Running sums for reports: talk time, keypresses, retries scheduled. */
     stats: (cid: string) => `${prefix}:cmp:${cid}:stats`,
+    /** Base of the row lists: contact idx lives in `rows:<idx / ROW_BUCKET>`. */
     rows: (cid: string) => `${prefix}:cmp:${cid}:rows`,
+    rowBucket: (cid: string, bucket: number) => `${prefix}:cmp:${cid}:rows:${bucket}`,
+    /** Freshly imported contacts waiting for their first dial, in list order (due from the campaign's `freshAt`). */
+    fresh: (cid: string) => `${prefix}:cmp:${cid}:fresh`,
     contactState: (cid: string) => `${prefix}:cmp:${cid}:st`,
     due: (cid: string) => `${prefix}:cmp:${cid}:due`,
     feeding: (cid: string) => `${prefix}:cmp:${cid}:feeding`,

@@ -6,82 +6,115 @@
  */
 
 /**
- * Stores a batch of imported rows.
- * KEYS: rows, st, phones, due, counts, rejseen, campaign, dnc lists...
- * ARGV: uploadId, dueAt, records JSON [{k:'c', row, e}, {k:'r', row, h, m}]
+ * Stores a batch of imported rows. Each row is appended to its row list
+ * (`<rowsBase>:<idx / bucketSize>`, built here from the contact index the
+ * script allocates: one Redis server, not a cluster); new contacts go to the
+ * fresh list, due from the campaign's `freshAt` (the earliest dueAt given).
+ * KEYS: st, phones, fresh, counts, rejseen, campaign, dnc lists...
+ * ARGV: uploadId, dueAt, rowsBase, bucketSize, records packed as in
+ *       import-batch.ts: kind ('c' contact | 'r' reject), line,
+ *       e164 | reject hash, row, reject state; each field ends with 0x1f (US),
+ *       the last one of a record with 0x1e (RS)
  * Returns [added, duplicate, dnc, invalid, already].
  */
 export const IMPORT_BATCH = `
 local upload = ARGV[1]
-local dueAt = tonumber(ARGV[2])
-local recs = cjson.decode(ARGV[3])
+local dueAt = ARGV[2]
+local base = ARGV[3]
+local size = tonumber(ARGV[4])
 local added, dup, dnc, invalid, already = 0, 0, 0, 0, 0
-local function nextIdx()
-  return redis.call('HINCRBY', KEYS[7], 'total', 1) - 1
+local total = tonumber(redis.call('HGET', KEYS[6], 'total') or '0')
+local fresh = {}
+local function store(row)
+  local idx = total
+  total = total + 1
+  local len = redis.call('RPUSH', base .. ':' .. math.floor(idx / size), row)
+  if len ~= idx % size + 1 then
+    redis.call('HSET', KEYS[6], 'total', total)
+    error('row list of contact ' .. idx .. ' holds ' .. len .. ' rows, expected ' .. (idx % size + 1))
+  end
+  return idx
 end
-for _, r in ipairs(recs) do
-  if r.k == 'c' then
-    local seen = redis.call('HGET', KEYS[3], r.e)
+local data = ARGV[5]
+local pos = 1
+while pos <= #data do
+  local stop = string.find(data, '\\30', pos, true)
+  local f = {}
+  for j = 1, 4 do
+    local e = string.find(data, '\\31', pos, true)
+    f[j] = string.sub(data, pos, e - 1)
+    pos = e + 1
+  end
+  local state = string.sub(data, pos, stop - 1)
+  pos = stop + 1
+  local kind, line, key, row = f[1], f[2], f[3], f[4]
+  if kind == 'c' then
+    local seen = redis.call('HGET', KEYS[2], key)
     if seen then
       local sep = string.find(seen, ':', 1, true)
       if string.sub(seen, 1, sep - 1) == upload then
-        local idx = nextIdx()
-        redis.call('HSET', KEYS[1], idx, r.row)
-        redis.call('HSET', KEYS[2], idx, cjson.encode({s = 'duplicate', n = 0, p = 0, e = 'same number as line ' .. string.sub(seen, sep + 1)}))
-        redis.call('HINCRBY', KEYS[5], 'duplicate', 1)
-        redis.call('HINCRBY', KEYS[5], '_final', 1)
+        local idx = store(row)
+        redis.call('HSET', KEYS[1], idx, cjson.encode({s = 'duplicate', n = 0, p = 0, e = 'same number as line ' .. string.sub(seen, sep + 1)}))
         dup = dup + 1
       else
         already = already + 1
       end
     else
       local onDnc = false
-      for i = 8, #KEYS do
-        if redis.call('SISMEMBER', KEYS[i], r.e) == 1 then onDnc = true break end
+      for k = 7, #KEYS do
+        if redis.call('SISMEMBER', KEYS[k], key) == 1 then onDnc = true break end
       end
-      local idx = nextIdx()
-      redis.call('HSET', KEYS[1], idx, r.row)
-      redis.call('HSET', KEYS[3], r.e, upload .. ':' .. r.l)
+      local idx = store(row)
+      redis.call('HSET', KEYS[2], key, upload .. ':' .. line)
       if onDnc then
-        redis.call('HSET', KEYS[2], idx, cjson.encode({s = 'dnc', n = 0, p = 0, e = 'number is on a do-not-call list'}))
-        redis.call('HINCRBY', KEYS[5], 'dnc', 1)
-        redis.call('HINCRBY', KEYS[5], '_final', 1)
+        redis.call('HSET', KEYS[1], idx, '{"s":"dnc","n":0,"p":0,"e":"number is on a do-not-call list"}')
         dnc = dnc + 1
       else
-        redis.call('ZADD', KEYS[4], dueAt, idx)
-        redis.call('HINCRBY', KEYS[5], 'pending', 1)
+        fresh[#fresh + 1] = idx
         added = added + 1
       end
     end
   else
-    if redis.call('SADD', KEYS[6], r.h) == 0 then
+    if redis.call('SADD', KEYS[5], key) == 0 then
       already = already + 1
     else
-      local idx = nextIdx()
-      redis.call('HSET', KEYS[1], idx, r.row)
-      redis.call('HSET', KEYS[2], idx, cjson.encode({s = 'invalid', n = 0, p = 0, e = r.m}))
-      redis.call('HINCRBY', KEYS[5], 'invalid', 1)
-      redis.call('HINCRBY', KEYS[5], '_final', 1)
+      local idx = store(row)
+      redis.call('HSET', KEYS[1], idx, state)
       invalid = invalid + 1
     end
   end
 end
+redis.call('HSET', KEYS[6], 'total', total)
+for from = 1, #fresh, 500 do
+  redis.call('RPUSH', KEYS[3], unpack(fresh, from, math.min(#fresh, from + 499)))
+end
+if added > 0 then
+  local at = redis.call('HGET', KEYS[6], 'freshAt')
+  if not at or tonumber(at) > tonumber(dueAt) then redis.call('HSET', KEYS[6], 'freshAt', dueAt) end
+  redis.call('HINCRBY', KEYS[4], 'pending', added)
+end
+if dup > 0 then redis.call('HINCRBY', KEYS[4], 'duplicate', dup) end
+if dnc > 0 then redis.call('HINCRBY', KEYS[4], 'dnc', dnc) end
+if invalid > 0 then redis.call('HINCRBY', KEYS[4], 'invalid', invalid) end
+if dup + dnc + invalid > 0 then redis.call('HINCRBY', KEYS[4], '_final', dup + dnc + invalid) end
 return {added, dup, dnc, invalid, already}
 `;
 
 /**
- * Moves contacts whose time has come from the due set to the feeding set,
- * marking each as queued for its next attempt number.
- * KEYS: due, feeding, st, rows
- * ARGV: now, limit
+ * Takes contacts whose time has come (the due set first, then fresh ones
+ * once the campaign's `freshAt` has passed) and marks each as queued for
+ * its next attempt number in the feeding set.
+ * KEYS: due, feeding, st, fresh, campaign
+ * ARGV: now, limit, rowsBase, bucketSize
  * Returns a flat list [idx, attemptNumber, row, ...].
  */
 export const TAKE_DUE = `
 local now = tonumber(ARGV[1])
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local limit = tonumber(ARGV[2])
+local base = ARGV[3]
+local size = tonumber(ARGV[4])
 local out = {}
-for _, idx in ipairs(ids) do
-  redis.call('ZREM', KEYS[1], idx)
+local function take(idx)
   local raw = redis.call('HGET', KEYS[3], idx)
   local st
   if raw then st = cjson.decode(raw) else st = {s = 'pending', n = 0, p = 0} end
@@ -90,9 +123,22 @@ for _, idx in ipairs(ids) do
     st.ph = 'queued'
     redis.call('HSET', KEYS[3], idx, cjson.encode(st))
     redis.call('ZADD', KEYS[2], now, idx)
+    local n = tonumber(idx)
     table.insert(out, idx)
     table.insert(out, st.n)
-    table.insert(out, redis.call('HGET', KEYS[4], idx) or '')
+    table.insert(out, redis.call('LINDEX', base .. ':' .. math.floor(n / size), n % size) or '')
+  end
+end
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
+for _, idx in ipairs(ids) do
+  redis.call('ZREM', KEYS[1], idx)
+  take(idx)
+end
+local room = limit - #ids
+if room > 0 and tonumber(redis.call('HGET', KEYS[5], 'freshAt') or '0') <= now then
+  local fresh = redis.call('LPOP', KEYS[4], room)
+  if fresh then
+    for _, idx in ipairs(fresh) do take(idx) end
   end
 end
 return out
