@@ -154,7 +154,10 @@ local shareNext = 0
 if shareCps > 0 then shareNext = shareTat end
 local campNext = nextSlot(campLast, campCps)
 local acctNext = math.max(nextSlot(acctLast, effCps), shareNext)
-local slot = math.max(now + leadUs, campNext, acctNext)
+-- The lead (time to record the attempt before the slot) only matters when a rate spaces the slots.
+local lead = 0
+if campCps > 0 or effCps > 0 then lead = leadUs end
+local slot = math.max(now + lead, campNext, acctNext)
 
 if slot - now > horizonUs then
   local reason = 'account_rate'
