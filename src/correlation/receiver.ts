@@ -4,78 +4,104 @@
  * originated call id, sipcall call uuid or callee), and hand the result to the
  * attempt service. Orphans, duplicates, late and malformed callbacks are kept
  * and counted; none of them crashes anything or changes a final outcome twice.
+ *
+ * `accept` is the HTTP path: store (one round trip), parse, and queue the
+ * interpretation, which runs off the request with bounded concurrency. Every
+ * stored entry stays in the log's pending set until its interpretation is
+ * settled, so entries a dead process never interpreted are picked up by
+ * `recover`. Replay and recovery never apply or count an entry twice.
  */
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
-import { parse as parseQuery } from 'node:querystring';
 import type { ProviderFamily } from '../domain/types.js';
-import { CallbackParseError, type Correlation, type ParsedCallback } from '../providers/types.js';
-import { parsePbxCdr, parseSipcallCdr, parseSipcallStatus, type PbxDispositionTable, type SipcallOutcomeTable } from '../providers/index.js';
+import type { Correlation, ParsedCallback } from '../providers/types.js';
 import type { AttemptService } from '../engine/attempts.js';
 import type { AttemptStore } from '../store/attempts.js';
-import type { CallbackCounter, CallbackLog, RawCallback, StoredCallback, StoredCallbackKind } from '../store/callback-log.js';
+import type { CallbackCounter, CallbackLog, RawCallback, RecordedResult, Settlement, StoredCallback, StoredCallbackKind } from '../store/callback-log.js';
 import { isCampaignId, parseAttemptId } from '../store/ids.js';
 import type { DialerEvents } from '../engine/events.js';
 import type { Keys } from '../store/keys.js';
+import { correlationKey, parseCallback, type ParseOutcome, type ReceiverSettings } from './parse.js';
+import { makeWorkQueue } from './queue.js';
+import { makeSettler } from './settler.js';
 
-export interface ReceiverSettings {
-  sipcallTimezone: string;
-  pbxTimezone: string;
-  pbxCallIdField: string;
-  sipcallOutcomes?: SipcallOutcomeTable;
-  pbxDispositions?: PbxDispositionTable;
-}
+export { decodeBody, type ReceiverSettings } from './parse.js';
 
 export type Interpretation =
   | { kind: 'malformed'; reason: string; field: string | null }
   | { kind: 'orphan'; key: string }
   | { kind: 'final' | 'duplicate' | 'late' | 'conflict' | 'progress' | 'ignored'; attemptId: string };
 
-/** Turns the raw body into plain data: JSON, or form fields. */
-export function decodeBody(contentType: string, body: string): unknown {
-  const ct = contentType.toLowerCase();
-  if (ct.includes('application/x-www-form-urlencoded')) {
-    const q = parseQuery(body);
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(q)) out[k] = Array.isArray(v) ? (v[v.length - 1] ?? '') : (v ?? '');
-    return out;
-  }
-  try {
-    return JSON.parse(body) as unknown;
-  } catch (err) {
-    throw new CallbackParseError(`body is not valid JSON (${(err as Error).message}); send JSON or application/x-www-form-urlencoded`, null);
+/** What the HTTP route answers from: stored, and readable or not. */
+export type Accepted = { id: string; malformed: null } | { id: string; malformed: { reason: string; field: string | null } };
+
+export interface ReceiverOptions {
+  /** Interpretations running at once (default 64). */
+  concurrency?: number;
+  /** Interpretations waiting before `accept` makes the answer wait (default 5000). */
+  capacity?: number;
+  /** Settlements written per transaction at most (default 256). */
+  settleBatch?: number;
+}
+
+/** Interpretations whose effect reached the attempt: never applied again by replay. */
+const APPLIED: ReadonlySet<string> = new Set(['final', 'duplicate', 'late', 'conflict', 'progress', 'ignored']);
+
+const FAMILY_OF: Record<StoredCallbackKind, ProviderFamily> = { 'sipcall-cdr': 'sipcall', 'sipcall-status': 'sipcall', 'pbx-cdr': 'pbx' };
+
+function campaignOf(attemptId: string | null): string | null {
+  const cid = attemptId ? (parseAttemptId(attemptId)?.campaignId ?? null) : null;
+  return cid && isCampaignId(cid) ? cid : null;
+}
+
+/** The counter an interpretation goes to. A status callback that cannot be tied is progress, not an orphan. */
+function counterOf(r: Interpretation, parsed: ParsedCallback | null): CallbackCounter {
+  switch (r.kind) {
+    case 'malformed':
+      return 'malformed';
+    case 'orphan':
+      return parsed?.kind === 'progress' ? 'progress' : 'orphan';
+    case 'final':
+      return 'correlated';
+    case 'ignored':
+    case 'progress':
+      return 'progress';
+    default:
+      return r.kind;
   }
 }
 
-const FAMILY_OF: Record<StoredCallbackKind, ProviderFamily> = { 'sipcall-cdr': 'sipcall', 'sipcall-status': 'sipcall', 'pbx-cdr': 'pbx' };
+function settlementOf(id: string, r: Interpretation, parsed: ParsedCallback | null): Settlement {
+  const attemptId = 'attemptId' in r ? r.attemptId : null;
+  return { id, counter: counterOf(r, parsed), kind: r.kind, attemptId, campaignId: campaignOf(attemptId) };
+}
+
+interface Work {
+  cb: StoredCallback;
+  parsed: ParsedCallback;
+  /** Check the attempt first: this entry may already have been applied (recovery). */
+  guard: boolean;
+}
 
 export function makeCallbackReceiver(deps: {
   redis: Redis;
   keys: Keys;
   callbackLog: CallbackLog;
-  attempts: AttemptStore;
-  service: AttemptService;
+  attempts: Pick<AttemptStore, 'get' | 'byProviderCallId' | 'byCallUuid' | 'byCallee'>;
+  service: Pick<AttemptService, 'result' | 'progress'>;
   events: DialerEvents;
   settings: ReceiverSettings;
   log: Logger;
+  options?: ReceiverOptions;
 }) {
   const { callbackLog, attempts, service, events, settings, log } = deps;
+  const opts = deps.options ?? {};
   const parkKey = (id: string) => `${deps.keys.pbxCallId(id)}:parked`;
+  const settler = makeSettler({ callbackLog, maxBatch: opts.settleBatch ?? 256 });
+  /** Entries queued or running in this process (recovery leaves them alone). */
+  const inFlight = new Set<string>();
 
-  function parse(kind: StoredCallbackKind, body: unknown): ParsedCallback {
-    switch (kind) {
-      case 'sipcall-cdr':
-        return parseSipcallCdr(body, { timezone: settings.sipcallTimezone, ...(settings.sipcallOutcomes ? { outcomes: settings.sipcallOutcomes } : {}) });
-      case 'sipcall-status':
-        return parseSipcallStatus(body, { timezone: settings.sipcallTimezone });
-      case 'pbx-cdr':
-        return parsePbxCdr(body, {
-          timezone: settings.pbxTimezone,
-          callIdField: settings.pbxCallIdField,
-          ...(settings.pbxDispositions ? { dispositions: settings.pbxDispositions } : {}),
-        });
-    }
-  }
+  const parse = (cb: RawCallback): ParseOutcome => parseCallback(cb.kind, cb.contentType, cb.body, settings);
 
   async function find(c: Correlation): Promise<string | null> {
     switch (c.by) {
@@ -91,85 +117,166 @@ export function makeCallbackReceiver(deps: {
     }
   }
 
-  async function count(counter: CallbackCounter, attemptId: string | null): Promise<void> {
-    const cid = attemptId ? (parseAttemptId(attemptId)?.campaignId ?? null) : null;
-    await callbackLog.count(counter, cid && isCampaignId(cid) ? cid : null);
+  /** A result this very entry already made (its id is on the attempt): what it was then. */
+  async function alreadyApplied(attemptId: string, cb: StoredCallback): Promise<'final' | 'late' | null> {
+    const a = await attempts.get(attemptId);
+    if (!a || a.callbackId !== cb.id) return null;
+    return a.late ? 'late' : 'final';
   }
 
-  async function interpret(cb: StoredCallback): Promise<Interpretation> {
-    let parsed: ParsedCallback;
-    try {
-      parsed = parse(cb.kind, decodeBody(cb.contentType, cb.body));
-    } catch (err) {
-      if (!(err instanceof CallbackParseError)) throw err;
-      await count('malformed', null);
-      events.emit('callback:malformed', { id: cb.id, kind: cb.kind, reason: err.message });
-      return { kind: 'malformed', reason: err.message, field: err.field };
-    }
+  /** Applies a parsed callback to its attempt (the effect), or keeps it as an orphan. Counts nothing. */
+  async function apply(cb: StoredCallback, parsed: ParsedCallback, guard: boolean): Promise<Interpretation> {
     const attemptId = await find(parsed.correlation);
-    const family = FAMILY_OF[cb.kind];
     if (attemptId) {
+      const done = guard && parsed.kind === 'result' ? await alreadyApplied(attemptId, cb) : null;
+      if (done) return { kind: done, attemptId };
       const effect =
         parsed.kind === 'result'
-          ? await service.result(attemptId, family, parsed.result, cb.id)
+          ? await service.result(attemptId, FAMILY_OF[cb.kind], parsed.result, cb.id)
           : await service.progress(attemptId, parsed.status, parsed.correlation.by === 'call_uuid' ? parsed.correlation.value : null);
-      if (effect !== 'unknown') {
-        const counter: CallbackCounter =
-          effect === 'final' ? 'correlated' : effect === 'ignored' ? 'progress' : effect === 'conflict' ? 'conflict' : effect;
-        await count(counter, attemptId);
-        return { kind: effect, attemptId };
-      }
+      if (effect !== 'unknown') return { kind: effect, attemptId };
     }
-    const key = `${parsed.correlation.by}:${parsed.correlation.value}`;
-    if (parsed.kind === 'progress') {
-      // A status callback we cannot tie yet is progress information only: kept raw, counted.
-      await count('progress', null);
-      return { kind: 'orphan', key };
-    }
+    const key = correlationKey(parsed);
+    if (parsed.kind === 'progress') return { kind: 'orphan', key };
     if (parsed.correlation.by === 'provider_call_id') {
       // The CDR may beat the originate response: park it until the id is known.
       await deps.redis.set(parkKey(parsed.correlation.value), cb.id, 'EX', 86_400);
     }
-    await count('orphan', attemptId);
     events.emit('callback:orphan', { id: cb.id, kind: cb.kind, key });
-    log.warn({ callbackId: cb.id, kind: cb.kind, key }, 'callback for an unknown attempt kept as orphan');
+    log.warn({ callbackId: cb.id, kind: cb.kind, correlation: parsed.correlation.by }, 'callback for an unknown attempt kept as orphan');
     return { kind: 'orphan', key };
   }
 
-  /** Stores the callback raw (the answer to the provider waits for this only), then interprets it. */
-  async function receive(raw: RawCallback): Promise<{ id: string; result: Interpretation }> {
+  function malformed(cb: StoredCallback, reason: string, field: string | null): Interpretation {
+    events.emit('callback:malformed', { id: cb.id, kind: cb.kind, reason });
+    return { kind: 'malformed', reason, field };
+  }
+
+  /** Interprets and settles one entry; `prev` is its earlier settlement, replaced when the answer changed. */
+  async function interpretOnce(cb: StoredCallback, outcome: ParseOutcome, guard: boolean, prev: RecordedResult | null): Promise<Interpretation> {
+    const r = outcome.ok ? await apply(cb, outcome.parsed, guard) : malformed(cb, outcome.reason, outcome.field);
+    const s = settlementOf(cb.id, r, outcome.ok ? outcome.parsed : null);
+    if (!prev || prev.counter !== s.counter || prev.attemptId !== s.attemptId || prev.kind !== s.kind) await settler.settle(s, prev);
+    return r;
+  }
+
+  const queue = makeWorkQueue<Work>({
+    concurrency: opts.concurrency ?? 64,
+    capacity: opts.capacity ?? 5000,
+    keyOf: (w) => correlationKey(w.parsed),
+    run: async (w) => {
+      try {
+        await interpretOnce(w.cb, { ok: true, parsed: w.parsed }, w.guard, null);
+      } finally {
+        inFlight.delete(w.cb.id);
+      }
+    },
+    onError: (err, w) => {
+      // The entry stays pending in the log: `recover` interprets it again later.
+      log.error({ err, callbackId: w.cb.id, kind: w.cb.kind }, 'interpreting a stored callback failed; it stays pending');
+    },
+  });
+
+  /**
+   * Stores the callback raw, then parses it. A readable callback is queued for
+   * interpretation (the caller answers at once); an unreadable one is settled
+   * as malformed before this returns.
+   */
+  async function accept(raw: RawCallback): Promise<Accepted> {
     const id = await callbackLog.append(raw);
-    await callbackLog.count('received', null);
     events.emit('callback:stored', { id, kind: raw.kind });
-    const result = await interpret({ ...raw, id });
-    return { id, result };
+    const cb: StoredCallback = { ...raw, id };
+    // Stored first: a parser that fails unexpectedly leaves the entry pending for `recover`, never lost.
+    const outcome = parse(raw);
+    if (!outcome.ok) {
+      await interpretOnce(cb, outcome, false, null);
+      return { id, malformed: { reason: outcome.reason, field: outcome.field } };
+    }
+    inFlight.add(id);
+    await queue.push({ cb, parsed: outcome.parsed, guard: false });
+    return { id, malformed: null };
+  }
+
+  /** Interprets one stored entry now, unless its effect is already on record. */
+  async function interpret(cb: StoredCallback): Promise<Interpretation> {
+    const [prev = null] = await callbackLog.results([cb.id]);
+    if (prev && APPLIED.has(prev.kind) && prev.attemptId) return { kind: prev.kind as 'final', attemptId: prev.attemptId };
+    return interpretOnce(cb, parse(cb), true, prev);
   }
 
   /** A pbx CDR parked as orphan before its originate response arrived: interpret it now. */
   async function adoptParked(providerCallId: string): Promise<boolean> {
     const cbId = await deps.redis.getdel(parkKey(providerCallId));
     if (!cbId) return false;
-    for await (const cb of callbackLog.read({ from: cbId, to: cbId })) {
-      const r = await interpret(cb);
-      if (r.kind !== 'orphan' && r.kind !== 'malformed') {
-        await callbackLog.count('orphan', null, -1);
-        return true;
-      }
-    }
-    return false;
+    const cb = await callbackLog.get(cbId);
+    if (!cb) return false;
+    const r = await interpret(cb);
+    return r.kind !== 'orphan' && r.kind !== 'malformed';
   }
 
-  /** Interprets stored callbacks again, in order (replay). Final outcomes never change twice. */
+  /**
+   * Interprets stored callbacks again, in order. An entry whose effect reached
+   * an attempt is reported as it was (never applied or counted twice); orphans
+   * and malformed entries are tried again, and their counts move when they now
+   * tie to an attempt.
+   */
   async function replay(options: { from?: string; to?: string } = {}): Promise<Record<string, number>> {
     const tally: Record<string, number> = {};
     for await (const cb of callbackLog.read({ ...options })) {
+      if (inFlight.has(cb.id)) continue;
       const r = await interpret(cb);
       tally[r.kind] = (tally[r.kind] ?? 0) + 1;
     }
     return tally;
   }
 
-  return { receive, interpret, adoptParked, replay };
+  /**
+   * Interprets entries stored at least `olderThanMs` ago that were never
+   * settled (the process that stored them stopped first). Returns how many
+   * were queued; `idle()` waits for them.
+   */
+  async function recover(options: { olderThanMs?: number; now?: number } = {}): Promise<number> {
+    const before = (options.now ?? Date.now()) - (options.olderThanMs ?? 60_000);
+    const seen = new Set<string>();
+    for (let offset = 0; ; offset += 1000) {
+      const page = await callbackLog.pending(before, 1000, offset);
+      for (const id of page) seen.add(id);
+      if (page.length < 1000) break;
+    }
+    const ids = [...seen].filter((id) => !inFlight.has(id));
+    let queued = 0;
+    for (const id of ids) {
+      const cb = await callbackLog.get(id);
+      if (!cb) continue;
+      const outcome = parse(cb);
+      if (!outcome.ok) {
+        await interpretOnce(cb, outcome, true, null);
+        continue;
+      }
+      inFlight.add(id);
+      await queue.push({ cb, parsed: outcome.parsed, guard: true });
+      queued++;
+    }
+    if (ids.length > 0) log.warn({ entries: ids.length }, 'recovering stored callbacks that were never interpreted');
+    return queued;
+  }
+
+  /** Resolves once every accepted callback has been interpreted and settled. */
+  function idle(): Promise<void> {
+    return queue.idle();
+  }
+
+  return {
+    accept,
+    interpret,
+    adoptParked,
+    replay,
+    recover,
+    idle,
+    get backlog() {
+      return { queued: queue.queued, running: queue.running };
+    },
+  };
 }
 
 export type CallbackReceiver = ReturnType<typeof makeCallbackReceiver>;

@@ -1,22 +1,27 @@
 /**
  * Callback routes the providers post to. Authenticated by a shared secret
  * (`key` query parameter or `X-Callback-Key` header, compared in constant
- * time) and an optional IP allow-list per provider. Every accepted body is
- * stored raw before it is interpreted.
+ * time) and an optional IP allow-list per provider. Every authenticated body
+ * is stored raw before it is interpreted; the answer leaves once it is stored
+ * and read (400 names the field of an unreadable body), and correlation runs
+ * off the request. Stored callbacks a previous process never interpreted are
+ * recovered when the server starts; closing waits for the ones in hand.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ProviderFamily } from '../domain/types.js';
-import type { CallbackReceiver } from '../correlation/receiver.js';
+import type { Accepted, CallbackReceiver } from '../correlation/receiver.js';
 import type { CallbackLog, StoredCallbackKind } from '../store/callback-log.js';
 
 export interface CallbackRouteOptions {
-  receiver: CallbackReceiver;
+  receiver: Pick<CallbackReceiver, 'accept' | 'recover' | 'idle'>;
   callbackLog: CallbackLog;
   secret: string | null;
   allowIps: Record<ProviderFamily, string[]>;
   now: () => number;
   bodyLimit?: number;
+  /** At start-up, interpret entries left pending at least this long ago (default 60 s). */
+  recoverOlderThanMs?: number;
 }
 
 const ROUTES: { path: string; kind: StoredCallbackKind; family: ProviderFamily }[] = [
@@ -62,19 +67,32 @@ export async function callbackRoutes(app: FastifyInstance, opts: CallbackRouteOp
         return reply.code(401).send({ error: 'missing or wrong callback key' });
       }
       const body = typeof req.body === 'string' ? req.body : '';
-      if (body === '') return reply.code(400).send({ error: 'empty body: send the callback as JSON or form fields' });
-      const { id, result } = await opts.receiver.receive({
-        kind: route.kind,
-        receivedAt: opts.now(),
-        remoteIp: normalizeIp(req.ip),
-        contentType: req.headers['content-type'] ?? '',
-        body,
-      });
-      if (result.kind === 'malformed') {
-        return reply.code(400).send({ error: result.reason, field: result.field, stored: id });
+      let accepted: Accepted;
+      try {
+        accepted = await opts.receiver.accept({
+          kind: route.kind,
+          receivedAt: opts.now(),
+          remoteIp: normalizeIp(req.ip),
+          contentType: req.headers['content-type'] ?? '',
+          body,
+        });
+      } catch (err) {
+        // Not stored: the provider must send it again. Logged without the URL (it may carry the key).
+        req.log.error({ err, route: route.path }, 'could not store a callback');
+        return reply.code(503).send({ error: 'callback not stored: try again' });
       }
-      // Orphans, duplicates and late results are kept and acknowledged so the provider stops re-sending.
-      return reply.code(200).send({ ok: true, stored: id, result: result.kind });
+      if (accepted.malformed) {
+        return reply.code(400).send({ error: accepted.malformed.reason, field: accepted.malformed.field, stored: accepted.id });
+      }
+      // Stored: orphans, duplicates and late results are kept too, and acknowledged so the provider stops re-sending.
+      return reply.code(200).send({ ok: true, stored: accepted.id });
     });
   }
+
+  app.addHook('onReady', async () => {
+    await opts.receiver.recover({ olderThanMs: opts.recoverOlderThanMs ?? 60_000, now: opts.now() });
+  });
+  app.addHook('onClose', async () => {
+    await opts.receiver.idle();
+  });
 }

@@ -1,7 +1,17 @@
 /**
  * Every callback received is appended here, raw, with its time of receipt,
  * before it is interpreted: an append-only Redis stream that replay reads.
+ *
+ * Beside the stream:
+ * - `pending`: ids stored but not yet interpreted (a sorted set scored by
+ *   receipt time). The append adds to it in the same script as the XADD, and
+ *   settling removes from it in the same transaction as the counters, so a
+ *   process that dies in between leaves the entry there for `recover`.
+ * - `results`: what each entry turned out to be (`counter|kind|attemptId`),
+ *   written with the counters. Replay and recovery read it so that no entry is
+ *   ever counted or applied twice.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
@@ -44,12 +54,49 @@ export const CALLBACK_COUNTERS = [
 ] as const;
 export type CallbackCounter = (typeof CALLBACK_COUNTERS)[number];
 
+/** What one stored entry turned out to be; `campaignId` when it was tied to an attempt. */
+export interface Settlement {
+  id: string;
+  counter: CallbackCounter;
+  /** The interpretation's kind (final, duplicate, orphan, malformed, …). */
+  kind: string;
+  attemptId: string | null;
+  campaignId: string | null;
+}
+
+/** A settlement as recorded for an entry. */
+export type RecordedResult = Omit<Settlement, 'id' | 'campaignId'> & { campaignId: string | null };
+
+const COUNTER_SET: ReadonlySet<string> = new Set(CALLBACK_COUNTERS);
+
+/**
+ * XADD the raw callback, count it received and mark it pending, atomically.
+ * KEYS: log, totals, pending   ARGV: kind, at, ip, ct, body   Returns the id.
+ */
+const APPEND = `
+local id = redis.call('XADD', KEYS[1], '*', 'kind', ARGV[1], 'at', ARGV[2], 'ip', ARGV[3], 'ct', ARGV[4], 'body', ARGV[5])
+redis.call('HINCRBY', KEYS[2], 'received', 1)
+redis.call('ZADD', KEYS[3], tonumber(ARGV[2]), id)
+return id
+`;
+const APPEND_SHA = createHash('sha1').update(APPEND).digest('hex');
+
 export function makeCallbackLog(deps: { redis: Redis; keys: Keys }) {
   const { redis, keys: k } = deps;
+  const pendingKey = `${k.callbackLog}:pending`;
+  const resultsKey = `${k.callbackLog}:results`;
 
+  /** Stores the callback raw (and pending): one round trip. */
   async function append(cb: RawCallback): Promise<string> {
-    const id = await redis.xadd(k.callbackLog, '*', 'kind', cb.kind, 'at', String(cb.receivedAt), 'ip', cb.remoteIp, 'ct', cb.contentType, 'body', cb.body);
-    return id ?? '';
+    const args = [3, k.callbackLog, k.callbackTotals, pendingKey, cb.kind, String(cb.receivedAt), cb.remoteIp, cb.contentType, cb.body] as const;
+    let id: unknown;
+    try {
+      id = await redis.evalsha(APPEND_SHA, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      id = await redis.eval(APPEND, ...args);
+    }
+    return String(id);
   }
 
   function parseEntry(id: string, fields: string[]): StoredCallback | null {
@@ -76,6 +123,13 @@ export function makeCallbackLog(deps: { redis: Redis; keys: Keys }) {
     }
   }
 
+  /** One stored entry, or null. */
+  async function get(id: string): Promise<StoredCallback | null> {
+    const entries = await redis.xrange(k.callbackLog, id, id);
+    const e = entries[0];
+    return e ? parseEntry(e[0], e[1]) : null;
+  }
+
   async function length(): Promise<number> {
     return redis.xlen(k.callbackLog);
   }
@@ -86,12 +140,73 @@ export function makeCallbackLog(deps: { redis: Redis; keys: Keys }) {
     await m.exec();
   }
 
+  /**
+   * Records what entries turned out to be, counts them and takes them out of
+   * the pending set: one transaction for the whole batch. `replacing` undoes
+   * an earlier settlement of the same entry (an orphan adopted, a replay that
+   * ties what was not tied before).
+   */
+  async function settle(batch: readonly { settlement: Settlement; replacing?: RecordedResult | null }[]): Promise<void> {
+    if (batch.length === 0) return;
+    // Counter moves are summed per hash and field first: a batch is a handful of commands, not four per entry.
+    const moves = new Map<string, Map<string, number>>();
+    const move = (key: string, counter: string, by: number) => {
+      const fields = moves.get(key) ?? new Map<string, number>();
+      fields.set(counter, (fields.get(counter) ?? 0) + by);
+      moves.set(key, fields);
+    };
+    const records: string[] = [];
+    const ids: string[] = [];
+    for (const { settlement: s, replacing: prev } of batch) {
+      if (prev) {
+        move(k.callbackTotals, prev.counter, -1);
+        if (prev.campaignId) move(k.callbackCounts(prev.campaignId), prev.counter, -1);
+      }
+      move(k.callbackTotals, s.counter, 1);
+      if (s.campaignId) move(k.callbackCounts(s.campaignId), s.counter, 1);
+      records.push(s.id, `${s.counter}|${s.kind}|${s.attemptId ?? ''}|${s.campaignId ?? ''}`);
+      ids.push(s.id);
+    }
+    const m = redis.multi();
+    for (const [key, fields] of moves) {
+      for (const [counter, by] of fields) if (by !== 0) m.hincrby(key, counter, by);
+    }
+    m.hset(resultsKey, ...records);
+    m.zrem(pendingKey, ...ids);
+    const res = await m.exec();
+    const failed = res?.find(([err]) => err !== null);
+    if (failed) throw failed[0] as Error;
+  }
+
+  function decodeResult(raw: string | null | undefined): RecordedResult | null {
+    if (!raw) return null;
+    const [counter = '', kind = '', attemptId = '', campaignId = ''] = raw.split('|');
+    if (!COUNTER_SET.has(counter)) return null;
+    return { counter: counter as CallbackCounter, kind, attemptId: attemptId || null, campaignId: campaignId || null };
+  }
+
+  /** The recorded settlements of these entries (null: never settled). */
+  async function results(ids: readonly string[]): Promise<(RecordedResult | null)[]> {
+    if (ids.length === 0) return [];
+    const raw = await redis.hmget(resultsKey, ...ids);
+    return raw.map(decodeResult);
+  }
+
+  /** Ids stored but not settled, received at or before `before` (epoch ms), oldest first. */
+  async function pending(before: number, limit: number, offset = 0): Promise<string[]> {
+    return redis.zrangebyscore(pendingKey, '-inf', before, 'LIMIT', offset, limit);
+  }
+
+  async function pendingCount(): Promise<number> {
+    return redis.zcard(pendingKey);
+  }
+
   async function counters(campaignId: string | null): Promise<Record<CallbackCounter, number>> {
     const raw = await redis.hgetall(campaignId ? k.callbackCounts(campaignId) : k.callbackTotals);
     return Object.fromEntries(CALLBACK_COUNTERS.map((c) => [c, Number(raw[c] ?? 0)])) as Record<CallbackCounter, number>;
   }
 
-  return { append, read, length, count, counters };
+  return { append, read, get, length, count, settle, results, pending, pendingCount, counters };
 }
 
 export type CallbackLog = ReturnType<typeof makeCallbackLog>;

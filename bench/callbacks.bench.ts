@@ -1,0 +1,298 @@
+/**
+ * Callback receiver throughput: 100,000 accepted sipcall attempts, then one
+ * seed-shaped CDR each (customuuid = attempt id) posted over HTTP as fast as
+ * the receiver takes them. Reports callbacks per second correlated end to end
+ * (first request sent → last contact final), the p99 time to the HTTP answer,
+ * and a no-op fastify route's requests per second with the same client, the
+ * same bodies and the same number of connections, in the same run.
+ */
+import { Readable } from 'node:stream';
+import Fastify from 'fastify';
+import pLimit from 'p-limit';
+import { Pool } from 'undici';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../src/config.js';
+import { createContainer, type Container } from '../src/app/container.js';
+import { createLogger } from '../src/infra/logger.js';
+import { attemptId } from '../src/store/ids.js';
+import { parseCallback } from '../src/correlation/parse.js';
+import type { ProviderAdapter } from '../src/providers/types.js';
+import type { ProviderFamily } from '../src/domain/types.js';
+import { benchPrefix, cleanPrefix, mb, peakRss, percentile, rate, report, REDIS_URL } from './support.js';
+
+const N = Number(process.env.CALLBACKS_N ?? 100_000);
+const CONNECTIONS = Number(process.env.CALLBACKS_CONNECTIONS ?? 64);
+const SECRET = 'bench-callback-secret-0123456789';
+/** Measures the effect of ioredis auto-pipelining on the container's connection (not the default). */
+const AUTOPIPELINE = process.env.CALLBACKS_AUTOPIPELINE === '1';
+const OUTCOMES = ['answered', 'busy', 'no_answer', 'failed'] as const;
+
+/** `YYYY-MM-DD HH:mm:ss` in Asia/Shanghai (UTC+8, no DST). */
+function shanghai(ms: number): string {
+  return new Date(ms + 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/** A CDR shaped like seed 003's example, for attempt `id`. */
+function cdrBody(id: string, i: number, at: number): string {
+  const outcome = OUTCOMES[i % OUTCOMES.length]!;
+  const answered = outcome === 'answered';
+  const billsec = answered ? 5 + (i % 50) : 0;
+  const cause = { answered: 16, busy: 17, no_answer: 19, failed: 41 }[outcome];
+  return JSON.stringify({
+    answertime: answered ? shanghai(at + 8_000) : '',
+    hangupcause: i % 2 === 0 ? cause : String(cause),
+    duration: 8 + billsec,
+    id: 220_000 + i,
+    extnumber: '',
+    uuid: `bench-${i.toString(16).padStart(8, '0')}-call`,
+    downloadip: '149.129.249.47',
+    customuuid: id,
+    chengshudu: '0',
+    callmethod: 6,
+    recordfilename: answered ? `${220_000 + i}.mp3` : '',
+    companycode: 9017,
+    memberid: '0',
+    hangupdirection: 10040,
+    billsec,
+    endtime: shanghai(at + 8_000 + billsec * 1000),
+    starttime: shanghai(at),
+    type: 'callout',
+    disnumber: '2190170001',
+    crmid: '0',
+    userkey: answered ? String(i % 10) : '',
+    destnumber: `138${String(i).padStart(8, '0')}`,
+  });
+}
+
+interface Blast {
+  elapsedMs: number;
+  latencies: number[];
+  statuses: Map<number, number>;
+}
+
+/** Posts every body once through one undici Pool, `connections` requests in flight. */
+async function blast(origin: string, path: string, bodies: readonly string[], connections: number): Promise<Blast> {
+  const pool = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
+  const latencies = new Array<number>(bodies.length);
+  const statuses = new Map<number, number>();
+  let next = 0;
+  const started = performance.now();
+  async function lane(): Promise<void> {
+    for (;;) {
+      const i = next++;
+      if (i >= bodies.length) return;
+      const t0 = performance.now();
+      const res = await pool.request({
+        method: 'POST',
+        path,
+        headers: { 'content-type': 'application/json', 'x-callback-key': SECRET },
+        body: bodies[i]!,
+      });
+      await res.body.dump();
+      latencies[i] = performance.now() - t0;
+      statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+    }
+  }
+  await Promise.all(Array.from({ length: connections }, () => lane()));
+  const elapsedMs = performance.now() - started;
+  await pool.close();
+  return { elapsedMs, latencies, statuses };
+}
+
+const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+const fmt = (n: number) => n.toLocaleString('en-US');
+const ms = (n: number) => `${n.toFixed(1)} ms`;
+
+/** A campaign of `n` contacts (numbers from `first` on), each with one attempt begun and accepted. */
+async function acceptedCampaign(c: Container, n: number, first: number): Promise<{ cid: string; ids: string[] }> {
+  const def = c.definition({
+    action: 'playvoice',
+    params: { voicetype: '2', voicefile: 'http://example.invalid/promo.mp3', chengshudu: '1', userid: '1@extGroup-1' },
+    cps: 1000,
+    maxConcurrent: n,
+    maxAttempts: 1,
+    resultTimeout: '1h',
+    ingest: { numberFormat: 'as_written' },
+  });
+  const csv = ['phone', ...Array.from({ length: n }, (_, i) => `138${String(first + i).padStart(8, '0')}`)].join('\n');
+  const { id: cid, summary } = await c.createCampaign(def, Readable.from([Buffer.from(csv)]), 'bench.csv');
+  if (summary.added !== n) throw new Error(`import added ${summary.added} contacts, expected ${n}`);
+  const campaign = await c.cache.get(cid);
+  if (!campaign) throw new Error('campaign vanished');
+  const limit = pLimit(128);
+  const ids: string[] = new Array<string>(n);
+  for (;;) {
+    const taken = await c.contacts.takeDue(cid, Date.now(), 5000);
+    if (taken.length === 0) break;
+    await Promise.all(
+      taken.map((t) =>
+        limit(async () => {
+          const begun = await c.service.begin(campaign, t.idx, t.attempt, t.row.d ?? '');
+          if (begun.result !== 'began') throw new Error(`attempt ${begun.id} not begun: ${begun.result}`);
+          await c.service.dialResult(begun.id, 'sipcall', { kind: 'accepted', providerCallId: null, detail: 'bench' });
+          ids[t.idx] = attemptId({ campaignId: cid, contact: t.idx, attempt: t.attempt });
+        }),
+      ),
+    );
+  }
+  return { cid, ids };
+}
+
+/**
+ * Node CPU of two parts measured alone on `m` fresh attempts: parsing a CDR
+ * (providers/), and the attempt service applying its result (engine/, stores,
+ * pacer), 64 at a time as the receiver runs them.
+ */
+async function calibrate(c: Container, m: number, first: number): Promise<{ parseUs: number; resultUs: number }> {
+  const { ids } = await acceptedCampaign(c, m, first);
+  const at = Date.now() - 60_000;
+  const bodies = ids.map((id, i) => cdrBody(id, first + i, at));
+  const settings = { sipcallTimezone: c.config.providers.sipcall?.timezone ?? 'Asia/Shanghai', pbxTimezone: 'UTC', pbxCallIdField: 'originated_call_id' };
+  const parseCpu0 = process.cpuUsage();
+  const parsed = bodies.map((b) => parseCallback('sipcall-cdr', 'application/json', b, settings));
+  const parseCpu = cpuMs(process.cpuUsage(parseCpu0));
+  const limit = pLimit(64);
+  const resultCpu0 = process.cpuUsage();
+  await Promise.all(
+    parsed.map((p, i) =>
+      limit(async () => {
+        if (!p.ok || p.parsed.kind !== 'result') throw new Error(`calibration CDR ${i} did not parse`);
+        const effect = await c.service.result(ids[i]!, 'sipcall', p.parsed.result, `0-${i + 1}`);
+        if (effect !== 'final') throw new Error(`calibration result ${i}: ${effect}`);
+      }),
+    ),
+  );
+  const resultCpu = cpuMs(process.cpuUsage(resultCpu0));
+  return { parseUs: (parseCpu * 1000) / m, resultUs: (resultCpu * 1000) / m };
+}
+
+async function main(): Promise<void> {
+  const prefix = benchPrefix('callbacks');
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null, enableAutoPipelining: AUTOPIPELINE });
+  const config = loadConfig(
+    {
+      REDIS_URL,
+      AUTODIALER_PREFIX: prefix,
+      AUTODIALER_CALLBACK_SECRET: SECRET,
+      SIPCALL_API_URL: 'http://127.0.0.1:1',
+      SIPCALL_TOKEN: '0123456789abcdef0123456789abcdef',
+      SIPCALL_TIMEZONE: 'Asia/Shanghai',
+      LOG_LEVEL: 'silent',
+    },
+    null,
+  );
+  const providers = new Map<ProviderFamily, ProviderAdapter>();
+  const c = await createContainer(config, { redis, providers, log: createLogger({ level: 'silent' }) });
+  const noop = Fastify({ logger: false });
+  noop.post('/noop', async () => ({ ok: true }));
+  try {
+    // 1. A campaign of N contacts, each with one accepted attempt waiting for its CDR.
+    const setupStarted = performance.now();
+    const { cid, ids } = await acceptedCampaign(c, N, 0);
+    const setupMs = performance.now() - setupStarted;
+    const at = Date.now() - 60_000;
+    const bodies = ids.map((id, i) => cdrBody(id, i, at));
+
+    // 2. The ceiling: a no-op fastify route, same client, same bodies.
+    await noop.listen({ port: 0, host: '127.0.0.1' });
+    const noopAddr = noop.server.address();
+    const noopOrigin = `http://127.0.0.1:${typeof noopAddr === 'object' && noopAddr ? noopAddr.port : 0}`;
+    await blast(noopOrigin, '/noop', bodies.slice(0, Math.min(N, 10_000)), CONNECTIONS);
+    const noopCpu0 = process.cpuUsage();
+    const ceiling = await blast(noopOrigin, '/noop', bodies, CONNECTIONS);
+    const noopCpu = cpuMs(process.cpuUsage(noopCpu0));
+    await noop.close();
+
+    // 3. The receiver: every CDR, then wait until every contact is final and every callback settled.
+    const app = await c.startServer({ port: 0, host: '127.0.0.1' });
+    const addr = app.server.address();
+    const origin = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    const completed = c.events.waitFor('campaign:completed', (e) => e.campaignId === cid, 30 * 60_000);
+    const rss = peakRss();
+    const cpu0 = process.cpuUsage();
+    const started = performance.now();
+    const sent = await blast(origin, '/callbacks/sipcall/cdr', bodies, CONNECTIONS);
+    const state = await c.campaigns.get(cid);
+    if (state?.state !== 'completed') await completed;
+    await c.receiver.idle();
+    const endToEndMs = performance.now() - started;
+    const nodeCpu = cpuMs(process.cpuUsage(cpu0));
+    const peak = rss.stop();
+
+    // 4. What two parts cost alone, on fresh attempts (the receiver's queue is idle by now).
+    const cal = await calibrate(c, Math.min(N, 10_000), N);
+
+    // 5. Every CDR stored and accounted for.
+    const stored = await c.callbackLog.length();
+    const pending = await c.callbackLog.pendingCount();
+    const counters = await c.callbackLog.counters(cid);
+    const totals = await c.callbackLog.counters(null);
+    const counts = (await c.campaigns.counts(cid)).byStatus;
+    const final = N - counts.pending;
+    const ok200 = sent.statuses.get(200) ?? 0;
+    const lost = N - Math.min(stored, ok200);
+    const problems: string[] = [];
+    if (ok200 !== N) problems.push(`HTTP 200 for ${ok200} of ${N} (${JSON.stringify(Object.fromEntries(sent.statuses))})`);
+    if (stored !== N) problems.push(`callback log holds ${stored}, expected ${N}`);
+    if (pending !== 0) problems.push(`${pending} callbacks still pending`);
+    if (counters.correlated !== N) problems.push(`correlated ${counters.correlated}, expected ${N}`);
+    if (counts.pending !== 0) problems.push(`${counts.pending} contacts still pending`);
+
+    const lat = [...sent.latencies].sort((a, b) => a - b);
+    const noopLat = [...ceiling.latencies].sort((a, b) => a - b);
+    const noopRps = rate(N, ceiling.elapsedMs);
+    const acceptRps = rate(N, sent.elapsedMs);
+    const e2eRps = rate(N, endToEndMs);
+    const share = (e2eRps / noopRps) * 100;
+    const target = 40;
+    const us = (totalMs: number) => `${Math.round((totalMs * 1000) / N)} µs`;
+    const md = [
+      '## callbacks — receiver throughput',
+      '',
+      `${fmt(N)} accepted sipcall attempts, one seed-shaped CDR each (customuuid = attempt id), posted as JSON over HTTP`,
+      `through one undici Pool of ${CONNECTIONS} connections, ${CONNECTIONS} requests in flight; server, client and`,
+      'correlation in one Node process, Redis on the same machine. Setup (import, begin, accepted) is not timed.',
+      `Redis connection: ${AUTOPIPELINE ? 'ioredis auto-pipelining ON (CALLBACKS_AUTOPIPELINE=1)' : 'as the container makes it (no auto-pipelining)'}.`,
+      '',
+      '| measure | value |',
+      '| --- | --- |',
+      `| no-op fastify route (ceiling) | ${fmt(noopRps)} req/s, p99 ${ms(percentile(noopLat, 99))}, Node CPU ${us(noopCpu)} per request |`,
+      `| receiver: accepted (HTTP answers) | ${fmt(acceptRps)} callbacks/s over ${(sent.elapsedMs / 1000).toFixed(1)} s |`,
+      `| receiver: correlated end to end (last contact final) | **${fmt(e2eRps)} callbacks/s** over ${(endToEndMs / 1000).toFixed(1)} s |`,
+      `| end to end / ceiling | **${share.toFixed(0)} %** (target ≥ ${target} %) |`,
+      `| acceptance latency p50 / p99 / max | ${ms(percentile(lat, 50))} / **${ms(percentile(lat, 99))}** / ${ms(lat[lat.length - 1] ?? 0)} |`,
+      `| Node CPU per callback, end to end (HTTP, store, parse, correlate) | ${us(nodeCpu)}: ${((noopCpu / nodeCpu) * 100).toFixed(0)} % of the no-op's cost per request |`,
+      `| of which, measured alone: parsing one CDR / the attempt service applying one result | ${Math.round(cal.parseUs)} µs / ${Math.round(cal.resultUs)} µs |`,
+      `| stored (stream length) / sent / still pending | ${fmt(stored)} / ${fmt(N)} / ${fmt(pending)} |`,
+      `| correlated / duplicate / orphan / malformed | ${fmt(counters.correlated)} / ${fmt(counters.duplicate)} / ${fmt(totals.orphan)} / ${fmt(totals.malformed)} |`,
+      `| contacts final | ${fmt(final)} of ${fmt(N)} |`,
+      `| callbacks lost | ${lost} |`,
+      `| peak RSS during the run | ${mb(peak)} |`,
+      `| setup (not timed above) | ${(setupMs / 1000).toFixed(1)} s |`,
+      '',
+      problems.length === 0 ? 'Every CDR sent was stored and correlated; every contact ended final.' : `**Problems:** ${problems.join('; ')}.`,
+      '',
+      '### Where the time goes',
+      '',
+      'The HTTP answer waits for the raw append (one Redis script: XADD, count, mark pending) and the parse;',
+      'correlation runs off the request, 64 at a time, per-call order kept, and settles in batches (one',
+      'transaction of summed counters per batch). Measured alone, the receiver\'s own work past the parse',
+      '(append, queue, settle) is a few tens of µs per callback. The rest, by CPU profile of this benchmark:',
+      '',
+      '- the attempt service applying a result (line above): about eight Redis round trips (attempt HGETALL,',
+      '  call-uuid SET, contact state HGET, row LINDEX, commit EVAL sending the whole script text, pacer',
+      '  release MULTI), each its own socket write; socket writes are about a fifth of all CPU;',
+      "- the parse: luxon's `DateTime.fromFormat` in `wallClockToUtc` (providers/callback-fields.ts), some",
+      '  30 µs a call, three wall-clock times per CDR;',
+      '- garbage collection, about an eighth.',
+    ].join('\n');
+    report('callbacks', md);
+    if (problems.length > 0) process.exitCode = 1;
+  } finally {
+    await c.close(1000);
+    await cleanPrefix(redis, prefix);
+    redis.disconnect();
+  }
+}
+
+await main();
