@@ -236,14 +236,15 @@ export function makeCallbackReceiver(deps: {
    * were queued; `idle()` waits for them.
    */
   async function recover(options: { olderThanMs?: number; now?: number } = {}): Promise<number> {
-    const before = (options.now ?? Date.now()) - (options.olderThanMs ?? 60_000);
-    const seen = new Set<string>();
-    for (let offset = 0; ; offset += 1000) {
-      const page = await callbackLog.pending(before, 1000, offset);
-      for (const id of page) seen.add(id);
+    const now = options.now ?? Date.now();
+    const before = now - (options.olderThanMs ?? 60_000);
+    const ids: string[] = [];
+    for (;;) {
+      // Claimed entries are re-scored to `now`, so the loop ends and no other process takes them too.
+      const page = await callbackLog.claimPending(Math.min(before, now - 1), now, 1000);
+      ids.push(...page.filter((id) => !inFlight.has(id)));
       if (page.length < 1000) break;
     }
-    const ids = [...seen].filter((id) => !inFlight.has(id));
     let queued = 0;
     for (const id of ids) {
       const cb = await callbackLog.get(id);

@@ -4,7 +4,7 @@
  *
  * Beside the stream:
  * - `pending`: ids stored but not yet interpreted (a sorted set scored by
- *   receipt time). The append adds to it in the same script as the XADD, and
+ *   receipt time, or by the time a recovering process claimed them). The append adds to it in the same script as the XADD, and
  *   settling removes from it in the same transaction as the counters, so a
  *   process that dies in between leaves the entry there for `recover`.
  * - `results`: what each entry turned out to be (`counter|kind|attemptId`),
@@ -79,23 +79,38 @@ redis.call('HINCRBY', KEYS[2], 'received', 1)
 redis.call('ZADD', KEYS[3], tonumber(ARGV[2]), id)
 return id
 `;
-const APPEND_SHA = createHash('sha1').update(APPEND).digest('hex');
+/**
+ * Claims pending entries received at or before a time: they are re-scored to
+ * `now`, so another process recovering at the same moment does not take them.
+ * KEYS: pending   ARGV: before, now, limit   Returns the ids claimed.
+ */
+const CLAIM = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], tonumber(ARGV[2]), id) end
+return ids
+`;
+
+const sha = (script: string) => createHash('sha1').update(script).digest('hex');
+const SCRIPTS = { append: { text: APPEND, sha: sha(APPEND) }, claim: { text: CLAIM, sha: sha(CLAIM) } };
 
 export function makeCallbackLog(deps: { redis: Redis; keys: Keys }) {
   const { redis, keys: k } = deps;
   const pendingKey = `${k.callbackLog}:pending`;
   const resultsKey = `${k.callbackLog}:results`;
 
-  /** Stores the callback raw (and pending): one round trip. */
-  async function append(cb: RawCallback): Promise<string> {
-    const args = [3, k.callbackLog, k.callbackTotals, pendingKey, cb.kind, String(cb.receivedAt), cb.remoteIp, cb.contentType, cb.body] as const;
-    let id: unknown;
+  /** Runs a script by its digest, sending the text only when Redis does not know it yet. */
+  async function run(script: { text: string; sha: string }, numKeys: number, ...args: string[]): Promise<unknown> {
     try {
-      id = await redis.evalsha(APPEND_SHA, ...args);
+      return await redis.evalsha(script.sha, numKeys, ...args);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      id = await redis.eval(APPEND, ...args);
+      return redis.eval(script.text, numKeys, ...args);
     }
+  }
+
+  /** Stores the callback raw (and pending): one round trip. */
+  async function append(cb: RawCallback): Promise<string> {
+    const id = await run(SCRIPTS.append, 3, k.callbackLog, k.callbackTotals, pendingKey, cb.kind, String(cb.receivedAt), cb.remoteIp, cb.contentType, cb.body);
     return String(id);
   }
 
@@ -192,9 +207,14 @@ export function makeCallbackLog(deps: { redis: Redis; keys: Keys }) {
     return raw.map(decodeResult);
   }
 
-  /** Ids stored but not settled, received at or before `before` (epoch ms), oldest first. */
-  async function pending(before: number, limit: number, offset = 0): Promise<string[]> {
-    return redis.zrangebyscore(pendingKey, '-inf', before, 'LIMIT', offset, limit);
+  /**
+   * Takes up to `limit` entries stored but not settled, received (or last
+   * claimed) at or before `before`, oldest first; they count as claimed at
+   * `now` from then on.
+   */
+  async function claimPending(before: number, now: number, limit: number): Promise<string[]> {
+    const ids = await run(SCRIPTS.claim, 1, pendingKey, String(Math.floor(before)), String(Math.floor(now)), String(limit));
+    return Array.isArray(ids) ? ids.map(String) : [];
   }
 
   async function pendingCount(): Promise<number> {
@@ -206,7 +226,7 @@ export function makeCallbackLog(deps: { redis: Redis; keys: Keys }) {
     return Object.fromEntries(CALLBACK_COUNTERS.map((c) => [c, Number(raw[c] ?? 0)])) as Record<CallbackCounter, number>;
   }
 
-  return { append, read, get, length, count, settle, results, pending, pendingCount, counters };
+  return { append, read, get, length, count, settle, results, claimPending, pendingCount, counters };
 }
 
 export type CallbackLog = ReturnType<typeof makeCallbackLog>;

@@ -112,13 +112,13 @@ describe('a second CDR that contradicts the first', () => {
 describe('recovery of callbacks stored but never interpreted', () => {
   const prefix = testPrefix('cb-recover');
   let first: Rig | null = null;
-  let second: Rig | null = null;
+  let next: Rig[] = [];
   afterAll(async () => {
     if (first) await stopRigKeepingKeys(first).catch(() => undefined);
-    await second?.close();
+    for (const r of next) await r.close();
   });
 
-  it('interprets them when the next server starts, applying and counting each once', async () => {
+  it('interprets them when the next servers start, applying and counting each once', async () => {
     first = await startRig('cb-recover', {}, { prefix });
     const { c } = first;
     const { cid, attempts } = await campaignWithAttempts(c, SIPCALL_DEF, 2);
@@ -135,9 +135,10 @@ describe('recovery of callbacks stored but never interpreted', () => {
     await stopRigKeepingKeys(first);
     first = null;
 
-    // The next process, two minutes later, on the same Redis.
-    second = await startRig('cb-recover', {}, { prefix, now: () => Date.now() + 120_000 });
-    await second.c.receiver.idle();
+    // Two processes start at once, two minutes later, on the same Redis: each entry is claimed by one of them.
+    next = await Promise.all([1, 2].map(() => startRig('cb-recover', {}, { prefix, now: () => Date.now() + 120_000 })));
+    const [second, third] = next as [Rig, Rig];
+    await Promise.all(next.map((r) => r.c.receiver.idle()));
     const log = second.c.callbackLog;
     expect(await log.pendingCount()).toBe(0);
     expect(await log.results([untouched, applied, unreadable])).toMatchObject([
@@ -151,5 +152,6 @@ describe('recovery of callbacks stored but never interpreted', () => {
     expect(await log.counters(cid)).toMatchObject({ correlated: 2, duplicate: 0 });
     expect(await log.counters(null)).toMatchObject({ received: 3, correlated: 2, malformed: 1, duplicate: 0 });
     expect(await second.c.receiver.recover({ olderThanMs: 0 })).toBe(0);
+    expect(await third.c.receiver.recover({ olderThanMs: 0 })).toBe(0);
   });
 });
