@@ -19,6 +19,8 @@ import { CONTACT_STATUS_OF_OUTCOME, decideContact } from '../domain/contact.js';
 import type { DialerEvents } from './events.js';
 
 const MAX_CAS_TRIES = 20;
+/** Returned inside a compare-and-set loop: a concurrent writer won, read and decide again. */
+const RETRY: unique symbol = Symbol('retry');
 
 /** Back-off before a call that never left is tried again (not sent, 5xx, 429, too fast). */
 const NOT_SENT_BACKOFF_MS = [2_000, 5_000, 15_000, 30_000, 60_000];
@@ -77,10 +79,10 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
     return at + d.resultTimeoutMs;
   }
 
-  async function loop<T>(what: string, fn: () => Promise<T | 'conflict'>): Promise<T> {
+  async function loop<T>(what: string, fn: () => Promise<T | typeof RETRY>): Promise<T> {
     for (let i = 0; i < MAX_CAS_TRIES; i++) {
       const r = await fn();
-      if (r !== 'conflict') return r;
+      if (r !== RETRY) return r as T;
     }
     throw new Error(`${what}: too many concurrent updates`);
   }
@@ -142,7 +144,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         now: t,
       });
       // A conflict is either a concurrent change of the contact (decide again) or this attempt already begun.
-      if (r === 'conflict') return (await attempts.get(id)) ? ('exists' as const) : 'conflict';
+      if (r === 'conflict') return (await attempts.get(id)) ? ('exists' as const) : RETRY;
       return 'began' as const;
     });
     if (result === 'began') events.emit('attempt:dialing', { campaignId: cid, attemptId: id });
@@ -235,7 +237,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
               dueAt: null,
               deadline: null,
               now: t,
-            }).then((r) => (r === 'conflict' ? 'conflict' : 'done'));
+            }).then((r) => (r === 'conflict' ? RETRY : 'done'));
           }
           const deadline = c ? resultDeadline(c, t) : t + 180_000;
           if (outcome.providerCallId && family === 'pbx') {
@@ -253,7 +255,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
             now: t,
           });
           if (r !== 'conflict') await pacer.extend(family, a.cid, id, deadline);
-          return r === 'conflict' ? 'conflict' : 'done';
+          return r === 'conflict' ? RETRY : 'done';
         }
         case 'in_doubt': {
           const { raw, state } = ctx;
@@ -267,7 +269,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
             deadline: null,
             now: t,
           });
-          return r === 'conflict' ? 'conflict' : 'done';
+          return r === 'conflict' ? RETRY : 'done';
         }
         case 'rejected': {
           if (outcome.tooFast) {
@@ -276,7 +278,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
               notSent: true,
               dueOverride: 2_000,
             });
-            return r === 'conflict' ? 'conflict' : 'done';
+            return r === 'conflict' ? RETRY : 'done';
           }
           const r = await finalizeContact(ctx,
             'rejected',
@@ -287,7 +289,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
             await pacer.release(family, a.cid, id);
             events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome: 'rejected', late: false, source: 'dial' });
           }
-          return r === 'conflict' ? 'conflict' : 'done';
+          return r === 'conflict' ? RETRY : 'done';
         }
         case 'fatal':
         case 'not_sent':
@@ -303,7 +305,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
             await pacer.release(family, a.cid, id);
             if (outcome.kind === 'fatal') await deps.pauseCampaign(a.cid, `provider refused the credentials: ${outcome.reason}`);
           }
-          return r === 'conflict' ? 'conflict' : 'done';
+          return r === 'conflict' ? RETRY : 'done';
         }
       }
     });
@@ -339,14 +341,14 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       switch (step.effect) {
         case 'final': {
           const r = await finalizeContact(ctx, res.outcome, fields, true, { stats: resultStats(res) });
-          if (r === 'conflict') return 'conflict';
+          if (r === 'conflict') return RETRY;
           await pacer.release(family, a.cid, id);
           events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome: res.outcome, late: false, source: 'callback' });
           return 'final';
         }
         case 'late_correction': {
           const r = await correctLate(ctx, res.outcome, { ...fields, late: true }, resultStats(res));
-          if (r === 'conflict') return 'conflict';
+          if (r === 'conflict') return RETRY;
           events.emit('callback:late', { campaignId: a.cid, attemptId: id, outcome: res.outcome });
           return 'late';
         }
@@ -362,7 +364,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
             deadline: null,
             now: t,
           });
-          if (r === 'conflict') return 'conflict';
+          if (r === 'conflict') return RETRY;
           if (step.effect === 'duplicate') events.emit('callback:duplicate', { campaignId: a.cid, attemptId: id });
           return step.effect;
         }
@@ -434,7 +436,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         deadline: null,
         now: t,
       });
-      if (r === 'conflict') return 'conflict';
+      if (r === 'conflict') return RETRY;
       if (step.effect === 'advanced') events.emit('attempt:progress', { campaignId: a.cid, attemptId: id, status });
       return step.effect === 'advanced' ? 'progress' : 'ignored';
     });
@@ -460,7 +462,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
           deadline: 'del',
           now: t,
         });
-        return r === 'conflict' ? 'conflict' : null;
+        return r === 'conflict' ? RETRY : null;
       }
       let outcome: AttemptOutcome = step.record.outcome ?? 'no_result';
       let error = outcome === 'in_doubt' ? 'in doubt: no answer from the provider and no result by the deadline' : 'no result by the deadline';
@@ -469,7 +471,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         error = 'no CDR by the deadline: the first party did not answer';
       }
       const r = await finalizeContact(ctx, outcome, { ...recordFields(step.record), outcome, error }, true);
-      if (r === 'conflict') return 'conflict';
+      if (r === 'conflict') return RETRY;
       await pacer.release(a.family, a.cid, id);
       events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome, late: false, source: 'deadline' });
       return outcome;
@@ -495,7 +497,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         deadline: null,
         now: t,
       });
-      if (r === 'conflict') return 'conflict';
+      if (r === 'conflict') return RETRY;
       events.emit('contact:final', { campaignId: cid, contact: idx, status, attemptId: null });
       if (r === 'completed') events.emit('campaign:completed', { campaignId: cid });
       return true;
@@ -517,7 +519,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         deadline: null,
         now: now(),
       });
-      return r === 'conflict' ? 'conflict' : true;
+      return r === 'conflict' ? RETRY : true;
     });
   }
 

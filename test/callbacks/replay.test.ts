@@ -90,11 +90,7 @@ describe('a second CDR that contradicts the first', () => {
   });
   afterAll(async () => rig?.close());
 
-  // Known defect: AttemptService.result returns the effect 'conflict', which its
-  // compare-and-set loop takes for a write conflict: it retries 20 times (the
-  // attempt's conflicts field grows by 20) and throws, so the entry stays
-  // pending. Remove `.fails` once the service tells the two apart.
-  it.fails('keeps the first outcome and counts one conflict', async () => {
+  it('keeps the first outcome and counts one conflict', async () => {
     const { cid, attempts } = await campaignWithAttempts(rig.c, SIPCALL_DEF, 1);
     const a = attempts[0]!;
     const cdr = (outcome: 'answered' | 'busy') => JSON.stringify(sipcallCdr({ customuuid: a.id, uuid: 'u-a', destnumber: a.number, outcome }));
