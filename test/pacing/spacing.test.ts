@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createRedisPacer, maxInSlidingWindow, PacingError, type RedisPacer } from '../../src/pacing/index.js';
-import { luaScript, runScript } from '../../src/pacing/run-script.js';
+import { luaScript, runScript } from '../../src/infra/lua.js';
 import { cleanPrefix, connectRedis, testPrefix } from '../support/redis.js';
 import { FAR, manualClock, type ManualClock } from './helpers.js';
 
