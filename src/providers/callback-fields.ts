@@ -113,7 +113,11 @@ export function fieldReader(body: CallbackBody, what: string) {
 
 /** Converts `YYYY-MM-DD HH:mm:ss` read in `zone` to UTC ISO 8601. */
 export function wallClockToUtc(s: string, zone: string, field = 'time', what = 'callback'): string {
-  const dt = DateTime.fromFormat(s.replace('T', ' '), 'yyyy-MM-dd HH:mm:ss', { zone });
+  // fromObject skips luxon's format-token parsing (several times faster on the callback hot path).
+  const m = WALL_CLOCK.exec(s);
+  const dt = m
+    ? DateTime.fromObject({ year: +m[1]!, month: +m[2]!, day: +m[3]!, hour: +m[4]!, minute: +m[5]!, second: +m[6]! }, { zone })
+    : DateTime.fromFormat(s.replace('T', ' '), 'yyyy-MM-dd HH:mm:ss', { zone });
   if (!dt.isValid) {
     throw new CallbackParseError(`${what} field ${field} is not a valid time in ${zone}: ${JSON.stringify(s)} (${dt.invalidExplanation ?? dt.invalidReason ?? 'invalid'})`, field);
   }
