@@ -2,9 +2,9 @@
  * Typed domain events. Metrics, the dashboard, outbound notifications and
  * tests listen to these instead of polling or sleeping.
  */
-import { EventEmitter } from 'node:events';
 import type { AttemptOutcome, ContactStatus } from '../domain/types.js';
 import type { DialOutcomeKind } from '../providers/types.js';
+import { TypedEvents } from '../infra/typed-events.js';
 
 export interface DialerEventMap {
   'attempt:dialing': [{ campaignId: string; attemptId: string }];
@@ -24,21 +24,4 @@ export interface DialerEventMap {
 
 export type DialerEventName = keyof DialerEventMap;
 
-export class DialerEvents extends EventEmitter<DialerEventMap> {
-  /** Resolves on the first event that matches. */
-  waitFor<K extends DialerEventName>(name: K, match: (...args: DialerEventMap[K]) => boolean = () => true, timeoutMs = 30_000): Promise<DialerEventMap[K]> {
-    return new Promise((resolve, reject) => {
-      const onEvent = (...args: DialerEventMap[K]): void => {
-        if (!match(...args)) return;
-        clearTimeout(timer);
-        this.off(name, onEvent as never);
-        resolve(args);
-      };
-      const timer = setTimeout(() => {
-        this.off(name, onEvent as never);
-        reject(new Error(`timed out waiting for ${name}`));
-      }, timeoutMs);
-      this.on(name, onEvent as never);
-    });
-  }
-}
+export class DialerEvents extends TypedEvents<DialerEventMap> {}

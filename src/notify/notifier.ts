@@ -4,7 +4,6 @@
  * a durable retry set until they are acknowledged or given up. Several
  * processes may run it at once; each delivery is sent at least once.
  */
-import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import pLimit from 'p-limit';
@@ -19,6 +18,7 @@ import { makeWebhookSender, type SendResult } from './sender.js';
 import { makeOutboxReader, type OutboxEntry, type ReadEntry } from './outbox.js';
 import { makeDeliveryStore, type PendingDelivery } from './deliveries.js';
 import { buildPayload, type PayloadDeps } from './payload.js';
+import { TypedEvents } from '../infra/typed-events.js';
 
 interface DeliveryFacts {
   delivery: string;
@@ -36,24 +36,7 @@ export interface NotifierEventMap {
   'notification:skipped': [{ entry: string; reason: string }];
 }
 
-export class NotifierEvents extends EventEmitter<NotifierEventMap> {
-  /** Resolves on the first event that matches. */
-  waitFor<K extends keyof NotifierEventMap>(name: K, match: (...args: NotifierEventMap[K]) => boolean = () => true, timeoutMs = 30_000): Promise<NotifierEventMap[K]> {
-    return new Promise((resolve, reject) => {
-      const onEvent = (...args: NotifierEventMap[K]): void => {
-        if (!match(...args)) return;
-        clearTimeout(timer);
-        this.off(name, onEvent as never);
-        resolve(args);
-      };
-      const timer = setTimeout(() => {
-        this.off(name, onEvent as never);
-        reject(new Error(`timed out waiting for ${name}`));
-      }, timeoutMs);
-      this.on(name, onEvent as never);
-    });
-  }
-}
+export class NotifierEvents extends TypedEvents<NotifierEventMap> {}
 
 export interface NotifierDeps extends PayloadDeps {
   redis: Redis;

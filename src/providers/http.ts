@@ -6,6 +6,7 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { DialOutcome } from './types.js';
+import type { z } from 'zod';
 
 export interface ProviderDispatcherOptions {
   connectTimeoutMs: number;
@@ -209,3 +210,16 @@ export async function exchange(dispatcher: Dispatcher, req: ExchangeRequest): Pr
 
 /** Code of an in_doubt outcome for a 2xx whose body is not the documented shape. */
 export const UNREADABLE_RESPONSE = 'ERR_PROVIDER_UNREADABLE_RESPONSE';
+
+/** A reply body parsed as JSON and checked against `schema`; null when it is not that shape. */
+export function parseJsonBody<T>(schema: z.ZodType<T>, body: string | null): T | null {
+  if (body === null) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return null;
+  }
+  const r = schema.safeParse(json);
+  return r.success ? r.data : null;
+}

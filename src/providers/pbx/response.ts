@@ -2,7 +2,7 @@
  * Classifies a PBX originate reply into a DialOutcome. Pure.
  */
 import { z } from 'zod';
-import { parseRetryAfter, UNREADABLE_RESPONSE, type HttpReply } from '../http.js';
+import { parseJsonBody, parseRetryAfter, UNREADABLE_RESPONSE, type HttpReply } from '../http.js';
 import { speaksOfAuth, speaksOfRate } from '../messages.js';
 import type { DialOutcome } from '../types.js';
 
@@ -25,15 +25,7 @@ const PbxReply = z.object({
 export type PbxReply = z.infer<typeof PbxReply>;
 
 export function parsePbxReply(body: string | null): PbxReply | null {
-  if (body === null) return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return null;
-  }
-  const r = PbxReply.safeParse(json);
-  return r.success ? r.data : null;
+  return parseJsonBody(PbxReply, body);
 }
 
 /** A message from a body that may not be the documented shape (an error page's JSON `message`). */

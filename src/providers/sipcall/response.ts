@@ -3,7 +3,7 @@
  * Pure: the clock comes in as `nowMs` (for an HTTP-date Retry-After).
  */
 import { z } from 'zod';
-import { parseRetryAfter, UNREADABLE_RESPONSE, type HttpReply } from '../http.js';
+import { parseJsonBody, parseRetryAfter, UNREADABLE_RESPONSE, type HttpReply } from '../http.js';
 import { speaksOfAuth, speaksOfRate } from '../messages.js';
 import type { DialOutcome } from '../types.js';
 
@@ -24,15 +24,7 @@ export type SipcallReply = z.infer<typeof SipcallReply>;
 
 /** The reply body parsed, or null when it is not the documented JSON. */
 export function parseSipcallReply(body: string | null): SipcallReply | null {
-  if (body === null) return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return null;
-  }
-  const r = SipcallReply.safeParse(json);
-  return r.success ? r.data : null;
+  return parseJsonBody(SipcallReply, body);
 }
 
 function providerMessage(reply: SipcallReply | null): string {
