@@ -6,6 +6,8 @@ import { z } from 'zod';
 import type { StatusReport } from '../reports/status.js';
 import { exportResults, type ExportFormat } from '../reports/export.js';
 import { exportAttempts } from '../reports/attempts-export.js';
+import { exportRejects } from '../reports/rejects.js';
+import { Readable } from 'node:stream';
 import type { CampaignStore } from '../store/campaigns.js';
 import type { ContactStore } from '../store/contacts.js';
 import type { AttemptStore } from '../store/attempts.js';
@@ -21,7 +23,7 @@ export interface ApiOptions {
 }
 
 const idParams = z.object({ id: z.string().refine(isCampaignId, 'campaign ids are 8 lowercase letters or digits') });
-const resultsQuery = z.object({ format: z.enum(['csv', 'jsonl']).default('csv') });
+const resultsQuery = z.object({ format: z.enum(['csv', 'jsonl'], { message: 'format must be csv or jsonl' }).default('csv') });
 const paceBody = z.object({ cps: z.number().min(0).optional(), maxConcurrent: z.number().int().min(0).optional() }).strict();
 
 export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise<void> {
@@ -49,25 +51,22 @@ export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise
     return s;
   });
 
-  app.get('/campaigns/:id/results', async (req, reply) => {
-    const { id } = idParams.parse(req.params);
-    const { format } = resultsQuery.parse(req.query);
-    if (!(await opts.campaigns.get(id))) return reply.code(404).send({ error: `no campaign ${id}` });
-    reply.header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
-    reply.header('content-disposition', `attachment; filename="${id}-results.${format}"`);
-    const { Readable } = await import('node:stream');
-    return reply.send(Readable.from(exportResults(opts, id, format as ExportFormat)));
-  });
-
-  app.get('/campaigns/:id/attempts', async (req, reply) => {
-    const { id } = idParams.parse(req.params);
-    const { format } = resultsQuery.parse(req.query);
-    if (!(await opts.campaigns.get(id))) return reply.code(404).send({ error: `no campaign ${id}` });
-    reply.header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
-    reply.header('content-disposition', `attachment; filename="${id}-attempts.${format}"`);
-    const { Readable } = await import('node:stream');
-    return reply.send(Readable.from(exportAttempts(opts, id, format as ExportFormat)));
-  });
+  // Streamed exports: one row per contact, per attempt, or per row not dialed for what it holds.
+  const exports = {
+    results: (id: string, f: ExportFormat) => exportResults(opts, id, f),
+    attempts: (id: string, f: ExportFormat) => exportAttempts(opts, id, f),
+    rejects: (id: string, f: ExportFormat) => exportRejects(opts, id, f),
+  };
+  for (const [kind, lines] of Object.entries(exports)) {
+    app.get(`/campaigns/:id/${kind}`, async (req, reply) => {
+      const { id } = idParams.parse(req.params);
+      const { format } = resultsQuery.parse(req.query);
+      if (!(await opts.campaigns.get(id))) return reply.code(404).send({ error: `no campaign ${id}` });
+      reply.header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
+      reply.header('content-disposition', `attachment; filename="${id}-${kind}.${format}"`);
+      return reply.send(Readable.from(lines(id, format)));
+    });
+  }
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     app.post(`/campaigns/:id/${action}`, async (req, reply) => {

@@ -9,7 +9,6 @@ import { apiRoutes, type ApiOptions } from './api.js';
 import { dashboardRoutes, type DashboardOptions } from './dashboard.js';
 import { requireApiToken } from './api-auth.js';
 import { uploadRoutes, type UploadOptions } from './upload.js';
-import { rejectsRoutes } from './rejects.js';
 
 export interface AppDeps {
   log: Logger;
@@ -36,7 +35,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     scope.addHook('onRequest', requireApiToken(deps.apiToken));
     await scope.register(apiRoutes, deps.api);
     await scope.register(uploadRoutes, deps.upload);
-    await scope.register(rejectsRoutes, deps.api);
   });
   await app.register(dashboardRoutes, { ...deps.dashboard, guard: requireApiToken(deps.apiToken) });
   app.get('/healthz', async (_req, reply) => {
