@@ -277,14 +277,13 @@ async function main(): Promise<void> {
       'The HTTP answer waits for the raw append (one Redis script: XADD, count, mark pending) and the parse;',
       'correlation runs off the request, 64 at a time, per-call order kept, and settles in batches (one',
       'transaction of summed counters per batch). Measured alone, the receiver\'s own work past the parse',
-      '(append, queue, settle) is a few tens of µs per callback. The rest, by CPU profile of this benchmark:',
+      '(append, queue, settle) is a few tens of µs per callback. The rest (CPU profile of this benchmark):',
       '',
-      '- the attempt service applying a result (line above): about eight Redis round trips (attempt HGETALL,',
-      '  call-uuid SET, contact state HGET, row LINDEX, commit EVAL sending the whole script text, pacer',
-      '  release MULTI), each its own socket write; socket writes are about a fifth of all CPU;',
-      "- the parse: luxon's `DateTime.fromFormat` in `wallClockToUtc` (providers/callback-fields.ts), some",
-      '  30 µs a call, three wall-clock times per CDR;',
-      '- garbage collection, about an eighth.',
+      '- the attempt service applying a result (line above): the attempt and its contact read together',
+      '  (pipelined), the row read, the compare-and-set commit (EVALSHA) and the pacer release, plus the',
+      '  zod parse of each record read back;',
+      '- the CDR parse: three wall-clock times a CDR in the provider zone (luxon);',
+      '- garbage collection.',
     ].join('\n');
     report('callbacks', md);
     if (problems.length > 0) process.exitCode = 1;
