@@ -170,9 +170,13 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
       // Status callbacks carry only the callee: let them find this attempt while it is live.
       await deps.attempts.rememberCallee('sipcall', row.d, id, begun.deadline - t);
     }
-    // The request leaves at its reserved slot, not when the bookkeeping before it happens to end.
+    // The request leaves at its reserved slot, not when the bookkeeping before it happens to end,
+    // and only once the send-time log admits it (a sender that woke late never bunches calls).
     const wait = slot.sendAt - now();
     if (wait > 0) await deps.sleep(wait);
+    for (let admitted = await pacer.admit(d.provider, cid, id); !admitted.ok; admitted = await pacer.admit(d.provider, cid, id)) {
+      await deps.sleep(admitted.retryInMs);
+    }
     const current = await campaigns.get(cid);
     if (!dialing(current)) {
       // Paused or cancelled while this call waited for its slot: it never leaves.

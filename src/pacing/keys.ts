@@ -17,6 +17,8 @@ export interface AccountKeys {
   campaignCps: string;
   /** Hash campaignId → the campaign's fair-share theoretical arrival time on this account (µs). */
   shareLast: string;
+  /** Sorted set attemptId → send time (µs): what left in the last second. */
+  sent: string;
 }
 
 export interface CampaignKeys {
@@ -25,6 +27,8 @@ export interface CampaignKeys {
   holds: string;
   /** Set of accounts the campaign has acquired on. */
   accounts: string;
+  /** Sorted set attemptId → send time (µs): what left in the last second. */
+  sent: string;
 }
 
 export function accountKeys(prefix: string, account: string): AccountKeys {
@@ -37,6 +41,7 @@ export function accountKeys(prefix: string, account: string): AccountKeys {
     active: `${base}:active`,
     campaignCps: `${base}:campcps`,
     shareLast: `${base}:sharelast`,
+    sent: `${base}:sent`,
   };
 }
 
@@ -47,5 +52,6 @@ export function campaignKeys(prefix: string, campaignId: string): CampaignKeys {
     last: `${base}:last`,
     holds: `${base}:holds`,
     accounts: `${base}:accounts`,
+    sent: `${base}:sent`,
   };
 }

@@ -17,7 +17,7 @@ import {
   type PacerTuningInput,
 } from './options.js';
 import { luaScript, runScript } from '../infra/lua.js';
-import { ACQUIRE_LUA, EFFECTIVE_RATE_LUA, EXTEND_LUA, IN_FLIGHT_LUA, PENALIZE_LUA } from './scripts.js';
+import { ACQUIRE_LUA, ADMIT_LUA, EFFECTIVE_RATE_LUA, EXTEND_LUA, IN_FLIGHT_LUA, PENALIZE_LUA } from './scripts.js';
 import type { AcquireBlock, AcquireRequest, AcquireResult, PaceLimits, Pacer } from './types.js';
 
 /** Epoch milliseconds; replaces Redis `TIME` when given (tests, simulations). */
@@ -66,6 +66,8 @@ const PENALIZE = luaScript(PENALIZE_LUA, 2);
 const EFFECTIVE_RATE = luaScript(EFFECTIVE_RATE_LUA, 2);
 const IN_FLIGHT = luaScript(IN_FLIGHT_LUA, 2);
 const EXTEND = luaScript(EXTEND_LUA, 2);
+const ADMIT = luaScript(ADMIT_LUA, 4);
+const admitReply = z.tuple([z.union([z.literal(0), z.literal(1)]), z.number().int().min(0)]);
 
 const BLOCKS = ['campaign_rate', 'account_rate', 'campaign_channels', 'account_channels', 'backoff'] as const satisfies readonly AcquireBlock[];
 
@@ -143,6 +145,14 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
       return r[0] === 1 ? { ok: true, waitMs: r[1], atMs: r[2] } : { ok: false, retryInMs: r[1], reason: r[2] };
     },
 
+    async admit(account, campaignId, attemptId) {
+      requireIds({ account, campaignId, attemptId });
+      const a = acct(account);
+      const c = camp(campaignId);
+      const r = parseReply(admitReply, await runScript(redis, ADMIT, [c.limits, a.limits, c.sent, a.sent], [attemptId, nowArg()]), 'admit');
+      return r[0] === 1 ? { ok: true } : { ok: false, retryInMs: r[1] };
+    },
+
     async extend(account, campaignId, attemptId, holdUntilMs) {
       requireIds({ account, campaignId, attemptId });
       const until = requireEpochMs('holdUntilMs', holdUntilMs);
@@ -210,7 +220,7 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
         const a = acct(account);
         multi.zrem(a.active, campaignId).hdel(a.campaignCps, campaignId).hdel(a.shareLast, campaignId);
       }
-      multi.del(c.limits, c.last, c.holds, c.accounts);
+      multi.del(c.limits, c.last, c.holds, c.accounts, c.sent);
       await exec(multi);
     },
   };

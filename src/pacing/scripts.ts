@@ -289,3 +289,44 @@ for i = 1, 2 do
 end
 return moved
 `;
+
+/**
+ * Admission at send time: an exact sliding-window log of what was actually
+ * sent, per campaign and per account. GCRA reservations space the slots; this
+ * last check (right before the request leaves) catches a sender that woke
+ * late, so that no window of one second ever holds more than cps sends.
+ *
+ * KEYS: 1 campaign limits, 2 account limits, 3 campaign sent log, 4 account sent log
+ * ARGV: 1 attemptId, 2 nowUs ('' = TIME)
+ * Reply: {1, 0} admitted (logged), or {0, waitMs}
+ */
+export const ADMIT_LUA = `${COMMON}
+local now = clockUs(ARGV[2])
+local campCps = limits(KEYS[1])
+local acctCps = limits(KEYS[2])
+-- cps >= 1: at most floor(cps) sends in any 1 s; cps < 1: one send per 1/cps s.
+local function window(cps)
+  if cps >= 1 then return math.floor(cps), 1000000 end
+  return 1, math.ceil(1000000 / cps)
+end
+local wait = 0
+local checks = {}
+if campCps > 0 then table.insert(checks, {KEYS[3], campCps}) end
+if acctCps > 0 then table.insert(checks, {KEYS[4], acctCps}) end
+for _, c in ipairs(checks) do
+  local cap, span = window(c[2])
+  redis.call('ZREMRANGEBYSCORE', c[1], '-inf', now - span)
+  if redis.call('ZCARD', c[1]) >= cap then
+    local oldest = redis.call('ZRANGE', c[1], -cap, -cap, 'WITHSCORES')
+    local w = math.ceil((tonumber(oldest[2]) + span - now) / 1000) + 1
+    if w > wait then wait = w end
+  end
+end
+if wait > 0 then return {0, wait} end
+for _, c in ipairs(checks) do
+  local _, span = window(c[2])
+  redis.call('ZADD', c[1], now, ARGV[1])
+  redis.call('PEXPIRE', c[1], math.ceil(span / 1000) + 1000)
+end
+return {1, 0}
+`;
