@@ -174,7 +174,8 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
     // and only once the send-time log admits it (a sender that woke late never bunches calls).
     const wait = slot.sendAt - now();
     if (wait > 0) await deps.sleep(wait);
-    for (let admitted = await pacer.admit(d.provider, cid, id); !admitted.ok; admitted = await pacer.admit(d.provider, cid, id)) {
+    const admit = () => pacer.admit(d.provider, cid, id, safetyMarginMs);
+    for (let admitted = await admit(); !admitted.ok; admitted = await admit()) {
       await deps.sleep(admitted.retryInMs);
     }
     const current = await campaigns.get(cid);

@@ -145,11 +145,12 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
       return r[0] === 1 ? { ok: true, waitMs: r[1], atMs: r[2] } : { ok: false, retryInMs: r[1], reason: r[2] };
     },
 
-    async admit(account, campaignId, attemptId) {
+    async admit(account, campaignId, attemptId, marginMs) {
       requireIds({ account, campaignId, attemptId });
+      const margin = marginMs === undefined ? tuning.safetyMarginMs : requireMarginMs('marginMs', marginMs);
       const a = acct(account);
       const c = camp(campaignId);
-      const r = parseReply(admitReply, await runScript(redis, ADMIT, [c.limits, a.limits, c.sent, a.sent], [attemptId, nowArg()]), 'admit');
+      const r = parseReply(admitReply, await runScript(redis, ADMIT, [c.limits, a.limits, c.sent, a.sent], [attemptId, nowArg(), margin]), 'admit');
       return r[0] === 1 ? { ok: true } : { ok: false, retryInMs: r[1] };
     },
 

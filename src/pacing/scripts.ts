@@ -297,7 +297,9 @@ return moved
  * late, so that no window of one second ever holds more than cps sends.
  *
  * KEYS: 1 campaign limits, 2 account limits, 3 campaign sent log, 4 account sent log
- * ARGV: 1 attemptId, 2 nowUs ('' = TIME)
+ * ARGV: 1 attemptId, 2 nowUs ('' = TIME), 3 marginMs (the window is 1 s + margin,
+ *       the same margin the reservations are spaced with, so that a few
+ *       milliseconds of jitter between send and arrival never bunch calls)
  * Reply: {1, 0} admitted (logged), or {0, waitMs}
  */
 export const ADMIT_LUA = `${COMMON}
@@ -305,9 +307,10 @@ local now = clockUs(ARGV[2])
 local campCps = limits(KEYS[1])
 local acctCps = limits(KEYS[2])
 -- cps >= 1: at most floor(cps) sends in any 1 s; cps < 1: one send per 1/cps s.
+local marginUs = tonumber(ARGV[3] or '0') * 1000
 local function window(cps)
-  if cps >= 1 then return math.floor(cps), 1000000 end
-  return 1, math.ceil(1000000 / cps)
+  if cps >= 1 then return math.floor(cps), 1000000 + marginUs end
+  return 1, math.ceil(1000000 / cps) + marginUs
 end
 local wait = 0
 local checks = {}

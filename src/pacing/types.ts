@@ -34,7 +34,7 @@ export interface Pacer {
    * 1-second window would exceed the campaign's or the account's cps, else how
    * long to wait. Catches a sender that woke late after its reserved slot.
    */
-  admit(account: string, campaignId: string, attemptId: string): Promise<{ ok: true } | { ok: false; retryInMs: number }>;
+  admit(account: string, campaignId: string, attemptId: string, marginMs?: number): Promise<{ ok: true } | { ok: false; retryInMs: number }>;
   /** Moves a held channel's expiry (e.g. once the provider accepted the call). */
   extend(account: string, campaignId: string, attemptId: string, holdUntilMs: number): Promise<void>;
   /** Frees the channel held by an attempt (idempotent). */
