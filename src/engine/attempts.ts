@@ -173,7 +173,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       });
       return r;
     }
-    const [c, row] = await Promise.all([campaigns.get(a.cid), opts.notSent ? Promise.resolve(null) : contacts.row(a.cid, a.idx)]);
+    const c = await campaigns.get(a.cid);
     let decision: { next: ContactState; status: ContactStatus; dueAt: number | null };
     if (opts.notSent) {
       const ns = (state.ns ?? 0) + 1;
@@ -186,7 +186,12 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         decision = { next: { ...state, s: 'pending', ph: 'due', ns }, status: 'pending', dueAt: now() + wait };
       }
     } else {
-      decision = nextContact(c, row?.z ?? c?.zone ?? 'UTC', state, outcome, placed);
+      decision = nextContact(c, c?.zone ?? 'UTC', state, outcome, placed);
+      if (decision.status === 'pending' && c) {
+        // A retry is placed in the contact's own calling window: its zone is on its row.
+        const zone = (await contacts.row(a.cid, a.idx))?.z;
+        if (zone && zone !== c.zone) decision = nextContact(c, zone, state, outcome, placed);
+      }
       delete decision.next.ns;
       if (typeof fields.error === 'string' && decision.status !== 'pending') decision.next.e = fields.error;
       else if (decision.status !== 'pending') delete decision.next.e;
@@ -337,7 +342,10 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         callUuid: res.providerCallId ?? a.callUuid ?? '',
         callbackId,
       };
-      if (res.providerCallId && family === 'sipcall') await attempts.rememberCallUuid(res.providerCallId, id, 86_400_000);
+      // The CDR reveals the call uuid; remember it unless a status callback already did.
+      if (res.providerCallId && family === 'sipcall' && a.callUuid !== res.providerCallId) {
+        await attempts.rememberCallUuid(res.providerCallId, id, 86_400_000);
+      }
       switch (step.effect) {
         case 'final': {
           const r = await finalizeContact(ctx, res.outcome, fields, true, { stats: resultStats(res) });

@@ -17,7 +17,7 @@ import {
   type PacerTuningInput,
 } from './options.js';
 import { luaScript, runScript } from '../infra/lua.js';
-import { ACQUIRE_LUA, ADMIT_LUA, EFFECTIVE_RATE_LUA, EXTEND_LUA, IN_FLIGHT_LUA, PENALIZE_LUA } from './scripts.js';
+import { ACQUIRE_LUA, ADMIT_LUA, RELEASE_LUA, EFFECTIVE_RATE_LUA, EXTEND_LUA, IN_FLIGHT_LUA, PENALIZE_LUA } from './scripts.js';
 import type { AcquireBlock, AcquireRequest, AcquireResult, PaceLimits, Pacer } from './types.js';
 
 /** Epoch milliseconds; replaces Redis `TIME` when given (tests, simulations). */
@@ -67,6 +67,7 @@ const EFFECTIVE_RATE = luaScript(EFFECTIVE_RATE_LUA, 2);
 const IN_FLIGHT = luaScript(IN_FLIGHT_LUA, 2);
 const EXTEND = luaScript(EXTEND_LUA, 2);
 const ADMIT = luaScript(ADMIT_LUA, 4);
+const RELEASE = luaScript(RELEASE_LUA, 2);
 const admitReply = z.tuple([z.union([z.literal(0), z.literal(1)]), z.number().int().min(0)]);
 
 const BLOCKS = ['campaign_rate', 'account_rate', 'campaign_channels', 'account_channels', 'backoff'] as const satisfies readonly AcquireBlock[];
@@ -162,7 +163,8 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
 
     async release(account, campaignId, attemptId) {
       requireIds({ account, campaignId, attemptId });
-      await exec(redis.multi().zrem(acct(account).holds, attemptId).zrem(camp(campaignId).holds, attemptId));
+      // One script rather than MULTI/ZREM/ZREM/EXEC: a quarter of the commands on a hot path.
+      await runScript(redis, RELEASE, [camp(campaignId).holds, acct(account).holds], [attemptId]);
     },
 
     async penalize(account, retryAfterMs) {

@@ -333,3 +333,10 @@ for _, c in ipairs(checks) do
 end
 return {1, 0}
 `;
+
+/** Frees a channel on both holds. KEYS: campaign holds, account holds  ARGV: attemptId */
+export const RELEASE_LUA = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+`;
