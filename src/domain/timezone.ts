@@ -66,7 +66,11 @@ export const SINGLE_ZONE_COUNTRIES: Readonly<Partial<Record<CountryCode, string>
  * unparseable numbers.
  */
 export function inferTimezone(e164: string): string | null {
-  const parsed = parsePhoneNumberFromString(e164.trim());
+  const text = e164.trim();
+  // Only an international number names its country (loose-mode digits and extensions do not);
+  // asking the parser about the others costs a thrown error each.
+  if (!text.startsWith('+')) return null;
+  const parsed = parsePhoneNumberFromString(text);
   const country = parsed?.country;
   if (country === undefined) return null;
   return SINGLE_ZONE_COUNTRIES[country] ?? null;
