@@ -4,7 +4,7 @@
  */
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
-import { ACTION_FAMILY, ACTIONS, PROVIDER_FAMILIES, type Action, type ProviderFamily } from '../domain/types.js';
+import { ACTION_FAMILY, ACTIONS, PROVIDER_FAMILIES } from '../domain/types.js';
 import { parseDuration } from '../domain/duration.js';
 import { parseBlackout, parseDays, parseHours } from '../domain/window-spec.js';
 import { buildRetryPolicy } from '../domain/retry.js';

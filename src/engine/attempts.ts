@@ -5,7 +5,7 @@
  * provider's callback) makes it read again and decide again.
  */
 import type { Logger } from 'pino';
-import type { AttemptOutcome, CallResult, ContactStatus, ProviderFamily } from '../domain/types.js';
+import type { AttemptOutcome, CallResult, ProviderFamily } from '../domain/types.js';
 import type { DialOutcome } from '../providers/types.js';
 import type { Pacer } from '../pacing/types.js';
 import type { AttemptStore, AttemptFields, StoredAttempt } from '../store/attempts.js';
@@ -14,18 +14,10 @@ import type { CampaignCache, ResolvedCampaign } from '../campaign/runtime.js';
 import { attemptId, parseAttemptId } from '../store/ids.js';
 import { applyEvent, recordFields, type LifecycleEvent } from './lifecycle.js';
 import { applyAttemptEvent, newAttempt } from '../domain/attempt.js';
-import { decideRetry, type RetryDecision } from '../domain/retry.js';
-import { CONTACT_STATUS_OF_OUTCOME, decideContact } from '../domain/contact.js';
+import { casLoop, RETRY } from './cas.js';
+import { makePreDialActions } from './pre-dial.js';
+import { contactStatusOf, nextContact, notSentContact, resultStats, type ContactDecision } from './contact-decision.js';
 import type { DialerEvents } from './events.js';
-
-const MAX_CAS_TRIES = 20;
-/** Returned inside a compare-and-set loop: a concurrent writer won, read and decide again. */
-const RETRY: unique symbol = Symbol('retry');
-
-/** Back-off before a call that never left is tried again (not sent, 5xx, 429, too fast). */
-const NOT_SENT_BACKOFF_MS = [2_000, 5_000, 15_000, 30_000, 60_000];
-/** A contact whose requests keep failing to leave is given up after this many tries. */
-const MAX_NOT_SENT = 8;
 
 export interface AttemptServiceDeps {
   attempts: AttemptStore;
@@ -54,19 +46,8 @@ interface Ctx {
 }
 export type ResultEffect = 'final' | 'duplicate' | 'late' | 'conflict' | 'progress' | 'ignored';
 
-/** Report sums a result adds: answered calls, talk time, keypresses (PlayVoice). */
-function resultStats(res: CallResult): Record<string, number> {
-  if (res.outcome !== 'answered') return {};
-  return { answered: 1, billsec: res.billsec, [`key:${res.userKey ? res.userKey : 'none'}`]: 1 };
-}
-
-/** Maps a final attempt outcome onto the contact's status. */
-function contactStatusOf(outcome: AttemptOutcome): ContactStatus {
-  return CONTACT_STATUS_OF_OUTCOME[outcome];
-}
-
 export function makeAttemptService(deps: AttemptServiceDeps) {
-  const { attempts, contacts, campaigns, pacer, events, now, log } = deps;
+  const { attempts, contacts, campaigns, pacer, events, now } = deps;
 
   /** The result deadline of an accepted attempt. */
   function resultDeadline(c: ResolvedCampaign, at: number): number {
@@ -77,36 +58,6 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       return at + Math.max(d.resultTimeoutMs, ringMs + (deps.pbxGraceMs ?? 15_000));
     }
     return at + d.resultTimeoutMs;
-  }
-
-  async function loop<T>(what: string, fn: () => Promise<T | typeof RETRY>): Promise<T> {
-    for (let i = 0; i < MAX_CAS_TRIES; i++) {
-      const r = await fn();
-      if (r !== RETRY) return r as T;
-    }
-    throw new Error(`${what}: too many concurrent updates`);
-  }
-
-  /** What the contact becomes once an attempt that reached the provider is final. */
-  function nextContact(
-    c: ResolvedCampaign | null,
-    zone: string,
-    state: ContactState,
-    outcome: AttemptOutcome,
-    placed: boolean,
-  ): { next: ContactState; status: ContactStatus; dueAt: number | null } {
-    const t = now();
-    const o = { ...(state.o ?? {}) };
-    if (placed) o[outcome] = (o[outcome] ?? 0) + 1;
-    const base: ContactState = { ...state, p: state.p + (placed ? 1 : 0), o };
-    delete base.ph;
-    const ended = !c || c.record.state === 'cancelled' || (c.window.expiresAt !== null && t >= c.window.expiresAt);
-    const retry: RetryDecision = ended
-      ? { retry: false, reason: 'not_retryable' }
-      : decideRetry(c.retry, { outcome, attemptsTotal: base.p, attemptsByOutcome: o, lastDialAt: state.ld ?? null, now: t, random: deps.random });
-    const decision = decideContact(outcome, retry, c ? { window: c.window, zone } : undefined);
-    if (decision.status === 'pending') return { next: { ...base, s: 'pending', ph: 'due' }, status: 'pending', dueAt: decision.retryAt };
-    return { next: { ...base, s: decision.status }, status: decision.status, dueAt: null };
   }
 
   /** The attempt and its contact's state, read together (one round trip with auto-pipelining). */
@@ -128,7 +79,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
     const d = c.record.definition;
     // While the request is out, the deadline covers the response timeout and the result wait.
     const deadline = resultDeadline(c, t) + (deps.requestTimeoutMs?.(d.provider) ?? 30_000);
-    const result = await loop('begin', async () => {
+    const result = await casLoop('begin', async () => {
       const { raw, state } = await contacts.state(cid, idx);
       if (state.s !== 'pending' || state.n !== n) return (await attempts.get(id)) ? ('exists' as const) : ('stale' as const);
       const next: ContactState = { ...state, ph: 'dialing', a: id, ld: t };
@@ -173,26 +124,17 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       });
       return r;
     }
-    const c = await campaigns.get(a.cid);
-    let decision: { next: ContactState; status: ContactStatus; dueAt: number | null };
+    let decision: ContactDecision;
     if (opts.notSent) {
-      const ns = (state.ns ?? 0) + 1;
-      const reason = typeof fields.error === 'string' ? fields.error : 'not sent';
-      if (ns >= MAX_NOT_SENT) {
-        decision = { next: { ...state, s: 'failed', ns, e: `${ns} requests in a row never reached the provider; last: ${reason}` }, status: 'failed', dueAt: null };
-        delete decision.next.ph;
-      } else {
-        const wait = opts.dueOverride ?? NOT_SENT_BACKOFF_MS[Math.min(ns - 1, NOT_SENT_BACKOFF_MS.length - 1)]!;
-        decision = { next: { ...state, s: 'pending', ph: 'due', ns }, status: 'pending', dueAt: now() + wait };
-      }
+      decision = notSentContact(state, typeof fields.error === 'string' ? fields.error : 'not sent', now(), opts.dueOverride);
     } else {
-      decision = nextContact(c, c?.zone ?? 'UTC', state, outcome, placed);
+      const c = await campaigns.get(a.cid);
+      decision = nextContact(c, c?.zone ?? 'UTC', state, outcome, placed, now(), deps.random);
       if (decision.status === 'pending' && c) {
         // A retry is placed in the contact's own calling window: its zone is on its row.
         const zone = (await contacts.row(a.cid, a.idx))?.z;
-        if (zone && zone !== c.zone) decision = nextContact(c, zone, state, outcome, placed);
+        if (zone && zone !== c.zone) decision = nextContact(c, zone, state, outcome, placed, now(), deps.random);
       }
-      delete decision.next.ns;
       if (typeof fields.error === 'string' && decision.status !== 'pending') decision.next.e = fields.error;
       else if (decision.status !== 'pending') delete decision.next.e;
     }
@@ -224,7 +166,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
     const ref = parseAttemptId(id);
     if (!ref) throw new Error(`not an attempt id: ${id}`);
     const t = now();
-    await loop('dialResult', async () => {
+    await casLoop('dialResult', async () => {
       const ctx = await read(id);
       if (!ctx) return 'missing' as const;
       const { a } = ctx;
@@ -326,7 +268,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
   /** A final result (CDR) for an attempt. */
   async function result(id: string, family: ProviderFamily, res: CallResult, callbackId: string): Promise<ResultEffect | 'unknown'> {
     const t = now();
-    return loop('result', async () => {
+    return casLoop('result', async () => {
       const ctx = await read(id);
       if (!ctx) return 'unknown' as const;
       const { a } = ctx;
@@ -426,7 +368,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
   /** A progress callback (ring / answer / hangup): never final. */
   async function progress(id: string, status: 'ring' | 'answer' | 'hangup', callUuid: string | null): Promise<ResultEffect | 'unknown'> {
     const t = now();
-    return loop('progress', async () => {
+    return casLoop('progress', async () => {
       const ctx = await read(id);
       if (!ctx) return 'unknown' as const;
       const { a } = ctx;
@@ -453,7 +395,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
   /** The result deadline passed with no result: no_result, in_doubt, or (pbx) no answer without CDR. */
   async function deadline(id: string): Promise<AttemptOutcome | null> {
     const t = now();
-    return loop('deadline', async () => {
+    return casLoop('deadline', async () => {
       const ctx = await read(id);
       if (!ctx) return null;
       const { a } = ctx;
@@ -486,52 +428,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
     });
   }
 
-  /** Ends a contact that has not been dialed (cancel, expiry, DNC at dial time). */
-  async function endContact(cid: string, idx: number, status: 'cancelled' | 'expired' | 'dnc', reason: string): Promise<boolean> {
-    const t = now();
-    return loop('endContact', async () => {
-      const { raw, state } = await contacts.state(cid, idx);
-      if (state.s !== 'pending') return false;
-      if (state.ph === 'dialing' || state.ph === 'waiting') return false;
-      const next: ContactState = { ...state, s: status, e: reason };
-      delete next.ph;
-      // Keyed on a pseudo attempt id that never exists: the contact CAS alone guards the change.
-      const r = await attempts.commit({
-        cuuid: attemptId({ campaignId: cid, contact: idx, attempt: 0 }),
-        expectedVersion: 0,
-        fields: null,
-        contact: { idx, expectedRaw: raw, next, oldStatus: 'pending', newStatus: status },
-        dueAt: null,
-        deadline: null,
-        now: t,
-      });
-      if (r === 'conflict') return RETRY;
-      events.emit('contact:final', { campaignId: cid, contact: idx, status, attemptId: null });
-      if (r === 'completed') events.emit('campaign:completed', { campaignId: cid });
-      return true;
-    });
-  }
-
-  /** Puts a queued contact back in the due set without an attempt (paused campaign, closed window). */
-  async function requeue(cid: string, idx: number, n: number, at: number): Promise<boolean> {
-    return loop('requeue', async () => {
-      const { raw, state } = await contacts.state(cid, idx);
-      if (state.s !== 'pending' || state.n !== n || state.ph !== 'queued') return false;
-      const next: ContactState = { ...state, n: n - 1, ph: 'due' };
-      const r = await attempts.commit({
-        cuuid: attemptId({ campaignId: cid, contact: idx, attempt: 0 }),
-        expectedVersion: 0,
-        fields: null,
-        contact: { idx, expectedRaw: raw, next, oldStatus: 'pending', newStatus: 'pending' },
-        dueAt: at,
-        deadline: null,
-        now: now(),
-      });
-      return r === 'conflict' ? RETRY : true;
-    });
-  }
-
-  return { begin, dialResult, result, progress, deadline, endContact, requeue, resultDeadline };
+  return { begin, dialResult, result, progress, deadline, resultDeadline, ...makePreDialActions({ attempts, contacts, events, now }) };
 }
 
 export type AttemptService = ReturnType<typeof makeAttemptService>;
