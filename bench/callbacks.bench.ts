@@ -252,7 +252,7 @@ async function main(): Promise<void> {
       `${fmt(N)} accepted sipcall attempts, one seed-shaped CDR each (customuuid = attempt id), posted as JSON over HTTP`,
       `through one undici Pool of ${CONNECTIONS} connections, ${CONNECTIONS} requests in flight; server, client and`,
       'correlation in one Node process, Redis on the same machine. Setup (import, begin, accepted) is not timed.',
-      `Redis connection: ${AUTOPIPELINE ? 'ioredis auto-pipelining ON (CALLBACKS_AUTOPIPELINE=1)' : 'as the container makes it (no auto-pipelining)'}.`,
+      `Redis connection: ${AUTOPIPELINE ? 'ioredis auto-pipelining ON (CALLBACKS_AUTOPIPELINE=1)' : 'as the container makes it (the stores on an auto-pipelined connection of their own)'}.`,
       '',
       '| measure | value |',
       '| --- | --- |',
