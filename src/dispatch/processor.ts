@@ -139,7 +139,8 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
     }
 
     const id = attemptId({ campaignId: cid, contact: idx, attempt: n });
-    const holdMs = service.resultDeadline(c, t) - t + 30_000;
+    // A channel is held past the latest result deadline this call can get (freed earlier by its result).
+    const holdMs = service.dialDeadline(c, t) - t + 30_000;
     const slot = await gate.acquire(`${d.provider}|${cid}`, {
       request: () => ({ account: d.provider, campaignId: cid, attemptId: id, holdUntilMs: now() + holdMs, safetyMarginMs, leadMs: DIAL_LEAD_MS }),
       wanted: async () => dialing(await campaigns.get(cid)),
@@ -160,15 +161,16 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
     // reserved: a worker that dies while waiting leaves no attempt in doubt that never left.
     const beginAt = slot.sendAt - DIAL_LEAD_MS;
     if (beginAt > now()) await deps.sleep(beginAt - now());
-    const begun = await service.begin(c, idx, n, row.d);
+    // Status callbacks (sipcall) carry only the callee: let them find this attempt while it is live.
+    // Written beside the begin (one round trip); a begin that does not happen leaves a key that leads nowhere.
+    const [begun] = await Promise.all([
+      service.begin(c, idx, n, row.d),
+      d.provider === 'sipcall' ? deps.attempts.rememberCallee('sipcall', row.d, id, holdMs) : Promise.resolve(),
+    ]);
     if (begun.result !== 'began') {
       await pacer.release(d.provider, cid, id);
       log.warn({ campaignId: cid, attemptId: id, result: begun.result }, 'attempt not dialed: already begun or no longer due');
       return begun.result;
-    }
-    if (d.provider === 'sipcall') {
-      // Status callbacks carry only the callee: let them find this attempt while it is live.
-      await deps.attempts.rememberCallee('sipcall', row.d, id, begun.deadline - t);
     }
     // The request leaves at its reserved slot, not when the bookkeeping before it happens to end,
     // and only once the send-time log admits it (a sender that woke late never bunches calls).

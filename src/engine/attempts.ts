@@ -49,6 +49,11 @@ export type ResultEffect = 'final' | 'duplicate' | 'late' | 'conflict' | 'progre
 export function makeAttemptService(deps: AttemptServiceDeps) {
   const { attempts, contacts, campaigns, pacer, events, now } = deps;
 
+  /** While the request is out, the deadline covers the request timeout and then the result wait. */
+  function dialDeadline(c: ResolvedCampaign, at: number): number {
+    return resultDeadline(c, at) + (deps.requestTimeoutMs?.(c.record.definition.provider) ?? 30_000);
+  }
+
   /** The result deadline of an accepted attempt. */
   function resultDeadline(c: ResolvedCampaign, at: number): number {
     const d = c.record.definition;
@@ -77,8 +82,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
     const id = attemptId({ campaignId: cid, contact: idx, attempt: n });
     const t = now();
     const d = c.record.definition;
-    // While the request is out, the deadline covers the response timeout and the result wait.
-    const deadline = resultDeadline(c, t) + (deps.requestTimeoutMs?.(d.provider) ?? 30_000);
+    const deadline = dialDeadline(c, t);
     const result = await casLoop('begin', async () => {
       const { raw, state } = await contacts.state(cid, idx);
       if (state.s !== 'pending' || state.n !== n) return (await attempts.get(id)) ? ('exists' as const) : ('stale' as const);
@@ -201,7 +205,8 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
             deadline,
             now: t,
           });
-          if (r !== 'conflict') await pacer.extend(family, a.cid, id, deadline);
+          // The channel was taken with a hold past this deadline (see the processor): it is freed at the
+          // result, or expires shortly after the deadline, without another round trip here.
           return r === 'conflict' ? RETRY : 'done';
         }
         case 'in_doubt': {
@@ -428,7 +433,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
     });
   }
 
-  return { begin, dialResult, result, progress, deadline, resultDeadline, ...makePreDialActions({ attempts, contacts, events, now }) };
+  return { begin, dialResult, result, progress, deadline, resultDeadline, dialDeadline, ...makePreDialActions({ attempts, contacts, events, now }) };
 }
 
 export type AttemptService = ReturnType<typeof makeAttemptService>;
