@@ -177,7 +177,7 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
     const wait = slot.sendAt - now();
     if (wait > 0) await deps.sleep(wait);
     const admit = () => pacer.admit(d.provider, cid, id, safetyMarginMs);
-    for (let admitted = await admit(); !admitted.ok; admitted = await admit()) {
+    for (let admitted = slot.rated ? await admit() : ({ ok: true } as const); !admitted.ok; admitted = await admit()) {
       await deps.sleep(admitted.retryInMs);
     }
     const current = await campaigns.get(cid);

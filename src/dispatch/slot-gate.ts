@@ -28,6 +28,8 @@ export interface SlotGrant {
   waitMs: number;
   /** The reserved slot on this process's clock (epoch ms). */
   sendAt: number;
+  /** A cps limit spaced this slot (no send-time admission is needed without one). */
+  rated: boolean;
 }
 
 export interface SlotGate {
@@ -100,7 +102,7 @@ export function makeSlotGate(deps: {
       if (result.ok) {
         line.refused = false;
         leave(line, entry);
-        entry.settle({ waitMs: result.waitMs, sendAt: deps.now() + result.waitMs });
+        entry.settle({ waitMs: result.waitMs, sendAt: deps.now() + result.waitMs, rated: result.rated ?? true });
         return;
       }
       line.refused = true;

@@ -35,7 +35,8 @@ export interface RedisPacerOptions extends PacerTuningInput {
 
 export type PacedAcquireResult =
   /** `atMs`: the reserved slot on the pacer's clock (Redis time), epoch ms. */
-  | { ok: true; waitMs: number; atMs: number }
+  /** `rated`: a cps limit applies (the send-time admission is then worth asking). */
+  | { ok: true; waitMs: number; atMs: number; rated: boolean }
   | Extract<AcquireResult, { ok: false }>;
 
 export interface EffectiveRate {
@@ -73,7 +74,7 @@ const admitReply = z.tuple([z.union([z.literal(0), z.literal(1)]), z.number().in
 const BLOCKS = ['campaign_rate', 'account_rate', 'campaign_channels', 'account_channels', 'backoff'] as const satisfies readonly AcquireBlock[];
 
 const acquireReply = z.union([
-  z.tuple([z.literal(1), z.number().int().min(0), z.number().int()]),
+  z.tuple([z.literal(1), z.number().int().min(0), z.number().int(), z.union([z.literal(0), z.literal(1)])]),
   z.tuple([z.literal(0), z.number().int().min(1), z.enum(BLOCKS)]),
 ]);
 const decimal = z.string().regex(/^-?[\d.]+(e[+-]?\d+)?$/i).transform(Number);
@@ -143,7 +144,7 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
         ],
       );
       const r = parseReply(acquireReply, reply, 'acquire');
-      return r[0] === 1 ? { ok: true, waitMs: r[1], atMs: r[2] } : { ok: false, retryInMs: r[1], reason: r[2] };
+      return r[0] === 1 ? { ok: true, waitMs: r[1], atMs: r[2], rated: r[3] === 1 } : { ok: false, retryInMs: r[1], reason: r[2] };
     },
 
     async admit(account, campaignId, attemptId, marginMs) {

@@ -50,7 +50,7 @@ end
  *       6 horizonMs, 7 activeWindowMs, 8 channelRetryMs, 9 recoverFraction,
  *       10 safetyMarginMs (each slot is (1000 + margin) / cps ms from the last),
  *       11 leadMs (no slot sooner than this from now)
- * Reply: {1, waitMs, atMs} or {0, retryInMs, reason}
+ * Reply: {1, waitMs, atMs, rated (1 when a rate spaced the slot)} or {0, retryInMs, reason}
  */
 export const ACQUIRE_LUA = `${COMMON}
 local account, campaignId, attemptId = ARGV[1], ARGV[2], ARGV[3]
@@ -186,7 +186,9 @@ for i = 5, 6 do
 end
 redis.call('SADD', KEYS[11], account)
 redis.call('PEXPIRE', KEYS[11], 86400000)
-return {1, math.ceil((slot - now) / 1000), slotMs}
+local rated = 0
+if campCps > 0 or effCps > 0 then rated = 1 end
+return {1, math.ceil((slot - now) / 1000), slotMs, rated}
 `;
 
 /**

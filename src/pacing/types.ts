@@ -22,8 +22,8 @@ export interface AcquireRequest {
 export type AcquireBlock = 'campaign_rate' | 'account_rate' | 'campaign_channels' | 'account_channels' | 'backoff';
 
 export type AcquireResult =
-  /** Send after waiting `waitMs` (a slot reserved for this attempt; 0 = now). */
-  | { ok: true; waitMs: number }
+  /** Send after waiting `waitMs` (a slot reserved for this attempt; 0 = now); `rated`: a cps limit applied. */
+  | { ok: true; waitMs: number; rated?: boolean }
   /** Nothing reserved; ask again in `retryInMs`. */
   | { ok: false; retryInMs: number; reason: AcquireBlock };
 
