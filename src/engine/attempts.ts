@@ -12,7 +12,7 @@ import type { AttemptStore, AttemptFields, StoredAttempt } from '../store/attemp
 import type { ContactStore, ContactState } from '../store/contacts.js';
 import type { CampaignCache, ResolvedCampaign } from '../campaign/runtime.js';
 import { attemptId, parseAttemptId } from '../store/ids.js';
-import { applyEvent, recordFields, type LifecycleEvent } from './lifecycle.js';
+import { applyEvent, changedFields, recordFields, type LifecycleEvent } from './lifecycle.js';
 import { applyAttemptEvent, newAttempt } from '../domain/attempt.js';
 import { casLoop, RETRY } from './cas.js';
 import { makePreDialActions } from './pre-dial.js';
@@ -199,7 +199,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
           const r = await attempts.commit({
             cuuid: id,
             expectedVersion: a.ver,
-            fields: { ...recordFields(step.record), providerCallId: outcome.providerCallId ?? '', deadline },
+            fields: { ...changedFields(a, step.record), providerCallId: outcome.providerCallId ?? '', deadline },
             contact: { idx: a.idx, expectedRaw: raw, next, oldStatus: state.s, newStatus: state.s },
             dueAt: null,
             deadline,
@@ -215,7 +215,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
           const r = await attempts.commit({
             cuuid: id,
             expectedVersion: a.ver,
-            fields: { ...recordFields(step.record), inDoubt: true, error: `in doubt: ${outcome.reason}` },
+            fields: { ...changedFields(a, step.record), inDoubt: true, error: `in doubt: ${outcome.reason}` },
             contact: { idx: a.idx, expectedRaw: raw, next, oldStatus: state.s, newStatus: state.s },
             dueAt: null,
             deadline: null,
@@ -226,7 +226,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         case 'rejected': {
           if (outcome.tooFast) {
             await pacer.penalize(family, null);
-            const r = await finalizeContact(ctx, 'failed', { ...recordFields(step.record), error: `too fast: ${outcome.reason}` }, false, {
+            const r = await finalizeContact(ctx, 'failed', { ...changedFields(a, step.record), error: `too fast: ${outcome.reason}` }, false, {
               notSent: true,
               dueOverride: 2_000,
             });
@@ -234,7 +234,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
           }
           const r = await finalizeContact(ctx,
             'rejected',
-            { ...recordFields(step.record), error: `rejected: ${outcome.reason}` },
+            { ...changedFields(a, step.record), error: `rejected: ${outcome.reason}` },
             true,
           );
           if (r !== 'conflict') {
@@ -249,7 +249,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
           const reason = `${outcome.kind}: ${outcome.reason}`;
           const retryAfter = outcome.kind === 'transient' ? outcome.retryAfterMs : null;
           if (outcome.kind === 'transient' && outcome.httpStatus === 429) await pacer.penalize(family, retryAfter);
-          const r = await finalizeContact(ctx, 'failed', { ...recordFields(step.record), error: reason }, false, {
+          const r = await finalizeContact(ctx, 'failed', { ...changedFields(a, step.record), error: reason }, false, {
             notSent: true,
             ...(retryAfter !== null ? { dueOverride: retryAfter } : {}),
           });
@@ -279,7 +279,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       const { a } = ctx;
       const step = applyEvent(a, { type: 'result', outcome: res.outcome }, t);
       const fields: AttemptFields = {
-        ...recordFields(step.record),
+        ...changedFields(a, step.record),
         billsec: res.billsec,
         answeredAt: res.answeredAt ?? '',
         endedAt: res.endedAt ?? '',
@@ -313,7 +313,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
           const r = await attempts.commit({
             cuuid: id,
             expectedVersion: a.ver,
-            fields: recordFields(step.record),
+            fields: changedFields(a, step.record),
             contact: { idx: a.idx, expectedRaw: raw, next: null, oldStatus: state.s, newStatus: state.s },
             dueAt: null,
             deadline: null,
@@ -381,7 +381,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       if (callUuid && !a.callUuid) await attempts.rememberCallUuid(callUuid, id, 86_400_000);
       if (step.effect !== 'advanced' && !(callUuid && !a.callUuid)) return 'ignored';
       const { raw, state } = ctx;
-      const fields: AttemptFields = { ...recordFields(step.record), callUuid: callUuid ?? a.callUuid ?? '' };
+      const fields: AttemptFields = { ...changedFields(a, step.record), callUuid: callUuid ?? a.callUuid ?? '' };
       const r = await attempts.commit({
         cuuid: id,
         expectedVersion: a.ver,
@@ -425,7 +425,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         outcome = 'no_answer';
         error = 'no CDR by the deadline: the first party did not answer';
       }
-      const r = await finalizeContact(ctx, outcome, { ...recordFields(step.record), outcome, error }, true);
+      const r = await finalizeContact(ctx, outcome, { ...changedFields(a, step.record), outcome, error }, true);
       if (r === 'conflict') return RETRY;
       await pacer.release(a.family, a.cid, id);
       events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome, late: false, source: 'deadline' });

@@ -55,3 +55,12 @@ export function recordFields(r: AttemptRecord): AttemptFields {
 export function applyEvent(a: StoredAttempt, event: AttemptEvent, now: number): AttemptTransition {
   return applyAttemptEvent(toRecord(a), event, now);
 }
+
+/** Only the fields that changed from the stored attempt (smaller commits on the hot paths). */
+export function changedFields(a: StoredAttempt, r: AttemptRecord): AttemptFields {
+  const before = recordFields(toRecord(a));
+  const after = recordFields(r);
+  const out: AttemptFields = {};
+  for (const [k, v] of Object.entries(after)) if (v !== before[k]) out[k] = v;
+  return out;
+}
