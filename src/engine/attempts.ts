@@ -8,70 +8,33 @@ import type { Logger } from 'pino';
 import type { AttemptOutcome, CallResult, ProviderFamily } from '../domain/types.js';
 import type { DialOutcome } from '../providers/types.js';
 import type { Pacer } from '../pacing/types.js';
-import type { AttemptStore, AttemptFields, StoredAttempt } from '../store/attempts.js';
-import type { ContactStore, ContactState } from '../store/contacts.js';
-import type { CampaignCache, ResolvedCampaign } from '../campaign/runtime.js';
+import type { AttemptFields } from '../store/attempts.js';
+import type { ContactState } from '../store/contacts.js';
+import type { ResolvedCampaign } from '../campaign/runtime.js';
 import { attemptId, parseAttemptId } from '../store/ids.js';
 import { applyEvent, changedFields, recordFields, type LifecycleEvent } from './lifecycle.js';
 import { applyAttemptEvent, newAttempt } from '../domain/attempt.js';
 import { casLoop, RETRY } from './cas.js';
+import { makeAttemptCore, type AttemptCoreDeps, type Ctx } from './attempt-core.js';
 import { makePreDialActions } from './pre-dial.js';
-import { contactStatusOf, nextContact, notSentContact, resultStats, type ContactDecision } from './contact-decision.js';
-import type { DialerEvents } from './events.js';
+import { contactStatusOf, resultStats } from './contact-decision.js';
 
-export interface AttemptServiceDeps {
-  attempts: AttemptStore;
-  contacts: ContactStore;
-  campaigns: CampaignCache;
+export interface AttemptServiceDeps extends AttemptCoreDeps {
   pacer: Pacer;
-  events: DialerEvents;
-  now: () => number;
-  random: () => number;
   log: Logger;
-  /** Extra wait after a pbx ring timeout before "no answer, no CDR". */
-  pbxGraceMs?: number;
-  /** How long a dial request may take (the adapter's connect + response timeouts), per provider. */
-  requestTimeoutMs?: (family: ProviderFamily) => number;
   /** Pauses a campaign (fatal provider answer). */
   pauseCampaign: (campaignId: string, reason: string) => Promise<void>;
 }
 
 export type BeginResult = 'began' | 'exists' | 'stale';
 
-/** An attempt with its contact's state as read (the raw text is the compare-and-set token). */
-interface Ctx {
-  a: StoredAttempt;
-  raw: string;
-  state: ContactState;
-}
 export type ResultEffect = 'final' | 'duplicate' | 'late' | 'conflict' | 'progress' | 'ignored';
 
 export function makeAttemptService(deps: AttemptServiceDeps) {
   const { attempts, contacts, campaigns, pacer, events, now } = deps;
 
-  /** While the request is out, the deadline covers the request timeout and then the result wait. */
-  function dialDeadline(c: ResolvedCampaign, at: number): number {
-    return resultDeadline(c, at) + (deps.requestTimeoutMs?.(c.record.definition.provider) ?? 30_000);
-  }
-
-  /** The result deadline of an accepted attempt. */
-  function resultDeadline(c: ResolvedCampaign, at: number): number {
-    const d = c.record.definition;
-    if (d.provider === 'pbx') {
-      const ring = Number(d.params.timeout ?? '30');
-      const ringMs = (Number.isFinite(ring) && ring > 0 ? ring : 30) * 1000;
-      return at + Math.max(d.resultTimeoutMs, ringMs + (deps.pbxGraceMs ?? 15_000));
-    }
-    return at + d.resultTimeoutMs;
-  }
-
-  /** The attempt and its contact's state, read together (one round trip with auto-pipelining). */
-  async function read(id: string): Promise<Ctx | null> {
-    const ref = parseAttemptId(id);
-    if (!ref) return null;
-    const [a, st] = await Promise.all([attempts.get(id), contacts.state(ref.campaignId, ref.contact)]);
-    return a ? { a, raw: st.raw, state: st.state } : null;
-  }
+  const core = makeAttemptCore(deps);
+  const { read, finalizeContact, resultDeadline, dialDeadline } = core;
 
   /**
    * Records the attempt as dialing before the request leaves. 'exists' means
@@ -104,65 +67,6 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
     });
     if (result === 'began') events.emit('attempt:dialing', { campaignId: cid, attemptId: id });
     return { result, id, deadline };
-  }
-
-  async function finalizeContact(
-    ctx: Ctx,
-    outcome: AttemptOutcome,
-    fields: AttemptFields,
-    placed: boolean,
-    opts: { dueOverride?: number; notSent?: boolean; stats?: Record<string, number> } = {},
-  ): Promise<'conflict' | 'ok' | 'completed'> {
-    const { a, raw, state } = ctx;
-    if (state.a !== a.id || state.s !== 'pending') {
-      // The contact has moved on (or is final already): only the attempt record changes.
-      const r = await attempts.commit({
-        cuuid: a.id,
-        expectedVersion: a.ver,
-        fields,
-        contact: { idx: a.idx, expectedRaw: raw, next: null, oldStatus: state.s, newStatus: state.s },
-        dueAt: null,
-        deadline: 'del',
-        now: now(),
-        ...(opts.stats ? { stats: opts.stats } : {}),
-      });
-      return r;
-    }
-    let decision: ContactDecision;
-    if (opts.notSent) {
-      decision = notSentContact(state, typeof fields.error === 'string' ? fields.error : 'not sent', now(), opts.dueOverride);
-    } else {
-      const c = await campaigns.get(a.cid);
-      decision = nextContact(c, c?.zone ?? 'UTC', state, outcome, placed, now(), deps.random);
-      if (decision.status === 'pending' && c) {
-        // A retry is placed in the contact's own calling window: its zone is on its row.
-        const zone = (await contacts.row(a.cid, a.idx))?.z;
-        if (zone && zone !== c.zone) decision = nextContact(c, zone, state, outcome, placed, now(), deps.random);
-      }
-      if (typeof fields.error === 'string' && decision.status !== 'pending') decision.next.e = fields.error;
-      else if (decision.status !== 'pending') delete decision.next.e;
-    }
-    const stats = { ...(opts.stats ?? {}) };
-    if (decision.status === 'pending' && !opts.notSent) stats.retries = (stats.retries ?? 0) + 1;
-    const r = await attempts.commit({
-      cuuid: a.id,
-      expectedVersion: a.ver,
-      fields,
-      contact: { idx: a.idx, expectedRaw: raw, next: decision.next, oldStatus: 'pending', newStatus: decision.status },
-      dueAt: decision.dueAt,
-      deadline: 'del',
-      now: now(),
-      stats,
-    });
-    if (r !== 'conflict') {
-      if (decision.status === 'pending' && decision.dueAt !== null) {
-        events.emit('contact:retry', { campaignId: a.cid, contact: a.idx, at: decision.dueAt });
-      } else if (decision.status !== 'pending') {
-        events.emit('contact:final', { campaignId: a.cid, contact: a.idx, status: decision.status, attemptId: a.id });
-      }
-      if (r === 'completed') events.emit('campaign:completed', { campaignId: a.cid });
-    }
-    return r;
   }
 
   /** Applies the synchronous answer of the provider to a dialing attempt. */
