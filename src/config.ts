@@ -48,6 +48,8 @@ export interface Config {
   defaultRegion: string | null;
   logLevel: string;
   workerConcurrency: number;
+  /** Extra spacing per second of pacing (ms): absorbs jitter between send and arrival on a loaded host. */
+  pacingMarginMs: number;
   shutdownGraceMs: number;
   providers: { sipcall: SipcallConfig | null; pbx: PbxConfig | null };
   /** Why a provider is unavailable: the variables that are missing. */
@@ -199,6 +201,7 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
       get('AUTODIALER_DEFAULT_REGION')?.toUpperCase(),
     ) ?? null;
   const workerConcurrency = pick(problems, 'AUTODIALER_WORKER_CONCURRENCY', intIn('AUTODIALER_WORKER_CONCURRENCY', 1, 1000), get('AUTODIALER_WORKER_CONCURRENCY'), 50);
+  const pacingMarginMs = pick(problems, 'AUTODIALER_PACING_MARGIN_MS', intIn('AUTODIALER_PACING_MARGIN_MS', 0, 200), get('AUTODIALER_PACING_MARGIN_MS'), 15);
   const shutdownGraceMs = pick(problems, 'AUTODIALER_SHUTDOWN_GRACE_MS', intIn('AUTODIALER_SHUTDOWN_GRACE_MS', 0, 600_000), get('AUTODIALER_SHUTDOWN_GRACE_MS'), 10_000);
   const zone = (name: string) => z.string().refine(zoneOk, `${name} must be an IANA time zone such as Asia/Shanghai`);
 
@@ -265,6 +268,7 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     defaultRegion,
     logLevel: get('LOG_LEVEL') ?? 'info',
     workerConcurrency,
+    pacingMarginMs,
     shutdownGraceMs,
     providers: { sipcall, pbx },
     missing,

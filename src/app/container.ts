@@ -162,6 +162,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     const feeder = makeFeeder({ campaigns, cache, contacts, queues, service, pacer, now, log, ...(opts.feeder ? { options: opts.feeder } : {}) });
     const sweeper = makeDeadlineSweeper({ attempts, service, now, log });
     const processor = makeDialProcessor({
+      safetyMarginMs: config.pacingMarginMs,
       providers,
       service,
       campaigns: cache,
