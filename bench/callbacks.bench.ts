@@ -19,6 +19,7 @@ import { parseCallback } from '../src/correlation/parse.js';
 import type { ProviderAdapter } from '../src/providers/types.js';
 import type { ProviderFamily } from '../src/domain/types.js';
 import { benchPrefix, cleanPrefix, mb, peakRss, percentile, rate, report, REDIS_URL } from './support.js';
+import { sipcallCdr } from '../test/callbacks/support.js';
 
 const N = Number(process.env.CALLBACKS_N ?? 100_000);
 const CONNECTIONS = Number(process.env.CALLBACKS_CONNECTIONS ?? 64);
@@ -27,41 +28,12 @@ const SECRET = 'bench-callback-secret-0123456789';
 const AUTOPIPELINE = process.env.CALLBACKS_AUTOPIPELINE === '1';
 const OUTCOMES = ['answered', 'busy', 'no_answer', 'failed'] as const;
 
-/** `YYYY-MM-DD HH:mm:ss` in Asia/Shanghai (UTC+8, no DST). */
-function shanghai(ms: number): string {
-  return new Date(ms + 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
-}
-
-/** A CDR shaped like seed 003's example, for attempt `id`. */
+/** A CDR shaped like seed 003's example for attempt `id`; numeric fields alternate between numbers and strings. */
 function cdrBody(id: string, i: number, at: number): string {
   const outcome = OUTCOMES[i % OUTCOMES.length]!;
-  const answered = outcome === 'answered';
-  const billsec = answered ? 5 + (i % 50) : 0;
-  const cause = { answered: 16, busy: 17, no_answer: 19, failed: 41 }[outcome];
-  return JSON.stringify({
-    answertime: answered ? shanghai(at + 8_000) : '',
-    hangupcause: i % 2 === 0 ? cause : String(cause),
-    duration: 8 + billsec,
-    id: 220_000 + i,
-    extnumber: '',
-    uuid: `bench-${i.toString(16).padStart(8, '0')}-call`,
-    downloadip: '149.129.249.47',
-    customuuid: id,
-    chengshudu: '0',
-    callmethod: 6,
-    recordfilename: answered ? `${220_000 + i}.mp3` : '',
-    companycode: 9017,
-    memberid: '0',
-    hangupdirection: 10040,
-    billsec,
-    endtime: shanghai(at + 8_000 + billsec * 1000),
-    starttime: shanghai(at),
-    type: 'callout',
-    disnumber: '2190170001',
-    crmid: '0',
-    userkey: answered ? String(i % 10) : '',
-    destnumber: `138${String(i).padStart(8, '0')}`,
-  });
+  const cdr = sipcallCdr({ customuuid: id, uuid: `bench-${i.toString(16).padStart(8, '0')}-call`, destnumber: `138${String(i).padStart(8, '0')}`, outcome, at });
+  const cause = cdr.hangupcause;
+  return JSON.stringify({ ...cdr, id: 220_000 + i, hangupcause: i % 2 === 0 ? cause : String(cause), userkey: outcome === 'answered' ? String(i % 10) : '' });
 }
 
 interface Blast {
