@@ -8,8 +8,8 @@ import type { Logger } from 'pino';
 import type { AttemptOutcome, CallResult, ProviderFamily } from '../domain/types.js';
 import type { DialOutcome } from '../providers/types.js';
 import type { Pacer } from '../pacing/types.js';
-import type { AttemptFields } from '../store/attempts.js';
-import type { ContactState } from '../store/contacts.js';
+import { createdAttempt, type AttemptFields } from '../store/attempts.js';
+import { encodeContactState, type ContactState } from '../store/contacts.js';
 import type { ResolvedCampaign } from '../campaign/runtime.js';
 import { attemptId, parseAttemptId } from '../store/ids.js';
 import { applyEvent, changedFields, recordFields, type LifecycleEvent } from './lifecycle.js';
@@ -30,10 +30,36 @@ export type BeginResult = 'began' | 'exists' | 'stale';
 
 export type ResultEffect = 'final' | 'duplicate' | 'late' | 'conflict' | 'progress' | 'ignored';
 
+/**
+ * The attempt and contact as a begin of this process wrote them, kept until
+ * that attempt's dial answer: the answer's compare-and-set starts from them
+ * instead of reading them back. Bounded: the oldest entries go first (a job
+ * that died between the two simply reads).
+ */
+function makeWrittenMemo(max: number) {
+  const m = new Map<string, Ctx>();
+  return {
+    put(id: string, ctx: Ctx): void {
+      m.set(id, ctx);
+      if (m.size > max) {
+        const oldest = m.keys().next();
+        if (!oldest.done) m.delete(oldest.value);
+      }
+    },
+    take(id: string): Ctx | null {
+      const ctx = m.get(id) ?? null;
+      if (ctx) m.delete(id);
+      return ctx;
+    },
+  };
+}
+
 export function makeAttemptService(deps: AttemptServiceDeps) {
   const { attempts, contacts, campaigns, pacer, events, now } = deps;
 
   const core = makeAttemptCore(deps);
+  /** What this process's begin wrote, until its dial answer is applied. */
+  const written = makeWrittenMemo(10_000);
   const { read, finalizeContact, resultDeadline, dialDeadline } = core;
 
   /**
@@ -60,9 +86,12 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         dueAt: null,
         deadline,
         now: t,
+        // Status callbacks (sipcall) carry only the callee: they find this attempt while it is live.
+        ...(d.provider === 'sipcall' ? { index: { by: 'callee' as const, family: 'sipcall', number, ttlMs: deadline - t + 30_000 } } : {}),
       });
       // A conflict is either a concurrent change of the contact (decide again) or this attempt already begun.
       if (r === 'conflict') return (await attempts.get(id)) ? ('exists' as const) : RETRY;
+      written.put(id, { a: createdAttempt(id, fields), raw: encodeContactState(next), state: next });
       return 'began' as const;
     });
     if (result === 'began') events.emit('attempt:dialing', { campaignId: cid, attemptId: id });
@@ -74,8 +103,11 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
     const ref = parseAttemptId(id);
     if (!ref) throw new Error(`not an attempt id: ${id}`);
     const t = now();
+    // The first try starts from what begin wrote (no read); a conflict reads again.
+    let known = written.take(id);
     await casLoop('dialResult', async () => {
-      const ctx = await read(id);
+      const ctx = known ?? (await read(id));
+      known = null;
       if (!ctx) return 'missing' as const;
       const { a } = ctx;
       const step = applyEvent(a, { type: 'dial_result', kind: outcome.kind }, t);

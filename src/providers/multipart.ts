@@ -17,8 +17,14 @@ function escapeName(name: string): string {
   return name.replace(/"/g, '%22').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }
 
+/** Drawn once per process; each body then takes the next counter value (no entropy drawn per request). */
+const boundaryBase = `----autodialer${randomBytes(12).toString('hex')}`;
+let boundarySeq = 0;
+
+/** A boundary no other body of this process used: a per-process random part and a counter. */
 export function randomBoundary(): string {
-  return `----autodialer${randomBytes(16).toString('hex')}`;
+  boundarySeq = (boundarySeq + 1) % 0x100000000;
+  return `${boundaryBase}${boundarySeq.toString(36)}`;
 }
 
 /**
@@ -32,16 +38,10 @@ export function encodeMultipart(fields: TextFields, boundary?: string): EncodedB
   if (fields.some(([name, value]) => value.includes(`--${b}`) || name.includes(`--${b}`))) {
     throw new Error(`multipart boundary ${b} occurs in a field: choose another`);
   }
-  const parts: Buffer[] = [];
-  for (const [name, value] of fields) {
-    parts.push(
-      Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="${escapeName(name)}"\r\n\r\n`, 'utf8'),
-      Buffer.from(value, 'utf8'),
-      Buffer.from('\r\n', 'utf8'),
-    );
-  }
-  parts.push(Buffer.from(`--${b}--\r\n`, 'utf8'));
-  return { body: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${b}` };
+  let text = '';
+  for (const [name, value] of fields) text += `--${b}\r\nContent-Disposition: form-data; name="${escapeName(name)}"\r\n\r\n${value}\r\n`;
+  text += `--${b}--\r\n`;
+  return { body: Buffer.from(text, 'utf8'), contentType: `multipart/form-data; boundary=${b}` };
 }
 
 /** An application/x-www-form-urlencoded body (UTF-8, spaces as '+'). */

@@ -2,61 +2,152 @@
  * Attempt records (one per dial, keyed by customuuid) and the compare-and-set
  * commit that moves an attempt and its contact together.
  */
-import { z } from 'zod';
 import type { Redis } from 'ioredis';
-import { ATTEMPT_OUTCOMES, ATTEMPT_STATES, PROVIDER_FAMILIES, type ContactStatus } from '../domain/types.js';
+import {
+  ATTEMPT_OUTCOMES,
+  ATTEMPT_STATES,
+  PROVIDER_FAMILIES,
+  type AttemptOutcome,
+  type AttemptState,
+  type ContactStatus,
+  type ProviderFamily,
+} from '../domain/types.js';
 import type { Keys } from './keys.js';
 import { COMMIT } from './scripts.js';
 import { luaScript, runScript } from '../infra/lua.js';
 import { encodeContactState, type ContactState } from './contacts.js';
 import { parseAttemptId } from './ids.js';
 
-const optNum = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v === '' ? null : Number(v)));
-const optStr = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v === '' ? null : v));
+const STATES: ReadonlySet<string> = new Set(ATTEMPT_STATES);
+const OUTCOMES: ReadonlySet<string> = new Set(ATTEMPT_OUTCOMES);
+const FAMILIES: ReadonlySet<string> = new Set(PROVIDER_FAMILIES);
+const DIAL_KINDS = ['accepted', 'rejected', 'fatal', 'not_sent', 'transient', 'in_doubt'] as const;
+const DIAL_KIND_SET: ReadonlySet<string> = new Set(DIAL_KINDS);
 
-export const storedAttemptSchema = z.object({
-  cid: z.string(),
-  idx: z.string().transform(Number),
-  n: z.string().transform(Number),
-  family: z.enum(PROVIDER_FAMILIES),
-  number: z.string(),
-  state: z.enum(ATTEMPT_STATES),
-  outcome: z.union([z.enum(ATTEMPT_OUTCOMES), z.literal('')]).optional().transform((v) => (v ? v : null)),
-  late: z.enum(['0', '1']).optional().transform((v) => v === '1'),
-  inDoubt: z.enum(['0', '1']).optional().transform((v) => v === '1'),
-  ver: z.string().transform(Number),
-  dialingAt: optNum,
-  acceptedAt: optNum,
-  ringingAt: optNum,
-  answeredAt: optStr,
-  endedAt: optStr,
-  finalAt: optNum,
-  deadline: optNum,
-  billsec: optNum,
-  hangupcause: optStr,
-  hangupdirection: optStr,
-  userkey: optStr,
-  providerCallId: optStr,
-  callUuid: optStr,
-  dialKind: z.enum(['accepted', 'rejected', 'fatal', 'not_sent', 'transient', 'in_doubt']).optional().transform((v) => v ?? null),
-  answerSeenAt: optNum,
-  hangupAt: optNum,
-  correctedAt: optNum,
-  correctedFrom: z.union([z.enum(ATTEMPT_OUTCOMES), z.literal('')]).optional().transform((v) => (v ? v : null)),
-  resultSource: optStr,
-  error: optStr,
-  duplicates: optNum,
-  conflicts: optNum,
-  callbackId: optStr,
-});
+/** An attempt record as stored (one Redis hash), decoded. */
+export interface StoredAttempt {
+  id: string;
+  cid: string;
+  idx: number;
+  n: number;
+  family: ProviderFamily;
+  number: string;
+  state: AttemptState;
+  outcome: AttemptOutcome | null;
+  late: boolean;
+  inDoubt: boolean;
+  ver: number;
+  dialingAt: number | null;
+  acceptedAt: number | null;
+  ringingAt: number | null;
+  answeredAt: string | null;
+  endedAt: string | null;
+  finalAt: number | null;
+  deadline: number | null;
+  billsec: number | null;
+  hangupcause: string | null;
+  hangupdirection: string | null;
+  userkey: string | null;
+  providerCallId: string | null;
+  callUuid: string | null;
+  dialKind: (typeof DIAL_KINDS)[number] | null;
+  answerSeenAt: number | null;
+  hangupAt: number | null;
+  correctedAt: number | null;
+  correctedFrom: AttemptOutcome | null;
+  resultSource: string | null;
+  error: string | null;
+  duplicates: number | null;
+  conflicts: number | null;
+  callbackId: string | null;
+}
 
-export type StoredAttempt = z.infer<typeof storedAttemptSchema> & { id: string };
+/**
+ * Decodes an attempt hash read from Redis, field by field (a hand-written
+ * check: it runs for every result and dial answer). Throws naming every
+ * damaged field.
+ */
+export function decodeStoredAttempt(id: string, raw: Readonly<Record<string, string>>): StoredAttempt {
+  const problems: string[] = [];
+  const str = (f: string): string => {
+    const v = raw[f];
+    if (v === undefined) problems.push(`${f}: missing`);
+    return v ?? '';
+  };
+  const optStr = (f: string): string | null => {
+    const v = raw[f];
+    return v === undefined || v === '' ? null : v;
+  };
+  const num = (f: string, v: string | undefined): number | null => {
+    if (v === undefined || v === '') return null;
+    const x = Number(v);
+    if (!Number.isFinite(x)) {
+      problems.push(`${f}: not a number (${JSON.stringify(v)})`);
+      return null;
+    }
+    return x;
+  };
+  const optNum = (f: string): number | null => num(f, raw[f]);
+  const int = (f: string): number => {
+    const x = num(f, str(f));
+    if (x !== null && !Number.isInteger(x)) problems.push(`${f}: not a whole number`);
+    return x ?? 0;
+  };
+  const flag = (f: string): boolean => {
+    const v = raw[f];
+    if (v !== undefined && v !== '0' && v !== '1') problems.push(`${f}: expected 0 or 1`);
+    return v === '1';
+  };
+  function oneOf<T extends string>(f: string, set: ReadonlySet<string>, v: string | undefined, required: boolean): T | null {
+    if (v === undefined || v === '') {
+      if (required) problems.push(`${f}: missing`);
+      return null;
+    }
+    if (!set.has(v)) {
+      problems.push(`${f}: unknown value ${JSON.stringify(v)}`);
+      return null;
+    }
+    return v as T;
+  }
+  const a: StoredAttempt = {
+    id,
+    cid: str('cid'),
+    idx: int('idx'),
+    n: int('n'),
+    family: oneOf<ProviderFamily>('family', FAMILIES, raw.family, true) ?? 'sipcall',
+    number: str('number'),
+    state: oneOf<AttemptState>('state', STATES, raw.state, true) ?? 'queued',
+    outcome: oneOf<AttemptOutcome>('outcome', OUTCOMES, raw.outcome, false),
+    late: flag('late'),
+    inDoubt: flag('inDoubt'),
+    ver: int('ver'),
+    dialingAt: optNum('dialingAt'),
+    acceptedAt: optNum('acceptedAt'),
+    ringingAt: optNum('ringingAt'),
+    answeredAt: optStr('answeredAt'),
+    endedAt: optStr('endedAt'),
+    finalAt: optNum('finalAt'),
+    deadline: optNum('deadline'),
+    billsec: optNum('billsec'),
+    hangupcause: optStr('hangupcause'),
+    hangupdirection: optStr('hangupdirection'),
+    userkey: optStr('userkey'),
+    providerCallId: optStr('providerCallId'),
+    callUuid: optStr('callUuid'),
+    dialKind: oneOf<(typeof DIAL_KINDS)[number]>('dialKind', DIAL_KIND_SET, raw.dialKind, false),
+    answerSeenAt: optNum('answerSeenAt'),
+    hangupAt: optNum('hangupAt'),
+    correctedAt: optNum('correctedAt'),
+    correctedFrom: oneOf<AttemptOutcome>('correctedFrom', OUTCOMES, raw.correctedFrom, false),
+    resultSource: optStr('resultSource'),
+    error: optStr('error'),
+    duplicates: optNum('duplicates'),
+    conflicts: optNum('conflicts'),
+    callbackId: optStr('callbackId'),
+  };
+  if (problems.length > 0) throw new AttemptStoreError(`attempt ${id} record is damaged: ${problems.join('; ')}`);
+  return a;
+}
 
 export class AttemptStoreError extends Error {
   readonly code = 'ERR_ATTEMPT_STORE';
@@ -82,32 +173,58 @@ export interface CommitInput {
   now: number;
   /** Increments of the campaign's report sums, applied with the commit. */
   stats?: Record<string, number>;
+  /** A look-up key written with the commit (same script): how callbacks without a customuuid find the attempt. */
+  index?: AttemptIndex;
 }
+
+/** Where a callback that lacks the customuuid finds its attempt; the value is the attempt id. */
+export type AttemptIndex = { ttlMs: number } & (
+  | { by: 'callee'; family: string; number: string }
+  | { by: 'callUuid'; uuid: string }
+  | { by: 'pbxCallId'; providerCallId: string }
+);
 
 export type CommitResult = 'conflict' | 'ok' | 'completed';
 
-function flatten(fields: AttemptFields): string {
+/** Field values as the attempt hash stores them (null: not written). */
+function hashFields(fields: AttemptFields): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, v] of Object.entries(fields)) {
     if (v === null) continue;
     out[key] = typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
   }
-  return JSON.stringify(out);
+  return out;
 }
 
-const COMMIT_SCRIPT = luaScript(COMMIT, 10);
+function flatten(fields: AttemptFields): string {
+  return JSON.stringify(hashFields(fields));
+}
+
+/** The record a first commit (expectedVersion 0) of these fields leaves in Redis, decoded: no read needed. */
+export function createdAttempt(id: string, fields: AttemptFields): StoredAttempt {
+  return decodeStoredAttempt(id, { ...hashFields(fields), ver: '1' });
+}
+
+const COMMIT_SCRIPT = luaScript(COMMIT, 11);
 
 export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
   const { redis, keys: k } = deps;
 
+  function indexKey(index: AttemptIndex): string {
+    switch (index.by) {
+      case 'callee':
+        return k.callee(index.family, index.number);
+      case 'callUuid':
+        return k.callUuid(index.uuid);
+      case 'pbxCallId':
+        return k.pbxCallId(index.providerCallId);
+    }
+  }
+
   async function get(cuuid: string): Promise<StoredAttempt | null> {
     const raw = await redis.hgetall(k.attempt(cuuid));
     if (!raw.ver) return null;
-    const r = storedAttemptSchema.safeParse(raw);
-    if (!r.success) {
-      throw new AttemptStoreError(`attempt ${cuuid} record is damaged: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    }
-    return { ...r.data, id: cuuid };
+    return decodeStoredAttempt(cuuid, raw);
   }
 
   async function commit(input: CommitInput): Promise<CommitResult> {
@@ -125,6 +242,7 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
       k.feeding(cid),
       k.outbox,
       k.stats(cid),
+      input.index ? indexKey(input.index) : k.attempt(input.cuuid),
     ];
     const res = await runScript(redis, COMMIT_SCRIPT, keyList, [
       String(input.expectedVersion),
@@ -140,6 +258,8 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
       new Date(input.now).toISOString(),
       cid,
       input.stats && Object.keys(input.stats).length > 0 ? JSON.stringify(input.stats) : '',
+      input.index ? String(Math.max(1000, Math.round(input.index.ttlMs))) : '',
+      input.index ? input.cuuid : '',
     ]);
     return String(res) as CommitResult;
   }

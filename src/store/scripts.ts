@@ -152,7 +152,10 @@ return out
  * ARGV: expectedAttVer ('0' = must not exist), attFields JSON ('' = none),
  *       idx, expectedSt ('' = absent), newSt ('' = unchanged),
  *       oldStatus, newStatus, dueAt ('' = none), deadline ('' | 'del' | ms),
- *       cuuid, now, campaignId, stats increments JSON ('' = none)
+ *       cuuid, now, campaignId, stats increments JSON ('' = none),
+ *       index TTL ms ('' = no index), index value
+ * KEYS[11] (with an index): a look-up key set to the index value with that
+ *       TTL (an attempt found by callee, call uuid or provider call id)
  * Returns 'conflict', 'ok' or 'completed'.
  */
 export const COMMIT = `
@@ -187,6 +190,9 @@ if ARGV[13] and ARGV[13] ~= '' then
 end
 if old ~= new and new ~= 'pending' and redis.call('HGET', KEYS[6], 'notify') == '1' then
   redis.call('XADD', KEYS[9], '*', 'cid', ARGV[12], 'idx', idx, 'status', new, 'from', old)
+end
+if ARGV[14] and ARGV[14] ~= '' then
+  redis.call('SET', KEYS[11], ARGV[15], 'PX', tonumber(ARGV[14]))
 end
 if ARGV[9] == 'del' then
   redis.call('ZREM', KEYS[5], ARGV[10])

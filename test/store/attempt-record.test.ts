@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { decodeStoredAttempt, AttemptStoreError } from '../../src/store/attempts.js';
+
+const base = {
+  cid: 'c1',
+  idx: '7',
+  n: '2',
+  family: 'sipcall',
+  number: '13800000007',
+  state: 'final',
+  outcome: 'answered',
+  late: '1',
+  ver: '4',
+  dialingAt: '1700000000000',
+  billsec: '31',
+  answeredAt: '2026-01-01 10:00:00',
+  userkey: '',
+  dialKind: 'accepted',
+};
+
+describe('stored attempt records', () => {
+  it('decodes every field with its type, empty strings as null', () => {
+    const a = decodeStoredAttempt('c1-7-2', base);
+    expect(a).toMatchObject({
+      id: 'c1-7-2',
+      cid: 'c1',
+      idx: 7,
+      n: 2,
+      family: 'sipcall',
+      state: 'final',
+      outcome: 'answered',
+      late: true,
+      inDoubt: false,
+      ver: 4,
+      dialingAt: 1700000000000,
+      acceptedAt: null,
+      billsec: 31,
+      answeredAt: '2026-01-01 10:00:00',
+      userkey: null,
+      dialKind: 'accepted',
+      correctedFrom: null,
+      callbackId: null,
+    });
+  });
+
+  it('names every damaged field', () => {
+    const bad = { ...base, idx: 'x', state: 'flying', late: 'yes', billsec: 'NaN', correctedFrom: 'maybe' } as Record<string, string>;
+    delete bad.cid;
+    let err: unknown;
+    try {
+      decodeStoredAttempt('c1-7-2', bad);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AttemptStoreError);
+    const msg = (err as Error).message;
+    for (const f of ['cid: missing', 'idx: not a number', 'state: unknown value "flying"', 'late: expected 0 or 1', 'billsec: not a number', 'correctedFrom: unknown value']) {
+      expect(msg).toContain(f);
+    }
+    expect(() => decodeStoredAttempt('c1-7-2', { ...base, n: '1.5' })).toThrow(/n: not a whole number/);
+  });
+});
