@@ -36,6 +36,18 @@ export interface PacerTuning {
    * for acquires that do not ask for their own margin (0: exactly 1/cps).
    */
   safetyMarginMs: number;
+  /**
+   * The send-time admission counts a send for one second (plus this) after
+   * its arrival bound: the provider stamps arrivals in whole milliseconds and
+   * may count a window as closed at either end.
+   */
+  admitGranularityMs: number;
+  /**
+   * Default flight bound of an admitted send (admissions that do not give
+   * theirs): the longest time from admission to the request's arrival, i.e.
+   * the request timeout. A sender that dies mid-request stays counted until it.
+   */
+  flightMs: number;
   backoff: BackoffPolicy;
 }
 
@@ -52,8 +64,13 @@ export const DEFAULT_TUNING: PacerTuning = {
   activeWindowMs: 2000,
   channelRetryMs: 250,
   safetyMarginMs: 0,
+  admitGranularityMs: 2,
+  flightMs: 30_000,
   backoff: DEFAULT_BACKOFF,
 };
+
+/** Longest flight bound accepted (one hour). */
+const MAX_FLIGHT_MS = 3_600_000;
 
 const ms = (name: string, min: number, max: number) =>
   z
@@ -68,6 +85,8 @@ const tuningSchema = z
     activeWindowMs: ms('activeWindowMs', 100, 600_000).optional(),
     channelRetryMs: ms('channelRetryMs', 1, 60_000).optional(),
     safetyMarginMs: ms('safetyMarginMs', 0, 100).optional(),
+    admitGranularityMs: ms('admitGranularityMs', 0, 100).optional(),
+    flightMs: ms('flightMs', 0, MAX_FLIGHT_MS).optional(),
     backoff: z
       .object({
         factor: z.number().gt(0, 'backoff.factor must be above 0').lt(1, 'backoff.factor must be below 1').optional(),
@@ -100,6 +119,8 @@ export function parseTuning(input: PacerTuningInput): PacerTuning {
     activeWindowMs: t.activeWindowMs ?? DEFAULT_TUNING.activeWindowMs,
     channelRetryMs: t.channelRetryMs ?? DEFAULT_TUNING.channelRetryMs,
     safetyMarginMs: t.safetyMarginMs ?? DEFAULT_TUNING.safetyMarginMs,
+    admitGranularityMs: t.admitGranularityMs ?? DEFAULT_TUNING.admitGranularityMs,
+    flightMs: t.flightMs ?? DEFAULT_TUNING.flightMs,
     backoff: { ...DEFAULT_BACKOFF, ...stripUndefined(t.backoff ?? {}) },
   };
 }
@@ -175,6 +196,14 @@ export function requireEpochMs(name: string, value: unknown): number {
 export function requireMarginMs(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 100) {
     throw new PacingError('ERR_PACE_INPUT', `${name} must be a whole number of milliseconds from 0 to 100, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** A flight bound (the request timeout of an admitted send): whole milliseconds, 0 to one hour. */
+export function requireFlightMs(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_FLIGHT_MS) {
+    throw new PacingError('ERR_PACE_INPUT', `flightMs must be a whole number of milliseconds from 0 to ${MAX_FLIGHT_MS}, got ${String(value)}`);
   }
   return value;
 }

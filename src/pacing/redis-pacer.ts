@@ -11,13 +11,14 @@ import {
   parseStoredLimits,
   parseTuning,
   requireEpochMs,
+  requireFlightMs,
   requireIds,
   requireMarginMs,
   requireRetryAfter,
   type PacerTuningInput,
 } from './options.js';
 import { luaScript, runScript } from '../infra/lua.js';
-import { ACQUIRE_LUA, ADMIT_LUA, RELEASE_LUA, EFFECTIVE_RATE_LUA, EXTEND_LUA, IN_FLIGHT_LUA, PENALIZE_LUA } from './scripts.js';
+import { ACQUIRE_LUA, ADMIT_LUA, LANDED_LUA, RELEASE_LUA, EFFECTIVE_RATE_LUA, EXTEND_LUA, IN_FLIGHT_LUA, PENALIZE_LUA } from './scripts.js';
 import type { AcquireBlock, AcquireRequest, AcquireResult, PaceLimits, Pacer } from './types.js';
 
 /** Epoch milliseconds; replaces Redis `TIME` when given (tests, simulations). */
@@ -68,8 +69,10 @@ const EFFECTIVE_RATE = luaScript(EFFECTIVE_RATE_LUA, 2);
 const IN_FLIGHT = luaScript(IN_FLIGHT_LUA, 2);
 const EXTEND = luaScript(EXTEND_LUA, 2);
 const ADMIT = luaScript(ADMIT_LUA, 4);
+const LANDED = luaScript(LANDED_LUA, 2);
 const RELEASE = luaScript(RELEASE_LUA, 2);
 const admitReply = z.tuple([z.union([z.literal(0), z.literal(1)]), z.number().int().min(0)]);
+const landedReply = z.number().int().min(0).max(2);
 
 const BLOCKS = ['campaign_rate', 'account_rate', 'campaign_channels', 'account_channels', 'backoff'] as const satisfies readonly AcquireBlock[];
 
@@ -147,13 +150,19 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
       return r[0] === 1 ? { ok: true, waitMs: r[1], atMs: r[2], rated: r[3] === 1 } : { ok: false, retryInMs: r[1], reason: r[2] };
     },
 
-    async admit(account, campaignId, attemptId, marginMs) {
+    async admit(account, campaignId, attemptId, flightMs) {
       requireIds({ account, campaignId, attemptId });
-      const margin = marginMs === undefined ? tuning.safetyMarginMs : requireMarginMs('marginMs', marginMs);
+      const flight = flightMs === undefined ? tuning.flightMs : requireFlightMs(flightMs);
       const a = acct(account);
       const c = camp(campaignId);
-      const r = parseReply(admitReply, await runScript(redis, ADMIT, [c.limits, a.limits, c.sent, a.sent], [attemptId, nowArg(), margin]), 'admit');
+      const reply = await runScript(redis, ADMIT, [c.limits, a.limits, c.sent, a.sent], [attemptId, nowArg(), flight, tuning.admitGranularityMs]);
+      const r = parseReply(admitReply, reply, 'admit');
       return r[0] === 1 ? { ok: true } : { ok: false, retryInMs: r[1] };
+    },
+
+    async landed(account, campaignId, attemptId) {
+      requireIds({ account, campaignId, attemptId });
+      parseReply(landedReply, await runScript(redis, LANDED, [camp(campaignId).sent, acct(account).sent], [attemptId, nowArg()]), 'landed');
     },
 
     async extend(account, campaignId, attemptId, holdUntilMs) {

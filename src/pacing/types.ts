@@ -30,11 +30,19 @@ export type AcquireResult =
 export interface Pacer {
   acquire(req: AcquireRequest): Promise<AcquireResult>;
   /**
-   * The last check right before a request leaves: admitted (and logged) when no
-   * 1-second window would exceed the campaign's or the account's cps, else how
-   * long to wait. Catches a sender that woke late after its reserved slot.
+   * The last check right before a request leaves: admitted (and logged as in
+   * flight) when no provider's second could then hold more than the
+   * campaign's or the account's cps, else how long to wait. Catches a sender
+   * that woke late after its reserved slot. `flightMs` bounds the time from
+   * admission to arrival (the request timeout; default: the pacer's).
+   * Every admitted send must be `landed` once its exchange has ended.
    */
-  admit(account: string, campaignId: string, attemptId: string, marginMs?: number): Promise<{ ok: true } | { ok: false; retryInMs: number }>;
+  admit(account: string, campaignId: string, attemptId: string, flightMs?: number): Promise<{ ok: true } | { ok: false; retryInMs: number }>;
+  /**
+   * The exchange of an admitted send has ended, whatever its outcome: the send
+   * is counted for one more second from now (instead of until its flight bound).
+   */
+  landed(account: string, campaignId: string, attemptId: string): Promise<void>;
   /** Moves a held channel's expiry (e.g. once the provider accepted the call). */
   extend(account: string, campaignId: string, attemptId: string, holdUntilMs: number): Promise<void>;
   /** Frees the channel held by an attempt (idempotent). */
