@@ -13,7 +13,7 @@ import { DelayedError, WaitingError, type Job } from 'bullmq';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { ProviderFamily } from '../domain/types.js';
-import type { ProviderAdapter } from '../providers/types.js';
+import type { DialOutcome, ProviderAdapter } from '../providers/types.js';
 import type { Pacer } from '../pacing/types.js';
 import type { AttemptService } from '../engine/attempts.js';
 import type { CampaignCache, ResolvedCampaign } from '../campaign/runtime.js';
@@ -40,6 +40,9 @@ const PAUSED_RECHECK_MS = 1000;
  */
 export const DIAL_SAFETY_MARGIN_MS = 15;
 
+/** Flight bound of a dial when the deps give none: no provider request lasts longer. */
+export const DEFAULT_DIAL_FLIGHT_MS = 30_000;
+
 /**
  * No slot sooner than this from the grant; the attempt is recorded as dialing
  * this long before its slot, so the request leaves at the slot, not after the
@@ -64,6 +67,12 @@ export interface DialProcessorDeps {
   gate?: SlotGate;
   /** Default DIAL_SAFETY_MARGIN_MS. */
   safetyMarginMs?: number;
+  /**
+   * Longest a provider request may take (its connect + response timeouts): the
+   * send-time admission counts a dial whose worker died mid-request until then.
+   * Default DEFAULT_DIAL_FLIGHT_MS.
+   */
+  requestTimeoutMs?: (family: ProviderFamily) => number;
 }
 
 export function campaignOfQueue(queueName: string): string {
@@ -80,6 +89,8 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
   const gate = deps.gate ?? makeSlotGate({ pacer, now, sleep: deps.sleep });
   const isCallable = makeWindowCheck();
   const safetyMarginMs = deps.safetyMarginMs ?? DIAL_SAFETY_MARGIN_MS;
+  const flightMs = (family: ProviderFamily): number => deps.requestTimeoutMs?.(family) ?? DEFAULT_DIAL_FLIGHT_MS;
+  const admissions = makeAdmissionLines();
 
   /** Keeps the job (same id, no attempt made) and runs it again at `at`. */
   async function later(job: Job<DialJobData>, token: string | undefined, at: number): Promise<never> {
@@ -161,12 +172,8 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
     // reserved: a worker that dies while waiting leaves no attempt in doubt that never left.
     const beginAt = slot.sendAt - DIAL_LEAD_MS;
     if (beginAt > now()) await deps.sleep(beginAt - now());
-    // Status callbacks (sipcall) carry only the callee: let them find this attempt while it is live.
-    // Written beside the begin (one round trip); a begin that does not happen leaves a key that leads nowhere.
-    const [begun] = await Promise.all([
-      service.begin(c, idx, n, row.d),
-      d.provider === 'sipcall' ? deps.attempts.rememberCallee('sipcall', row.d, id, holdMs) : Promise.resolve(),
-    ]);
+    // The begin also indexes the callee (sipcall status callbacks carry only the number).
+    const begun = await service.begin(c, idx, n, row.d);
     if (begun.result !== 'began') {
       await pacer.release(d.provider, cid, id);
       log.warn({ campaignId: cid, attemptId: id, result: begun.result }, 'attempt not dialed: already begun or no longer due');
@@ -176,24 +183,60 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
     // and only once the send-time log admits it (a sender that woke late never bunches calls).
     const wait = slot.sendAt - now();
     if (wait > 0) await deps.sleep(wait);
-    const admit = () => pacer.admit(d.provider, cid, id, safetyMarginMs);
-    for (let admitted = slot.rated ? await admit() : ({ ok: true } as const); !admitted.ok; admitted = await admit()) {
-      await deps.sleep(admitted.retryInMs);
-    }
-    const current = await campaigns.get(cid);
-    if (!dialing(current)) {
-      // Paused or cancelled while this call waited for its slot: it never leaves.
-      await service.dialResult(id, d.provider, {
-        kind: 'not_sent',
-        reason: `campaign ${current?.record.state ?? 'gone'} before the request left`,
-        code: 'ERR_CAMPAIGN_STOPPED',
+    if (slot.rated) {
+      const flight = flightMs(d.provider);
+      const admit = () => pacer.admit(d.provider, cid, id, flight);
+      await admissions.run(`${d.provider}|${cid}`, async () => {
+        for (let admitted = await admit(); !admitted.ok; admitted = await admit()) await deps.sleep(admitted.retryInMs);
       });
-      return 'withdrawn';
     }
-    const params = { ...d.params, ...(row.c ?? {}) };
-    const outcome = await adapter.dial({ attemptId: id, number: row.d, action: d.action, params });
-    await service.dialResult(id, d.provider, outcome);
+    // Admitted, the send is logged as in flight: it is landed once the exchange is over, whatever happened
+    // (a failure to land only keeps it counted until its flight bound).
+    const land = async (): Promise<void> => {
+      if (!slot.rated) return;
+      await pacer.landed(d.provider, cid, id).catch((err: unknown) => log.warn({ err, campaignId: cid, attemptId: id }, 'could not land a send in the pacing log'));
+    };
+    let outcome: DialOutcome;
+    let withdrawn = false;
+    try {
+      const current = await campaigns.get(cid);
+      if (dialing(current)) {
+        outcome = await adapter.dial({ attemptId: id, number: row.d, action: d.action, params: { ...d.params, ...(row.c ?? {}) } });
+      } else {
+        // Paused or cancelled while this call waited for its slot: it never leaves.
+        withdrawn = true;
+        outcome = { kind: 'not_sent', reason: `campaign ${current?.record.state ?? 'gone'} before the request left`, code: 'ERR_CAMPAIGN_STOPPED' };
+      }
+    } catch (err) {
+      await land();
+      throw err;
+    }
+    // The exchange is over, the arrival behind us: landed first, in the same pipeline as the result.
+    await Promise.all([land(), service.dialResult(id, d.provider, outcome)]);
+    if (withdrawn) return 'withdrawn';
     log.debug({ campaignId: cid, attemptId: id, outcome: outcome.kind }, 'dialed');
     return 'dialed';
+  };
+}
+
+/**
+ * Admission polls of one line (provider account and campaign) in this
+ * process, one at a time in arrival order. Without it, every send held back
+ * by the admission would sleep until the same entry leaves the log and ask
+ * at once: a herd of refusals, one admitted, all others asking again.
+ */
+function makeAdmissionLines() {
+  const tails = new Map<string, Promise<void>>();
+  return {
+    run(key: string, poll: () => Promise<void>): Promise<void> {
+      const before = tails.get(key) ?? Promise.resolve();
+      const mine = before.then(poll);
+      const tail = mine.catch(() => undefined);
+      tails.set(key, tail);
+      void tail.then(() => {
+        if (tails.get(key) === tail) tails.delete(key);
+      });
+      return mine;
+    },
   };
 }
