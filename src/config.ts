@@ -201,7 +201,7 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
       get('AUTODIALER_DEFAULT_REGION')?.toUpperCase(),
     ) ?? null;
   const workerConcurrency = pick(problems, 'AUTODIALER_WORKER_CONCURRENCY', intIn('AUTODIALER_WORKER_CONCURRENCY', 1, 1000), get('AUTODIALER_WORKER_CONCURRENCY'), 50);
-  const pacingMarginMs = pick(problems, 'AUTODIALER_PACING_MARGIN_MS', intIn('AUTODIALER_PACING_MARGIN_MS', 0, 200), get('AUTODIALER_PACING_MARGIN_MS'), 15);
+  const pacingMarginMs = pick(problems, 'AUTODIALER_PACING_MARGIN_MS', intIn('AUTODIALER_PACING_MARGIN_MS', 0, 200), get('AUTODIALER_PACING_MARGIN_MS'), 5);
   const shutdownGraceMs = pick(problems, 'AUTODIALER_SHUTDOWN_GRACE_MS', intIn('AUTODIALER_SHUTDOWN_GRACE_MS', 0, 600_000), get('AUTODIALER_SHUTDOWN_GRACE_MS'), 10_000);
   const zone = (name: string) => z.string().refine(zoneOk, `${name} must be an IANA time zone such as Asia/Shanghai`);
 

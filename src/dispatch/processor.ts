@@ -34,11 +34,13 @@ export type ProcessResult = 'dialed' | 'exists' | 'stale' | 'ended' | 'missing' 
 const PAUSED_RECHECK_MS = 1000;
 
 /**
- * Dial slots are spaced (1000 + this) / cps ms apart: calls that leave late
- * by different amounts still fit the provider's sliding second while the
- * difference stays under it (docs/pacing.md). Costs 1.5 % of the rate.
+ * Dial slots are spaced (1000 + this) / cps ms apart. The cap itself is kept
+ * by the send-time admission; this spacing keeps the reservations about as
+ * slow as what the admission lets through (each send counts from its
+ * admission to one second after its response), so that calls rarely queue at
+ * the admission (docs/pacing.md). Costs margin / 1000 of the rate.
  */
-export const DIAL_SAFETY_MARGIN_MS = 15;
+export const DIAL_SAFETY_MARGIN_MS = 5;
 
 /** Flight bound of a dial when the deps give none: no provider request lasts longer. */
 export const DEFAULT_DIAL_FLIGHT_MS = 30_000;
