@@ -6,6 +6,7 @@
  * Both rates come from the simulator's ledger (arrivals per second over a
  * fixed window after a warm-up).
  */
+import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
@@ -24,6 +25,8 @@ const WINDOW_MS = 10_000;
 const CONTACTS = 40_000;
 const PARAMS = { voicetype: '2', voicefile: 'http://example.invalid/promo.mp3', chengshudu: '1', userid: '1@extGroup-1' };
 
+/** Linux's USER_HZ (the unit of /proc/<pid>/stat CPU times). */
+const CLOCK_TICKS = 100;
 const numberOf = (i: number) => `1380${String(i).padStart(7, '0')}`;
 
 /** Arrivals per second in [from, from + WINDOW_MS). */
@@ -34,6 +37,26 @@ function rateIn(sim: Simulator, from: number): number {
 
 function firstArrival(sim: Simulator): Promise<number> {
   return new Promise((resolve) => sim.events.once('request', (e) => resolve(e.at)));
+}
+
+/** CPU time (user + system) of a process so far, in ms, from /proc (Linux). */
+function processCpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? (ticks * 1000) / CLOCK_TICKS : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The Redis server's CPU time so far (user + system), in ms. */
+async function redisCpuMs(redis: Redis): Promise<number | null> {
+  const info = await redis.info('cpu');
+  const get = (k: string) => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  const ms = (get('used_cpu_user') + get('used_cpu_sys')) * 1000;
+  return Number.isFinite(ms) ? ms : null;
 }
 
 async function until(t: number): Promise<void> {
@@ -72,6 +95,8 @@ function contactsCsv(n: number): Readable {
   return Readable.from([Buffer.from(lines.join('\n'), 'utf8')]);
 }
 
+const fmtUs = (us: number | null): string => (us === null ? 'n/a' : `${Math.round(us)} µs`);
+
 async function main(): Promise<void> {
   const prefix = benchPrefix('dispatch');
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -83,6 +108,8 @@ async function main(): Promise<void> {
   const c = await createContainer(config, { redis, log: createLogger({ level: 'error' }) });
   let raw = 0;
   let dialer = 0;
+  let workerUsPerDial: number | null = null;
+  let redisUsPerDial: number | null = null;
   try {
     raw = await rawCeiling(sim);
     process.stdout.write(`raw undici: ${Math.round(raw)} requests/s\n`);
@@ -107,12 +134,22 @@ async function main(): Promise<void> {
     try {
       await worker.ready;
       const first = await firstArrival(sim);
+      await until(first + WARMUP_MS);
+      const cpu0 = processCpuMs(worker.pid);
+      const redis0 = await redisCpuMs(redis);
+      await until(first + WARMUP_MS + WINDOW_MS);
+      const cpu1 = processCpuMs(worker.pid);
+      const redis1 = await redisCpuMs(redis);
       await until(first + WARMUP_MS + WINDOW_MS + 200);
       dialer = rateIn(sim, first + WARMUP_MS);
+      const dials = (dialer * WINDOW_MS) / 1000;
+      if (cpu0 !== null && cpu1 !== null && dials > 0) workerUsPerDial = ((cpu1 - cpu0) * 1000) / dials;
+      if (redis0 !== null && redis1 !== null && dials > 0) redisUsPerDial = ((redis1 - redis0) * 1000) / dials;
     } finally {
       await worker.stop(15_000);
     }
     process.stdout.write(`dialer (1 worker process): ${Math.round(dialer)} calls/s\n`);
+    process.stdout.write(`CPU per dial: worker ${fmtUs(workerUsPerDial)}, Redis ${fmtUs(redisUsPerDial)}\n`);
   } finally {
     await c.close(2000);
     await sim.close();
@@ -132,6 +169,8 @@ async function main(): Promise<void> {
       '| --- | ---: | ---: |',
       `| raw undici | ${Math.round(raw)} | 100 % |`,
       `| dialer worker | ${Math.round(dialer)} | ${(share * 100).toFixed(1)} % (target ≥ 40 %: ${share >= 0.4 ? 'met' : 'MISSED'}) |`,
+      '',
+      `CPU time per dial in the measured window: worker process ${fmtUs(workerUsPerDial)}, Redis server ${fmtUs(redisUsPerDial)} (from /proc and INFO cpu; on a shared machine the rate moves with the load, these move less).`,
       '',
       "Where a dial's time goes (one worker, in order): contact row read; pacing acquire (Lua); attempt begun (contact read, commit script) beside the callee index write; send-time admission (only when a cps limit applies); the HTTP request; dial result (attempt and contact read together, commit script); BullMQ completion and next fetch. About seven Redis round trips per dial on an auto-pipelined connection, against one HTTP exchange for the raw client; the worker is CPU-bound at this rate (a CPU profile shows about 15 % idle, 12 % garbage collection, and the rest spread over ioredis command encoding, undici and the attempt service).",
     ].join('\n'),

@@ -18,6 +18,7 @@ import { makeAttemptStore } from '../store/attempts.js';
 import { makeCallbackLog } from '../store/callback-log.js';
 import { makeDncStore } from '../store/dnc.js';
 import { createRedisPacer } from '../pacing/index.js';
+import { accountKeys, campaignKeys } from '../pacing/keys.js';
 import { createProviders } from '../providers/index.js';
 import type { ProviderAdapter } from '../providers/types.js';
 import type { ProviderFamily } from '../domain/types.js';
@@ -89,6 +90,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
       const p = config.providers[family];
       return p ? p.connectTimeoutMs + p.responseTimeoutMs : 30_000;
     },
+    // An attempt's end frees its channel in the same commit (the pacer's hold keys, same Redis).
+    holdKeys: (family, campaignId) => [campaignKeys(config.prefix, campaignId).holds, accountKeys(config.prefix, family).holds],
     pauseCampaign: async (id, reason) => {
       try {
         await control.pause(id, reason);

@@ -4,7 +4,7 @@
  * (a retry, or a final status), by compare-and-set.
  */
 import type { AttemptOutcome, ProviderFamily } from '../domain/types.js';
-import type { AttemptStore, AttemptFields, StoredAttempt } from '../store/attempts.js';
+import type { AttemptStore, AttemptFields, AttemptIndex, StoredAttempt } from '../store/attempts.js';
 import type { ContactStore, ContactState } from '../store/contacts.js';
 import type { CampaignCache, ResolvedCampaign } from '../campaign/runtime.js';
 import { parseAttemptId } from '../store/ids.js';
@@ -29,6 +29,12 @@ export interface AttemptCoreDeps {
   pbxGraceMs?: number;
   /** How long a dial request may take (the adapter's connect + response timeouts), per provider. */
   requestTimeoutMs?: (family: ProviderFamily) => number;
+  /**
+   * The pacer's channel-hold keys (campaign, account) of an attempt: when
+   * given, an attempt's end frees its channel in the same commit; without
+   * them the service asks the pacer after the commit.
+   */
+  holdKeys?: (family: ProviderFamily, campaignId: string) => readonly [campaignHolds: string, accountHolds: string];
 }
 
 export function makeAttemptCore(deps: AttemptCoreDeps) {
@@ -50,6 +56,11 @@ export function makeAttemptCore(deps: AttemptCoreDeps) {
     return at + d.resultTimeoutMs;
   }
 
+  /** The channel release to write with an attempt's end (empty: the caller asks the pacer). */
+  function releaseOf(a: { family: ProviderFamily; cid: string }): { release?: readonly [string, string] } {
+    return deps.holdKeys ? { release: deps.holdKeys(a.family, a.cid) } : {};
+  }
+
   /** The attempt and its contact's state, read together (one round trip with auto-pipelining). */
   async function read(id: string): Promise<Ctx | null> {
     const ref = parseAttemptId(id);
@@ -63,9 +74,10 @@ export function makeAttemptCore(deps: AttemptCoreDeps) {
     outcome: AttemptOutcome,
     fields: AttemptFields,
     placed: boolean,
-    opts: { dueOverride?: number; notSent?: boolean; stats?: Record<string, number> } = {},
+    opts: { dueOverride?: number; notSent?: boolean; stats?: Record<string, number>; release?: boolean; index?: AttemptIndex } = {},
   ): Promise<'conflict' | 'ok' | 'completed'> {
     const { a, raw, state } = ctx;
+    const extra = { ...(opts.release ? releaseOf(a) : {}), ...(opts.index ? { index: opts.index } : {}) };
     if (state.a !== a.id || state.s !== 'pending') {
       // The contact has moved on (or is final already): only the attempt record changes.
       const r = await attempts.commit({
@@ -77,6 +89,7 @@ export function makeAttemptCore(deps: AttemptCoreDeps) {
         deadline: 'del',
         now: now(),
         ...(opts.stats ? { stats: opts.stats } : {}),
+        ...extra,
       });
       return r;
     }
@@ -105,6 +118,7 @@ export function makeAttemptCore(deps: AttemptCoreDeps) {
       deadline: 'del',
       now: now(),
       stats,
+      ...extra,
     });
     if (r !== 'conflict') {
       if (decision.status === 'pending' && decision.dueAt !== null) {
@@ -117,7 +131,7 @@ export function makeAttemptCore(deps: AttemptCoreDeps) {
     return r;
   }
 
-  return { read, finalizeContact, resultDeadline, dialDeadline };
+  return { read, finalizeContact, resultDeadline, dialDeadline, releaseOf, releasesInCommit: deps.holdKeys !== undefined };
 }
 
 export type AttemptCore = ReturnType<typeof makeAttemptCore>;

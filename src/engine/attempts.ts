@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { AttemptOutcome, CallResult, ProviderFamily } from '../domain/types.js';
 import type { DialOutcome } from '../providers/types.js';
 import type { Pacer } from '../pacing/types.js';
-import { createdAttempt, type AttemptFields } from '../store/attempts.js';
+import { createdAttempt, type AttemptFields, type AttemptIndex } from '../store/attempts.js';
 import { encodeContactState, type ContactState } from '../store/contacts.js';
 import type { ResolvedCampaign } from '../campaign/runtime.js';
 import { attemptId, parseAttemptId } from '../store/ids.js';
@@ -60,7 +60,11 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
   const core = makeAttemptCore(deps);
   /** What this process's begin wrote, until its dial answer is applied. */
   const written = makeWrittenMemo(10_000);
-  const { read, finalizeContact, resultDeadline, dialDeadline } = core;
+  const { read, finalizeContact, resultDeadline, dialDeadline, releasesInCommit } = core;
+  /** Frees the channel after a commit that could not do it itself (no hold keys given). */
+  const releaseAfter = async (family: ProviderFamily, cid: string, id: string): Promise<void> => {
+    if (!releasesInCommit) await pacer.release(family, cid, id);
+  };
 
   /**
    * Records the attempt as dialing before the request leaves. 'exists' means
@@ -168,13 +172,9 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
             });
             return r === 'conflict' ? RETRY : 'done';
           }
-          const r = await finalizeContact(ctx,
-            'rejected',
-            { ...changedFields(a, step.record), error: `rejected: ${outcome.reason}` },
-            true,
-          );
+          const r = await finalizeContact(ctx, 'rejected', { ...changedFields(a, step.record), error: `rejected: ${outcome.reason}` }, true, { release: true });
           if (r !== 'conflict') {
-            await pacer.release(family, a.cid, id);
+            await releaseAfter(family, a.cid, id);
             events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome: 'rejected', late: false, source: 'dial' });
           }
           return r === 'conflict' ? RETRY : 'done';
@@ -187,10 +187,11 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
           if (outcome.kind === 'transient' && outcome.httpStatus === 429) await pacer.penalize(family, retryAfter);
           const r = await finalizeContact(ctx, 'failed', { ...changedFields(a, step.record), error: reason }, false, {
             notSent: true,
+            release: true,
             ...(retryAfter !== null ? { dueOverride: retryAfter } : {}),
           });
           if (r !== 'conflict') {
-            await pacer.release(family, a.cid, id);
+            await releaseAfter(family, a.cid, id);
             if (outcome.kind === 'fatal') await deps.pauseCampaign(a.cid, `provider refused the credentials: ${outcome.reason}`);
           }
           return r === 'conflict' ? RETRY : 'done';
@@ -225,20 +226,20 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         callUuid: res.providerCallId ?? a.callUuid ?? '',
         callbackId,
       };
-      // The CDR reveals the call uuid; remember it unless a status callback already did.
-      if (res.providerCallId && family === 'sipcall' && a.callUuid !== res.providerCallId) {
-        await attempts.rememberCallUuid(res.providerCallId, id, 86_400_000);
-      }
+      // The CDR reveals the call uuid; it is indexed (with the commit) unless a status callback already did.
+      const index: AttemptIndex | undefined =
+        res.providerCallId && family === 'sipcall' && a.callUuid !== res.providerCallId ? { by: 'callUuid', uuid: res.providerCallId, ttlMs: 86_400_000 } : undefined;
+      const withIndex = index ? { index } : {};
       switch (step.effect) {
         case 'final': {
-          const r = await finalizeContact(ctx, res.outcome, fields, true, { stats: resultStats(res) });
+          const r = await finalizeContact(ctx, res.outcome, fields, true, { stats: resultStats(res), release: true, ...withIndex });
           if (r === 'conflict') return RETRY;
-          await pacer.release(family, a.cid, id);
+          await releaseAfter(family, a.cid, id);
           events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome: res.outcome, late: false, source: 'callback' });
           return 'final';
         }
         case 'late_correction': {
-          const r = await correctLate(ctx, res.outcome, { ...fields, late: true }, resultStats(res));
+          const r = await correctLate(ctx, res.outcome, { ...fields, late: true }, resultStats(res), index);
           if (r === 'conflict') return RETRY;
           events.emit('callback:late', { campaignId: a.cid, attemptId: id, outcome: res.outcome });
           return 'late';
@@ -254,12 +255,14 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
             dueAt: null,
             deadline: null,
             now: t,
+            ...withIndex,
           });
           if (r === 'conflict') return RETRY;
           if (step.effect === 'duplicate') events.emit('callback:duplicate', { campaignId: a.cid, attemptId: id });
           return step.effect;
         }
         default:
+          if (index) await attempts.rememberCallUuid(index.uuid, id, index.ttlMs);
           return 'ignored';
       }
     });
@@ -275,6 +278,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
     outcome: AttemptOutcome,
     fields: AttemptFields,
     stats: Record<string, number>,
+    index?: AttemptIndex,
   ): Promise<'conflict' | 'ok' | 'completed'> {
     const { a, raw, state } = ctx;
     const onThisAttempt = state.a === a.id;
@@ -303,6 +307,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       deadline: 'del',
       now: now(),
       stats: { ...stats, late: 1 },
+      ...(index ? { index } : {}),
     });
   }
 
@@ -314,8 +319,9 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       if (!ctx) return 'unknown' as const;
       const { a } = ctx;
       const step = applyEvent(a, { type: 'progress', status }, t);
-      if (callUuid && !a.callUuid) await attempts.rememberCallUuid(callUuid, id, 86_400_000);
-      if (step.effect !== 'advanced' && !(callUuid && !a.callUuid)) return 'ignored';
+      // The first uuid seen for the call is indexed with the commit: later callbacks that carry only it find this attempt.
+      const newUuid = callUuid !== null && !a.callUuid ? callUuid : null;
+      if (step.effect !== 'advanced' && newUuid === null) return 'ignored';
       const { raw, state } = ctx;
       const fields: AttemptFields = { ...changedFields(a, step.record), callUuid: callUuid ?? a.callUuid ?? '' };
       const r = await attempts.commit({
@@ -326,6 +332,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         dueAt: null,
         deadline: null,
         now: t,
+        ...(newUuid !== null ? { index: { by: 'callUuid' as const, uuid: newUuid, ttlMs: 86_400_000 } } : {}),
       });
       if (r === 'conflict') return RETRY;
       if (step.effect === 'advanced') events.emit('attempt:progress', { campaignId: a.cid, attemptId: id, status });
@@ -361,9 +368,9 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         outcome = 'no_answer';
         error = 'no CDR by the deadline: the first party did not answer';
       }
-      const r = await finalizeContact(ctx, outcome, { ...changedFields(a, step.record), outcome, error }, true);
+      const r = await finalizeContact(ctx, outcome, { ...changedFields(a, step.record), outcome, error }, true, { release: true });
       if (r === 'conflict') return RETRY;
-      await pacer.release(a.family, a.cid, id);
+      await releaseAfter(a.family, a.cid, id);
       events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome, late: false, source: 'deadline' });
       return outcome;
     });

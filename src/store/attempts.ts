@@ -175,6 +175,8 @@ export interface CommitInput {
   stats?: Record<string, number>;
   /** A look-up key written with the commit (same script): how callbacks without a customuuid find the attempt. */
   index?: AttemptIndex;
+  /** The pacer's channel holds (campaign, account) to free with the commit (same script). */
+  release?: readonly [campaignHolds: string, accountHolds: string];
 }
 
 /** Where a callback that lacks the customuuid finds its attempt; the value is the attempt id. */
@@ -205,7 +207,7 @@ export function createdAttempt(id: string, fields: AttemptFields): StoredAttempt
   return decodeStoredAttempt(id, { ...hashFields(fields), ver: '1' });
 }
 
-const COMMIT_SCRIPT = luaScript(COMMIT, 11);
+const COMMIT_SCRIPT = luaScript(COMMIT, 13);
 
 export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
   const { redis, keys: k } = deps;
@@ -243,6 +245,8 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
       k.outbox,
       k.stats(cid),
       input.index ? indexKey(input.index) : k.attempt(input.cuuid),
+      input.release ? input.release[0] : k.attempt(input.cuuid),
+      input.release ? input.release[1] : k.attempt(input.cuuid),
     ];
     const res = await runScript(redis, COMMIT_SCRIPT, keyList, [
       String(input.expectedVersion),
@@ -260,6 +264,7 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
       input.stats && Object.keys(input.stats).length > 0 ? JSON.stringify(input.stats) : '',
       input.index ? String(Math.max(1000, Math.round(input.index.ttlMs))) : '',
       input.index ? input.cuuid : '',
+      input.release ? '1' : '',
     ]);
     return String(res) as CommitResult;
   }

@@ -153,9 +153,12 @@ return out
  *       idx, expectedSt ('' = absent), newSt ('' = unchanged),
  *       oldStatus, newStatus, dueAt ('' = none), deadline ('' | 'del' | ms),
  *       cuuid, now, campaignId, stats increments JSON ('' = none),
- *       index TTL ms ('' = no index), index value
+ *       index TTL ms ('' = no index), index value, release ('1' = free the channel)
  * KEYS[11] (with an index): a look-up key set to the index value with that
  *       TTL (an attempt found by callee, call uuid or provider call id)
+ * KEYS[12], KEYS[13] (with a release): the pacer's channel holds (campaign,
+ *       account), from which the attempt is removed
+ * Unused optional keys are given as the attempt key.
  * Returns 'conflict', 'ok' or 'completed'.
  */
 export const COMMIT = `
@@ -193,6 +196,10 @@ if old ~= new and new ~= 'pending' and redis.call('HGET', KEYS[6], 'notify') == 
 end
 if ARGV[14] and ARGV[14] ~= '' then
   redis.call('SET', KEYS[11], ARGV[15], 'PX', tonumber(ARGV[14]))
+end
+if ARGV[16] == '1' then
+  redis.call('ZREM', KEYS[12], ARGV[10])
+  redis.call('ZREM', KEYS[13], ARGV[10])
 end
 if ARGV[9] == 'del' then
   redis.call('ZREM', KEYS[5], ARGV[10])
