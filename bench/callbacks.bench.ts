@@ -6,7 +6,10 @@
  * and a no-op fastify route's requests per second with the same client, the
  * same bodies and the same number of connections, in the same run.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import pLimit from 'p-limit';
 import { Pool } from 'undici';
@@ -18,7 +21,7 @@ import { attemptId } from '../src/store/ids.js';
 import { parseCallback } from '../src/correlation/parse.js';
 import type { ProviderAdapter } from '../src/providers/types.js';
 import type { ProviderFamily } from '../src/domain/types.js';
-import { benchPrefix, cleanPrefix, mb, peakRss, percentile, rate, report, REDIS_URL } from './support.js';
+import { benchPrefix, cleanPrefix, mb, peakRss, percentile, processCpuMs, rate, report, REDIS_URL } from './support.js';
 import { sipcallCdr } from '../test/callbacks/support.js';
 
 const N = Number(process.env.CALLBACKS_N ?? 100_000);
@@ -27,6 +30,57 @@ const SECRET = 'bench-callback-secret-0123456789';
 /** Measures the effect of ioredis auto-pipelining on the container's connection (not the default). */
 const AUTOPIPELINE = process.env.CALLBACKS_AUTOPIPELINE === '1';
 const OUTCOMES = ['answered', 'busy', 'no_answer', 'failed'] as const;
+/**
+ * Where correlation runs: 'worker' (default; the server stores and answers, one
+ * `autodialer correlator` process interprets, AUTODIALER_CORRELATE_IN=worker) or
+ * 'server' (in the receiving process, off the request path).
+ */
+const CORRELATE_IN = process.env.CALLBACKS_CORRELATE_IN === 'server' ? 'server' : 'worker';
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** An `autodialer correlator` process on the bench's prefix; resolves once it logged that it runs. */
+async function startCorrelator(env: Record<string, string>): Promise<ChildProcess> {
+  const prof = process.env.CALLBACKS_CORRELATOR_PROF;
+  const child = spawn(process.execPath, [...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), join(ROOT, 'bin', 'autodialer.js'), 'correlator'], {
+    env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+    // The CLI logs to stderr (stdout is for data).
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
+  await new Promise<void>((ready, fail) => {
+    let seen = '';
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes('correlator running')) {
+        child.stderr?.off('data', onData);
+        child.stderr?.resume();
+        ready();
+      }
+    };
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => fail(new Error(`correlator exited before it ran (code ${code}): ${seen.slice(-500)}`)));
+  });
+  return child;
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Resolves once the campaign is completed and no callback is pending (polled: the correlator may be another process). */
+async function drained(c: Container, cid: string, limitMs: number): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const [state, pending] = await Promise.all([c.campaigns.get(cid), c.callbackLog.pendingCount()]);
+    if (state?.state === 'completed' && pending === 0) return;
+    if (Date.now() > deadline) throw new Error(`not drained after ${limitMs} ms: campaign ${state?.state}, ${pending} pending`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 /** A CDR shaped like seed 003's example for attempt `id`; numeric fields alternate between numbers and strings. */
 function cdrBody(id: string, i: number, at: number): string {
@@ -141,18 +195,17 @@ async function calibrate(c: Container, m: number, first: number): Promise<{ pars
 async function main(): Promise<void> {
   const prefix = benchPrefix('callbacks');
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null, enableAutoPipelining: AUTOPIPELINE });
-  const config = loadConfig(
-    {
-      REDIS_URL,
-      AUTODIALER_PREFIX: prefix,
-      AUTODIALER_CALLBACK_SECRET: SECRET,
-      SIPCALL_API_URL: 'http://127.0.0.1:1',
-      SIPCALL_TOKEN: '0123456789abcdef0123456789abcdef',
-      SIPCALL_TIMEZONE: 'Asia/Shanghai',
-      LOG_LEVEL: 'silent',
-    },
-    null,
-  );
+  const env = {
+    REDIS_URL,
+    AUTODIALER_PREFIX: prefix,
+    AUTODIALER_CALLBACK_SECRET: SECRET,
+    AUTODIALER_CORRELATE_IN: CORRELATE_IN,
+    SIPCALL_API_URL: 'http://127.0.0.1:1',
+    SIPCALL_TOKEN: '0123456789abcdef0123456789abcdef',
+    SIPCALL_TIMEZONE: 'Asia/Shanghai',
+    LOG_LEVEL: 'silent',
+  };
+  const config = loadConfig(env, null);
   const providers = new Map<ProviderFamily, ProviderAdapter>();
   const c = await createContainer(config, { redis, providers, log: createLogger({ level: 'silent' }) });
   const noop = Fastify({ logger: false });
@@ -179,17 +232,21 @@ async function main(): Promise<void> {
     const app = await c.startServer({ port: 0, host: '127.0.0.1' });
     const addr = app.server.address();
     const origin = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-    const completed = c.events.waitFor('campaign:completed', (e) => e.campaignId === cid, 30 * 60_000);
+    const correlator = CORRELATE_IN === 'worker' ? await startCorrelator(env) : null;
     const rss = peakRss();
     const cpu0 = process.cpuUsage();
+    const correlatorCpu0 = correlator?.pid ? processCpuMs(correlator.pid) : null;
     const started = performance.now();
     const sent = await blast(origin, '/callbacks/sipcall/cdr', bodies, CONNECTIONS);
-    const state = await c.campaigns.get(cid);
-    if (state?.state !== 'completed') await completed;
+    await drained(c, cid, Number(process.env.CALLBACKS_DRAIN_MS ?? 30 * 60_000));
     await c.receiver.idle();
     const endToEndMs = performance.now() - started;
-    const nodeCpu = cpuMs(process.cpuUsage(cpu0));
+    const serverCpu = cpuMs(process.cpuUsage(cpu0));
+    const correlatorCpu1 = correlator?.pid ? processCpuMs(correlator.pid) : null;
+    const correlatorCpu = correlatorCpu0 !== null && correlatorCpu1 !== null ? correlatorCpu1 - correlatorCpu0 : 0;
+    const nodeCpu = serverCpu + correlatorCpu;
     const peak = rss.stop();
+    if (correlator) await stopProcess(correlator);
 
     // 4. What two parts cost alone, on fresh attempts (the receiver's queue is idle by now).
     const cal = await calibrate(c, Math.min(N, 10_000), N);
@@ -222,8 +279,11 @@ async function main(): Promise<void> {
       '## callbacks — receiver throughput',
       '',
       `${fmt(N)} accepted sipcall attempts, one seed-shaped CDR each (customuuid = attempt id), posted as JSON over HTTP`,
-      `through one undici Pool of ${CONNECTIONS} connections, ${CONNECTIONS} requests in flight; server, client and`,
-      'correlation in one Node process, Redis on the same machine. Setup (import, begin, accepted) is not timed.',
+      `through one undici Pool of ${CONNECTIONS} connections, ${CONNECTIONS} requests in flight; Redis on the same machine.`,
+      CORRELATE_IN === 'worker'
+        ? 'Server and client in one Node process; correlation in one `autodialer correlator` process (AUTODIALER_CORRELATE_IN=worker: the server stores, parses and answers, the correlator leases pending entries from the log). The no-op route runs in the same process as the client, as the server does.'
+        : 'Server, client and correlation in one Node process (AUTODIALER_CORRELATE_IN=server).',
+      'Setup (import, begin, accepted) is not timed.',
       `Redis connection: ${AUTOPIPELINE ? 'ioredis auto-pipelining ON (CALLBACKS_AUTOPIPELINE=1)' : 'as the container makes it (the stores on an auto-pipelined connection of their own)'}.`,
       '',
       '| measure | value |',
@@ -234,6 +294,7 @@ async function main(): Promise<void> {
       `| end to end / ceiling | **${share.toFixed(0)} %** (target ≥ ${target} %) |`,
       `| acceptance latency p50 / p99 / max | ${ms(percentile(lat, 50))} / **${ms(percentile(lat, 99))}** / ${ms(lat[lat.length - 1] ?? 0)} |`,
       `| Node CPU per callback, end to end (HTTP, store, parse, correlate) | ${us(nodeCpu)}: ${((noopCpu / nodeCpu) * 100).toFixed(0)} % of the no-op's cost per request |`,
+      ...(CORRELATE_IN === 'worker' ? [`| of which: server and client process / correlator process | ${us(serverCpu)} / ${us(correlatorCpu)} |`] : []),
       `| of which, measured alone: parsing one CDR / the attempt service applying one result | ${Math.round(cal.parseUs)} µs / ${Math.round(cal.resultUs)} µs |`,
       `| stored (stream length) / sent / still pending | ${fmt(stored)} / ${fmt(N)} / ${fmt(pending)} |`,
       `| correlated / duplicate / orphan / malformed | ${fmt(counters.correlated)} / ${fmt(counters.duplicate)} / ${fmt(totals.orphan)} / ${fmt(totals.malformed)} |`,

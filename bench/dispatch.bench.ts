@@ -6,7 +6,6 @@
  * Both rates come from the simulator's ledger (arrivals per second over a
  * fixed window after a warm-up).
  */
-import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
@@ -17,7 +16,7 @@ import { encodeMultipart } from '../src/providers/index.js';
 import { sipcallFields } from '../src/providers/sipcall/adapter.js';
 import { startSimulator, DEFAULT_TOKEN, type Simulator } from '../src/simulator/index.js';
 import { spawnWorker, workerEnv } from '../test/discipline/fixtures/spawn-worker.js';
-import { benchPrefix, cleanPrefix, report, REDIS_URL } from './support.js';
+import { benchPrefix, cleanPrefix, processCpuMs, report, REDIS_URL } from './support.js';
 
 const CONCURRENCY = 50;
 const WARMUP_MS = 2_000;
@@ -25,8 +24,6 @@ const WINDOW_MS = 10_000;
 const CONTACTS = 40_000;
 const PARAMS = { voicetype: '2', voicefile: 'http://example.invalid/promo.mp3', chengshudu: '1', userid: '1@extGroup-1' };
 
-/** Linux's USER_HZ (the unit of /proc/<pid>/stat CPU times). */
-const CLOCK_TICKS = 100;
 const numberOf = (i: number) => `1380${String(i).padStart(7, '0')}`;
 
 /** Arrivals per second in [from, from + WINDOW_MS). */
@@ -37,18 +34,6 @@ function rateIn(sim: Simulator, from: number): number {
 
 function firstArrival(sim: Simulator): Promise<number> {
   return new Promise((resolve) => sim.events.once('request', (e) => resolve(e.at)));
-}
-
-/** CPU time (user + system) of a process so far, in ms, from /proc (Linux). */
-function processCpuMs(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return Number.isFinite(ticks) ? (ticks * 1000) / CLOCK_TICKS : null;
-  } catch {
-    return null;
-  }
 }
 
 /** The Redis server's CPU time so far (user + system), in ms. */

@@ -3,7 +3,7 @@
  * sampling, percentiles, and writing its section of RESULTS.md.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 
@@ -51,4 +51,19 @@ export function report(name: string, markdown: string): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${name}.md`), `${markdown.trim()}\n`);
   process.stdout.write(`${markdown.trim()}\n`);
+}
+
+/** Linux's USER_HZ (the unit of /proc/<pid>/stat CPU times). */
+const CLOCK_TICKS = 100;
+
+/** CPU time (user + system) of a process so far, in ms, from /proc (Linux). */
+export function processCpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? (ticks * 1000) / CLOCK_TICKS : null;
+  } catch {
+    return null;
+  }
 }

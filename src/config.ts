@@ -50,6 +50,12 @@ export interface Config {
   workerConcurrency: number;
   /** Extra spacing per second of pacing (ms): absorbs jitter between send and arrival on a loaded host. */
   pacingMarginMs: number;
+  /**
+   * Where stored callbacks are interpreted: 'server' (the process that
+   * received them, off the request path) or 'worker' (worker and correlator
+   * processes claim them from the log; the server only stores and answers).
+   */
+  correlateIn: 'server' | 'worker';
   shutdownGraceMs: number;
   providers: { sipcall: SipcallConfig | null; pbx: PbxConfig | null };
   /** Why a provider is unavailable: the variables that are missing. */
@@ -202,6 +208,8 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     ) ?? null;
   const workerConcurrency = pick(problems, 'AUTODIALER_WORKER_CONCURRENCY', intIn('AUTODIALER_WORKER_CONCURRENCY', 1, 1000), get('AUTODIALER_WORKER_CONCURRENCY'), 50);
   const pacingMarginMs = pick(problems, 'AUTODIALER_PACING_MARGIN_MS', intIn('AUTODIALER_PACING_MARGIN_MS', 0, 200), get('AUTODIALER_PACING_MARGIN_MS'), 5);
+  const correlateIn =
+    pick(problems, 'AUTODIALER_CORRELATE_IN', z.enum(['server', 'worker'], { message: "AUTODIALER_CORRELATE_IN must be 'server' or 'worker'" }), get('AUTODIALER_CORRELATE_IN')) ?? 'server';
   const shutdownGraceMs = pick(problems, 'AUTODIALER_SHUTDOWN_GRACE_MS', intIn('AUTODIALER_SHUTDOWN_GRACE_MS', 0, 600_000), get('AUTODIALER_SHUTDOWN_GRACE_MS'), 10_000);
   const zone = (name: string) => z.string().refine(zoneOk, `${name} must be an IANA time zone such as Asia/Shanghai`);
 
@@ -269,6 +277,7 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     logLevel: get('LOG_LEVEL') ?? 'info',
     workerConcurrency,
     pacingMarginMs,
+    correlateIn,
     shutdownGraceMs,
     providers: { sipcall, pbx },
     missing,

@@ -116,6 +116,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
       ...(config.outcomeTables.sipcall ? { sipcallOutcomes: config.outcomeTables.sipcall } : {}),
       ...(config.outcomeTables.pbx ? { pbxDispositions: config.outcomeTables.pbx } : {}),
     },
+    ...(config.correlateIn === 'worker' ? { options: { deferred: true } } : {}),
   });
   const status = makeStatusReport({ campaigns, contacts, callbackLog, pacer, notifications: (id) => notificationCounts(redis, keys, id) });
   const importDeps = { redis, keys, campaigns, contacts, now, log };
@@ -160,12 +161,42 @@ export async function createContainer(config: Config, options: ContainerOptions 
 
   const running: { loops: Loop[]; workers: DialWorkers | null; app: FastifyInstance | null } = { loops: [], workers: null, app: null };
 
+  /**
+   * Interprets stored callbacks that wait in the log (AUTODIALER_CORRELATE_IN=worker):
+   * leases pages of pending entries as long as pages come back full, then looks again every `everyMs`.
+   */
+  function startCorrelator(opts: { everyMs?: number; pageSize?: number } = {}): Loop {
+    const pageSize = opts.pageSize ?? 256;
+    let stopping = false;
+    const loop = startLoop(
+      'correlator',
+      opts.everyMs ?? 20,
+      async () => {
+        while (!stopping && (await receiver.pull({ limit: pageSize })) >= pageSize);
+      },
+      log,
+    );
+    const stop = async () => {
+      stopping = true;
+      await loop.stop();
+      await receiver.idle();
+    };
+    const correlator: Loop = { stop, kick: () => loop.kick() };
+    running.loops.push(correlator);
+    return correlator;
+  }
+
   /** Workers, feeder and deadline sweeper in this process. */
   function startWorker(opts: { concurrency?: number; feeder?: Partial<FeederOptions>; feedEveryMs?: number; sweepEveryMs?: number; notifier?: NotifierOptionsInput } = {}) {
     const feeder = makeFeeder({ campaigns, cache, contacts, queues, service, pacer, now, log, ...(opts.feeder ? { options: opts.feeder } : {}) });
     const sweeper = makeDeadlineSweeper({ attempts, service, now, log });
     const processor = makeDialProcessor({
       safetyMarginMs: config.pacingMarginMs,
+      // How long a dial request may be out: the bound on its arrival that the send-time admission logs until it lands.
+      requestTimeoutMs: (family) => {
+        const p = config.providers[family];
+        return p ? p.connectTimeoutMs + p.responseTimeoutMs : 30_000;
+      },
       providers,
       service,
       campaigns: cache,
@@ -185,6 +216,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     });
     running.loops.push(startLoop('feeder', opts.feedEveryMs ?? 250, () => feeder.tick(), log));
     running.loops.push(startLoop('sweeper', opts.sweepEveryMs ?? 500, () => sweeper.tick(), log));
+    if (config.correlateIn === 'worker') startCorrelator();
     // Outbound notifications; stopped with the other loops in close().
     const notifier = startNotifier({ redis, keys, campaigns, contacts, attempts, now, random, log, ...(opts.notifier ? { options: opts.notifier } : {}) });
     running.loops.push(notifier);
@@ -261,6 +293,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     addContacts,
     dryRun,
     startWorker,
+    startCorrelator,
     startServer,
     close,
   };

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { createContainer, type Container } from '../app/container.js';
 import { createLogger } from '../infra/logger.js';
-import type { CliIo } from './shared.js';
+import { CliExit, type CliIo } from './shared.js';
 
 async function runUntilSignal(c: Container, io: CliIo): Promise<void> {
   await new Promise<void>((resolve) => {
@@ -27,9 +27,13 @@ async function runUntilSignal(c: Container, io: CliIo): Promise<void> {
 }
 
 export function addRoleCommands(program: Command, io: CliIo): void {
-  const start = async (roles: { server: boolean; worker: boolean }) => {
+  const start = async (roles: { server: boolean; worker: boolean; correlator?: boolean }) => {
     const config = loadConfig(io.env);
     const log = createLogger({ level: config.logLevel });
+    if (roles.correlator && config.correlateIn !== 'worker') {
+      // Servers interpret what they receive themselves: a correlator beside them would take the same entries.
+      throw new CliExit(2, 'autodialer correlator: set AUTODIALER_CORRELATE_IN=worker (servers then store callbacks and leave them to correlators)');
+    }
     const c = await createContainer(config, { log });
     if (!config.callbackSecret && roles.server) {
       log.warn('AUTODIALER_CALLBACK_SECRET is not set: callbacks are accepted without a key');
@@ -42,6 +46,10 @@ export function addRoleCommands(program: Command, io: CliIo): void {
       c.startWorker();
       log.info({ providers: [...c.providers.keys()] }, 'worker running');
     }
+    if (roles.correlator) {
+      c.startCorrelator();
+      log.info('correlator running: interpreting stored callbacks');
+    }
     await runUntilSignal(c, io);
   };
   program
@@ -52,6 +60,10 @@ export function addRoleCommands(program: Command, io: CliIo): void {
     .command('worker')
     .description('run the workers only (dialing, feeder, result deadlines)')
     .action(() => start({ server: false, worker: true }));
+  program
+    .command('correlator')
+    .description('interpret stored callbacks only (with AUTODIALER_CORRELATE_IN=worker; workers do it too)')
+    .action(() => start({ server: false, worker: false, correlator: true }));
   program
     .command('server')
     .description('run the HTTP server only (callbacks, API)')

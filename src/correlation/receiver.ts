@@ -42,6 +42,12 @@ export interface ReceiverOptions {
   capacity?: number;
   /** Settlements written per transaction at most (default 256). */
   settleBatch?: number;
+  /**
+   * Store only: `accept` stores and parses (a malformed callback is still
+   * settled and answered 400) and leaves readable ones pending, for `pull`
+   * in a worker or correlator process.
+   */
+  deferred?: boolean;
 }
 
 /** Interpretations whose effect reached the attempt: never applied again by replay. */
@@ -192,9 +198,39 @@ export function makeCallbackReceiver(deps: {
       await interpretOnce(cb, outcome, false, null);
       return { id, malformed: { reason: outcome.reason, field: outcome.field } };
     }
+    if (opts.deferred) return { id, malformed: null };
     inFlight.add(id);
     await queue.push({ cb, parsed: outcome.parsed, guard: false });
     return { id, malformed: null };
+  }
+
+  /**
+   * Leases up to `limit` pending entries from the log (any process may have
+   * stored them) and queues their interpretation here; `push` waits while the
+   * queue is full, so a correlator never takes more than it can hold. An entry
+   * leased before and never settled is checked against its attempt first.
+   * Returns how many entries the lease returned (a full page: call again).
+   */
+  async function pull(options: { limit?: number; leaseMs?: number; now?: number } = {}): Promise<number> {
+    const now = options.now ?? Date.now();
+    const limit = options.limit ?? 256;
+    const { entries, gone, damaged } = await callbackLog.lease(now, now + (options.leaseMs ?? 60_000), limit);
+    if (gone.length > 0) log.error({ ids: gone }, 'pending callbacks whose log entry is gone were dropped from the pending set');
+    for (const id of damaged) {
+      log.error({ callbackId: id }, 'a stored callback entry is unreadable: settled as malformed');
+      await settler.settle({ id, counter: 'malformed', kind: 'malformed', attemptId: null, campaignId: null });
+    }
+    for (const { cb, leasedBefore } of entries) {
+      if (inFlight.has(cb.id)) continue;
+      const outcome = parse(cb);
+      if (!outcome.ok) {
+        await interpretOnce(cb, outcome, leasedBefore, null);
+        continue;
+      }
+      inFlight.add(cb.id);
+      await queue.push({ cb, parsed: outcome.parsed, guard: leasedBefore });
+    }
+    return entries.length + gone.length + damaged.length;
   }
 
   /** Interprets one stored entry now, unless its effect is already on record. */
@@ -236,6 +272,8 @@ export function makeCallbackReceiver(deps: {
    * were queued; `idle()` waits for them.
    */
   async function recover(options: { olderThanMs?: number; now?: number } = {}): Promise<number> {
+    // Store-only: the correlators' leases take what a dead process left (see `pull`).
+    if (opts.deferred) return 0;
     const now = options.now ?? Date.now();
     const before = now - (options.olderThanMs ?? 60_000);
     const ids: string[] = [];
@@ -269,6 +307,7 @@ export function makeCallbackReceiver(deps: {
 
   return {
     accept,
+    pull,
     interpret,
     adoptParked,
     replay,

@@ -90,8 +90,35 @@ for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], tonumber(ARGV[2]), id) e
 return ids
 `;
 
+/**
+ * Takes up to `limit` pending entries due by `now` (received, or last leased,
+ * at or before it) and leases them until `leaseUntil` (re-scored: no other
+ * process takes them before then), with their stored fields. An id whose
+ * log entry is gone is taken out of the pending set.
+ * KEYS: pending, log   ARGV: now, leaseUntil, limit
+ * Returns {id, score, fields | false, ...} flattened by entry.
+ */
+const LEASE = `
+local flat = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for i = 1, #flat, 2 do
+  local id = flat[i]
+  local e = redis.call('XRANGE', KEYS[2], id, id)
+  out[#out + 1] = id
+  out[#out + 1] = flat[i + 1]
+  if e[1] then
+    redis.call('ZADD', KEYS[1], tonumber(ARGV[2]), id)
+    out[#out + 1] = e[1][2]
+  else
+    redis.call('ZREM', KEYS[1], id)
+    out[#out + 1] = false
+  end
+end
+return out
+`;
+
 const sha = (script: string) => createHash('sha1').update(script).digest('hex');
-const SCRIPTS = { append: { text: APPEND, sha: sha(APPEND) }, claim: { text: CLAIM, sha: sha(CLAIM) } };
+const SCRIPTS = { append: { text: APPEND, sha: sha(APPEND) }, claim: { text: CLAIM, sha: sha(CLAIM) }, lease: { text: LEASE, sha: sha(LEASE) } };
 
 export function makeCallbackLog(deps: { redis: Redis; keys: Keys }) {
   const { redis, keys: k } = deps;
@@ -217,6 +244,37 @@ export function makeCallbackLog(deps: { redis: Redis; keys: Keys }) {
     return Array.isArray(ids) ? ids.map(String) : [];
   }
 
+  /**
+   * Leases up to `limit` pending entries (received, or last leased, at or
+   * before `now`) until `leaseUntil`, oldest first, with their stored fields.
+   * `leasedBefore`: the entry was taken earlier and never settled (its effect
+   * may already be on record). Ids whose log entry is gone come back in `gone`
+   * (no longer pending).
+   */
+  async function lease(now: number, leaseUntil: number, limit: number): Promise<{ entries: { cb: StoredCallback; leasedBefore: boolean }[]; gone: string[]; damaged: string[] }> {
+    const flat = await run(SCRIPTS.lease, 2, pendingKey, k.callbackLog, String(Math.floor(now)), String(Math.floor(leaseUntil)), String(limit));
+    const entries: { cb: StoredCallback; leasedBefore: boolean }[] = [];
+    const gone: string[] = [];
+    const damaged: string[] = [];
+    if (!Array.isArray(flat)) return { entries, gone, damaged };
+    for (let i = 0; i + 2 < flat.length; i += 3) {
+      const id = String(flat[i]);
+      const score = Number(flat[i + 1]);
+      const fields: unknown = flat[i + 2];
+      if (!Array.isArray(fields)) {
+        gone.push(id);
+        continue;
+      }
+      const cb = parseEntry(id, fields.map(String));
+      if (!cb) {
+        damaged.push(id);
+        continue;
+      }
+      entries.push({ cb, leasedBefore: score !== cb.receivedAt });
+    }
+    return { entries, gone, damaged };
+  }
+
   async function pendingCount(): Promise<number> {
     return redis.zcard(pendingKey);
   }
@@ -226,7 +284,7 @@ export function makeCallbackLog(deps: { redis: Redis; keys: Keys }) {
     return Object.fromEntries(CALLBACK_COUNTERS.map((c) => [c, Number(raw[c] ?? 0)])) as Record<CallbackCounter, number>;
   }
 
-  return { append, read, get, length, count, settle, results, claimPending, pendingCount, counters };
+  return { append, read, get, length, count, settle, results, claimPending, lease, pendingCount, counters };
 }
 
 export type CallbackLog = ReturnType<typeof makeCallbackLog>;

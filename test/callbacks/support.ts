@@ -125,8 +125,8 @@ export const numberOf = (i: number) => `138${String(i).padStart(8, '0')}`;
 /**
  * A campaign of `n` contacts, each with one attempt begun and — unless
  * `accept` is false — accepted by the provider (pbx: with call id
- * `orig.<idx>`). Sipcall attempts are remembered by callee, as the dial
- * processor does, so status callbacks find them while they are live.
+ * `orig.<idx>`). Sipcall attempts are indexed by callee by the begin
+ * itself, so status callbacks find them while they are live.
  */
 export async function campaignWithAttempts(
   c: Container,
@@ -146,7 +146,6 @@ export async function campaignWithAttempts(
     const number = t.row.d ?? '';
     const begun = await c.service.begin(campaign, t.idx, t.attempt, number);
     if (begun.result !== 'began') throw new Error(`attempt ${begun.id}: ${begun.result}`);
-    if (d.provider === 'sipcall') await c.attempts.rememberCallee('sipcall', number, begun.id, 3_600_000);
     if (opts.accept !== false) {
       await c.service.dialResult(begun.id, d.provider, { kind: 'accepted', providerCallId: d.provider === 'pbx' ? `orig.${t.idx}` : null, detail: 'test' });
     }

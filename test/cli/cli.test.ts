@@ -93,5 +93,12 @@ describe('the autodialer command line', () => {
     expect(noPbx.err).toMatch(/provider pbx is not configured: set PBX_BASE_URL/);
     const unknown = await cli(['campaign', 'status', 'zzzzzzzz']);
     expect(unknown.err).toMatch(/no campaign with id zzzzzzzz/);
+    // A correlator beside servers that interpret what they receive would take the same entries.
+    const correlator = await cli(['correlator']);
+    expect(correlator.code).toBe(2);
+    expect(correlator.err).toMatch(/set AUTODIALER_CORRELATE_IN=worker/);
+    const badMode = await cli(['correlator'], { AUTODIALER_CORRELATE_IN: 'elsewhere' });
+    expect(badMode.code).toBe(2);
+    expect(badMode.err).toMatch(/AUTODIALER_CORRELATE_IN must be 'server' or 'worker'/);
   });
 });

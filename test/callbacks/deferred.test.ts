@@ -1,0 +1,91 @@
+/**
+ * Correlation in worker processes (AUTODIALER_CORRELATE_IN=worker): the
+ * server only stores and answers; correlators lease pending entries from the
+ * log, interpret them once, and take over what a dead correlator leased.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { startRig, campaignWithAttempts, sipcallCdr, sipcallStatus, SIPCALL_DEF, type Rig } from './support.js';
+
+let rig: Rig | null = null;
+afterEach(async () => {
+  await rig?.close();
+  rig = null;
+});
+
+async function settled(r: Rig): Promise<void> {
+  for (let i = 0; i < 200 && (await r.c.callbackLog.pendingCount()) > 0; i++) await new Promise((res) => setTimeout(res, 10));
+}
+
+describe('correlation in worker processes', () => {
+  it('stores and answers, leaves interpretation to a correlator, and each entry is applied once', async () => {
+    rig = await startRig('cb-deferred', { AUTODIALER_CORRELATE_IN: 'worker' });
+    const { c } = rig;
+    const { cid, attempts } = await campaignWithAttempts(c, SIPCALL_DEF, 4);
+    for (const [i, a] of attempts.entries()) {
+      const outcome = i % 2 === 0 ? 'answered' : 'busy';
+      const res = await rig.post('/callbacks/sipcall/cdr', JSON.stringify(sipcallCdr({ customuuid: a.id, uuid: `u-${i}`, destnumber: a.number, outcome })));
+      expect(res.status).toBe(200);
+    }
+    // A malformed body is still answered 400 and settled on the request path.
+    expect((await rig.post('/callbacks/sipcall/cdr', '{"customuuid": 12')).status).toBe(400);
+    // Nothing interpreted yet: stored and pending.
+    expect(await c.callbackLog.pendingCount()).toBe(4);
+    expect((await c.attempts.get(attempts[0]!.id))?.state).not.toBe('final');
+
+    // Two correlators pull at once: the leases split the entries, none is taken twice.
+    const [a, b] = await Promise.all([c.receiver.pull({ limit: 3 }), c.receiver.pull({ limit: 3 })]);
+    expect(a + b).toBe(4);
+    await c.receiver.idle();
+    await settled(rig);
+    expect(await c.callbackLog.pendingCount()).toBe(0);
+    const counters = await c.callbackLog.counters(cid);
+    expect(counters).toMatchObject({ received: 0, correlated: 4, duplicate: 0 });
+    const totals = await c.callbackLog.counters(null);
+    expect(totals).toMatchObject({ received: 5, correlated: 4, malformed: 1 });
+    for (const [i, at] of attempts.entries()) {
+      const rec = await c.attempts.get(at.id);
+      expect(rec?.state).toBe('final');
+      expect(rec?.outcome).toBe(i % 2 === 0 ? 'answered' : 'busy');
+      // The CDR's call uuid is indexed with the commit.
+      expect(await c.attempts.byCallUuid(`u-${i}`)).toBe(at.id);
+    }
+    // A status callback for a finished call finds it through that uuid and moves nothing.
+    await rig.post('/callbacks/sipcall/status', JSON.stringify(sipcallStatus({ uuid: 'u-0', callee: attempts[0]!.number, status: 'hangup' })));
+    expect(await c.receiver.pull()).toBe(1);
+    await c.receiver.idle();
+    expect((await c.attempts.get(attempts[0]!.id))?.outcome).toBe('answered');
+    expect(await c.receiver.pull()).toBe(0);
+  });
+
+  it('takes over what a correlator leased and never settled, without applying it twice', async () => {
+    rig = await startRig('cb-deferred-lease', { AUTODIALER_CORRELATE_IN: 'worker' });
+    const { c } = rig;
+    const { cid, attempts } = await campaignWithAttempts(c, SIPCALL_DEF, 2);
+    for (const [i, a] of attempts.entries()) {
+      await rig.post('/callbacks/sipcall/cdr', JSON.stringify(sipcallCdr({ customuuid: a.id, uuid: `v-${i}`, destnumber: a.number, outcome: 'answered' })));
+    }
+    const t0 = Date.now();
+    // A correlator leases both entries and dies: it applies the first one's result, settles nothing.
+    const leased = await c.callbackLog.lease(t0, t0 + 60_000, 10);
+    expect(leased.entries.map((e) => e.leasedBefore)).toEqual([false, false]);
+    const first = leased.entries[0]!.cb;
+    const body = JSON.parse(first.body) as Record<string, unknown>;
+    expect(body.customuuid).toBe(attempts[0]!.id);
+    const applied = await c.receiver.interpret(first);
+    expect(applied.kind).toBe('final');
+    // interpret settles; make the first look unsettled again, as if the process died before settling.
+    await c.redis.zadd(`${rig.prefix}:callbacks:pending`, t0 + 60_000, first.id);
+    await c.redis.hdel(`${rig.prefix}:callbacks:results`, first.id);
+
+    // Within the lease nobody else takes them.
+    expect(await c.receiver.pull({ now: t0 + 1000 })).toBe(0);
+    // After it, another correlator does; the entry already applied is recognised, not applied or counted twice.
+    expect(await c.receiver.pull({ now: t0 + 61_000 })).toBe(2);
+    await c.receiver.idle();
+    await settled(rig);
+    const counters = await c.callbackLog.counters(cid);
+    expect(counters.duplicate).toBe(0);
+    for (const a of attempts) expect((await c.attempts.get(a.id))?.state).toBe('final');
+    expect((await c.campaigns.counts(cid)).byStatus.answered).toBe(2);
+  });
+});
