@@ -21,7 +21,7 @@ import { attemptId } from '../src/store/ids.js';
 import { parseCallback } from '../src/correlation/parse.js';
 import type { ProviderAdapter } from '../src/providers/types.js';
 import type { ProviderFamily } from '../src/domain/types.js';
-import { benchPrefix, cleanPrefix, mb, peakRss, percentile, processCpuMs, rate, report, REDIS_URL } from './support.js';
+import { benchPrefix, cleanPrefix, mb, peakRss, percentile, processCpuMs, rate, redisCpuMs, report, REDIS_URL } from './support.js';
 import { sipcallCdr } from '../test/callbacks/support.js';
 
 const N = Number(process.env.CALLBACKS_N ?? 100_000);
@@ -236,6 +236,7 @@ async function main(): Promise<void> {
     const rss = peakRss();
     const cpu0 = process.cpuUsage();
     const correlatorCpu0 = correlator?.pid ? processCpuMs(correlator.pid) : null;
+    const redisCpu0 = await redisCpuMs(redis);
     const started = performance.now();
     const sent = await blast(origin, '/callbacks/sipcall/cdr', bodies, CONNECTIONS);
     await drained(c, cid, Number(process.env.CALLBACKS_DRAIN_MS ?? 30 * 60_000));
@@ -243,6 +244,8 @@ async function main(): Promise<void> {
     const endToEndMs = performance.now() - started;
     const serverCpu = cpuMs(process.cpuUsage(cpu0));
     const correlatorCpu1 = correlator?.pid ? processCpuMs(correlator.pid) : null;
+    const redisCpu1 = await redisCpuMs(redis);
+    const redisCpu = redisCpu0 !== null && redisCpu1 !== null ? redisCpu1 - redisCpu0 : null;
     const correlatorCpu = correlatorCpu0 !== null && correlatorCpu1 !== null ? correlatorCpu1 - correlatorCpu0 : 0;
     const nodeCpu = serverCpu + correlatorCpu;
     const peak = rss.stop();
@@ -295,6 +298,7 @@ async function main(): Promise<void> {
       `| acceptance latency p50 / p99 / max | ${ms(percentile(lat, 50))} / **${ms(percentile(lat, 99))}** / ${ms(lat[lat.length - 1] ?? 0)} |`,
       `| Node CPU per callback, end to end (HTTP, store, parse, correlate) | ${us(nodeCpu)}: ${((noopCpu / nodeCpu) * 100).toFixed(0)} % of the no-op's cost per request |`,
       ...(CORRELATE_IN === 'worker' ? [`| of which: server and client process / correlator process | ${us(serverCpu)} / ${us(correlatorCpu)} |`] : []),
+      `| Redis server CPU per callback, end to end (INFO cpu; other clients of the server count too) | ${redisCpu === null ? 'n/a' : us(redisCpu)} |`,
       `| of which, measured alone: parsing one CDR / the attempt service applying one result | ${Math.round(cal.parseUs)} µs / ${Math.round(cal.resultUs)} µs |`,
       `| stored (stream length) / sent / still pending | ${fmt(stored)} / ${fmt(N)} / ${fmt(pending)} |`,
       `| correlated / duplicate / orphan / malformed | ${fmt(counters.correlated)} / ${fmt(counters.duplicate)} / ${fmt(totals.orphan)} / ${fmt(totals.malformed)} |`,

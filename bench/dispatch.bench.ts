@@ -16,7 +16,7 @@ import { encodeMultipart } from '../src/providers/index.js';
 import { sipcallFields } from '../src/providers/sipcall/adapter.js';
 import { startSimulator, DEFAULT_TOKEN, type Simulator } from '../src/simulator/index.js';
 import { spawnWorker, workerEnv } from '../test/discipline/fixtures/spawn-worker.js';
-import { benchPrefix, cleanPrefix, processCpuMs, report, REDIS_URL } from './support.js';
+import { benchPrefix, cleanPrefix, processCpuMs, redisCpuMs, report, REDIS_URL } from './support.js';
 
 const CONCURRENCY = 50;
 const WARMUP_MS = 2_000;
@@ -34,14 +34,6 @@ function rateIn(sim: Simulator, from: number): number {
 
 function firstArrival(sim: Simulator): Promise<number> {
   return new Promise((resolve) => sim.events.once('request', (e) => resolve(e.at)));
-}
-
-/** The Redis server's CPU time so far (user + system), in ms. */
-async function redisCpuMs(redis: Redis): Promise<number | null> {
-  const info = await redis.info('cpu');
-  const get = (k: string) => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
-  const ms = (get('used_cpu_user') + get('used_cpu_sys')) * 1000;
-  return Number.isFinite(ms) ? ms : null;
 }
 
 async function until(t: number): Promise<void> {

@@ -67,3 +67,11 @@ export function processCpuMs(pid: number): number | null {
     return null;
   }
 }
+
+/** The Redis server's CPU time so far (user + system), in ms. */
+export async function redisCpuMs(redis: Redis): Promise<number | null> {
+  const info = await redis.info('cpu');
+  const get = (k: string) => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  const ms = (get('used_cpu_user') + get('used_cpu_sys')) * 1000;
+  return Number.isFinite(ms) ? ms : null;
+}

@@ -15,6 +15,9 @@ import { encodeImportRecord, type BatchResult, type ContactRow, type ContactStor
 import { PackedBatch } from '../store/import-batch.js';
 import type { Keys } from '../store/keys.js';
 import { DRY_RUN_BATCH } from '../store/scripts.js';
+import { luaScript, runScript } from '../infra/lua.js';
+
+const DRY_RUN_SCRIPT = luaScript(DRY_RUN_BATCH, null);
 
 export interface ImportSummary {
   fileName: string;
@@ -218,7 +221,7 @@ export async function dryRunContactList(
     };
     await inBatches(list, numbers, async (numbers) => {
       if (numbers.length === 0) return;
-      const [dial = 0, dup = 0, dnc = 0, already = 0] = (await deps.redis.eval(DRY_RUN_BATCH, 2 + dncKeys.length, scratch, phones, ...dncKeys, '3600', ...numbers)) as number[];
+      const [dial = 0, dup = 0, dnc = 0, already = 0] = (await runScript(deps.redis, DRY_RUN_SCRIPT, [scratch, phones, ...dncKeys], ['3600', ...numbers])) as number[];
       t.dial += dial;
       t.dup += dup;
       t.dnc += dnc;

@@ -32,10 +32,10 @@ const ROUTES: { path: string; kind: StoredCallbackKind; family: ProviderFamily }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-/** Constant-time comparison of a presented key with the secret. */
-export function keyMatches(presented: string | undefined, secret: string): boolean {
+/** Constant-time comparison of a presented key with the secret (or the secret's SHA-256, computed once). */
+export function keyMatches(presented: string | undefined, secret: string | Buffer): boolean {
   if (presented === undefined) return false;
-  return timingSafeEqual(digest(presented), digest(secret));
+  return timingSafeEqual(digest(presented), typeof secret === 'string' ? digest(secret) : secret);
 }
 
 function presentedKey(req: FastifyRequest): string | undefined {
@@ -55,6 +55,7 @@ export async function callbackRoutes(app: FastifyInstance, opts: CallbackRouteOp
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: opts.bodyLimit ?? 64 * 1024 }, (_req, body, done) => done(null, body));
 
+  const secretDigest = opts.secret === null ? null : digest(opts.secret);
   for (const route of ROUTES) {
     app.post(route.path, async (req: FastifyRequest, reply: FastifyReply) => {
       const allow = opts.allowIps[route.family];
@@ -62,7 +63,7 @@ export async function callbackRoutes(app: FastifyInstance, opts: CallbackRouteOp
         await opts.callbackLog.count('forbidden', null);
         return reply.code(403).send({ error: 'address not allowed' });
       }
-      if (opts.secret !== null && !keyMatches(presentedKey(req), opts.secret)) {
+      if (secretDigest !== null && !keyMatches(presentedKey(req), secretDigest)) {
         await opts.callbackLog.count('unauthorized', null);
         return reply.code(401).send({ error: 'missing or wrong callback key' });
       }

@@ -8,10 +8,11 @@ import type { Redis } from 'ioredis';
 export interface LuaScript {
   readonly source: string;
   readonly sha: string;
-  readonly numberOfKeys: number;
+  /** null: the script takes any number of keys (e.g. a list of do-not-call sets). */
+  readonly numberOfKeys: number | null;
 }
 
-export function luaScript(source: string, numberOfKeys: number): LuaScript {
+export function luaScript(source: string, numberOfKeys: number | null): LuaScript {
   return { source, sha: createHash('sha1').update(source).digest('hex'), numberOfKeys };
 }
 
@@ -23,9 +24,9 @@ export async function runScript(
   redis: Redis,
   script: LuaScript,
   keys: readonly string[],
-  args: readonly (string | number)[],
+  args: readonly (string | number | Buffer)[],
 ): Promise<unknown> {
-  if (keys.length !== script.numberOfKeys) {
+  if (script.numberOfKeys !== null && keys.length !== script.numberOfKeys) {
     throw new Error(`script expects ${script.numberOfKeys} keys, got ${keys.length}`);
   }
   try {

@@ -85,16 +85,20 @@ local full = channelsFull(KEYS[5], campMax)
 if full then return {0, full, 'campaign_channels'} end
 
 -- Demand: this campaign is waiting on the account. Campaigns not seen
--- within the active window leave the fair-share reckoning.
-local stale = redis.call('ZRANGEBYSCORE', KEYS[8], '-inf', nowMs - activeWindowMs)
-for _, id in ipairs(stale) do
-  redis.call('ZREM', KEYS[8], id)
-  redis.call('HDEL', KEYS[9], id)
-  redis.call('HDEL', KEYS[10], id)
+-- within the active window leave the fair-share reckoning. Kept only while
+-- the account has a rate (a share of nothing needs no bookkeeping; once a
+-- rate is set, every waiting campaign is back in the reckoning at its next acquire).
+if acctCps > 0 then
+  local stale = redis.call('ZRANGEBYSCORE', KEYS[8], '-inf', nowMs - activeWindowMs)
+  for _, id in ipairs(stale) do
+    redis.call('ZREM', KEYS[8], id)
+    redis.call('HDEL', KEYS[9], id)
+    redis.call('HDEL', KEYS[10], id)
+  end
+  redis.call('ZADD', KEYS[8], nowMs, campaignId)
+  redis.call('HSET', KEYS[9], campaignId, campCps)
+  for i = 8, 10 do redis.call('PEXPIRE', KEYS[i], activeWindowMs * 3) end
 end
-redis.call('ZADD', KEYS[8], nowMs, campaignId)
-redis.call('HSET', KEYS[9], campaignId, campCps)
-for i = 8, 10 do redis.call('PEXPIRE', KEYS[i], activeWindowMs * 3) end
 
 full = channelsFull(KEYS[6], acctMax)
 if full then return {0, full, 'account_channels'} end
@@ -179,13 +183,15 @@ if effCps > 0 then
 end
 local slotMs = math.ceil(slot / 1000)
 local hold = math.max(holdUntil, slotMs)
+-- Each holds set lives a minute past its latest hold: its expiry only ever moves later.
+local keepHold = hold - nowMs + 60000
 for i = 5, 6 do
   redis.call('ZADD', KEYS[i], hold, attemptId)
-  local top = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
-  redis.call('PEXPIRE', KEYS[i], math.max(0, math.floor(tonumber(top[2])) - nowMs) + 60000)
+  if redis.call('PTTL', KEYS[i]) < keepHold then redis.call('PEXPIRE', KEYS[i], keepHold) end
 end
-redis.call('SADD', KEYS[11], account)
-redis.call('PEXPIRE', KEYS[11], 86400000)
+if redis.call('SADD', KEYS[11], account) == 1 or redis.call('PTTL', KEYS[11]) < 43200000 then
+  redis.call('PEXPIRE', KEYS[11], 86400000)
+end
 local rated = 0
 if campCps > 0 or effCps > 0 then rated = 1 end
 return {1, math.ceil((slot - now) / 1000), slotMs, rated}

@@ -207,7 +207,10 @@ export function createdAttempt(id: string, fields: AttemptFields): StoredAttempt
   return decodeStoredAttempt(id, { ...hashFields(fields), ver: '1' });
 }
 
-const COMMIT_SCRIPT = luaScript(COMMIT, 13);
+const COMMIT_SCRIPT = luaScript(COMMIT, null);
+
+/** The campaign keys the commit script names from the campaign's hash key (they must stay as keys.ts names them). */
+export const COMMIT_CAMPAIGN_SUFFIXES = { contactState: ':st', counts: ':counts', due: ':due', feeding: ':feeding', stats: ':stats' } as const;
 
 export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
   const { redis, keys: k } = deps;
@@ -233,21 +236,10 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
     const ref = parseAttemptId(input.cuuid);
     if (!ref) throw new AttemptStoreError(`not an attempt id: ${input.cuuid}`);
     const cid = ref.campaignId;
-    const keyList = [
-      k.attempt(input.cuuid),
-      k.contactState(cid),
-      k.counts(cid),
-      k.due(cid),
-      k.deadlines,
-      k.campaign(cid),
-      k.active,
-      k.feeding(cid),
-      k.outbox,
-      k.stats(cid),
-      input.index ? indexKey(input.index) : k.attempt(input.cuuid),
-      input.release ? input.release[0] : k.attempt(input.cuuid),
-      input.release ? input.release[1] : k.attempt(input.cuuid),
-    ];
+    // The campaign's own keys (st, counts, due, feeding, stats) are named from its hash key inside the script.
+    const keyList = [k.attempt(input.cuuid), k.campaign(cid), k.deadlines, k.active, k.outbox];
+    if (input.index) keyList.push(indexKey(input.index));
+    if (input.release) keyList.push(input.release[0], input.release[1]);
     const res = await runScript(redis, COMMIT_SCRIPT, keyList, [
       String(input.expectedVersion),
       input.fields ? flatten(input.fields) : '',

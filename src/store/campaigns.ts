@@ -8,6 +8,9 @@ import { CAMPAIGN_STATES, CONTACT_STATUSES, type CampaignState, type ContactStat
 import { newCampaignId } from './ids.js';
 import type { Keys } from './keys.js';
 import { FINISH_IMPORT } from './scripts.js';
+import { luaScript, runScript } from '../infra/lua.js';
+
+const FINISH_IMPORT_SCRIPT = luaScript(FINISH_IMPORT, 3);
 
 const jsonOf = <T extends z.ZodType>(schema: T) =>
   z.string().transform((s, ctx) => {
@@ -133,7 +136,7 @@ export function makeCampaignStore(deps: { redis: Redis; keys: Keys; now: () => n
 
   async function finishImport(id: string, summary: Record<string, unknown>, nextState: 'running' | 'paused'): Promise<string> {
     await redis.hset(k.campaign(id), 'importSummary', JSON.stringify(summary));
-    const result = await redis.eval(FINISH_IMPORT, 3, k.campaign(id), k.counts(id), k.active, iso(), id, nextState);
+    const result = await runScript(redis, FINISH_IMPORT_SCRIPT, [k.campaign(id), k.counts(id), k.active], [iso(), id, nextState]);
     return String(result);
   }
 

@@ -13,8 +13,12 @@ import type { Redis } from 'ioredis';
 import { CONTACT_STATUSES, type ContactStatus } from '../domain/types.js';
 import type { Keys } from './keys.js';
 import { IMPORT_BATCH, TAKE_DUE } from './scripts.js';
+import { luaScript, runScript } from '../infra/lua.js';
 import { packRow, unpackRow, RowCodecError } from './row-codec.js';
 import { PackedBatch } from './import-batch.js';
+
+const IMPORT_BATCH_SCRIPT = luaScript(IMPORT_BATCH, null);
+const TAKE_DUE_SCRIPT = luaScript(TAKE_DUE, 5);
 
 /** Rows per row list: small enough that reading one row walks a few list nodes. */
 export const ROW_BUCKET = 1024;
@@ -130,7 +134,7 @@ export function makeContactStore(deps: { redis: Redis; keys: Keys }) {
       k.campaign(cid),
       ...dncLists.map((l) => k.dnc(l)),
     ];
-    const res = (await redis.eval(IMPORT_BATCH, keyList.length, ...keyList, uploadId, String(dueAt), k.rows(cid), String(ROW_BUCKET), batch.bytes())) as number[];
+    const res = (await runScript(redis, IMPORT_BATCH_SCRIPT, keyList, [uploadId, String(dueAt), k.rows(cid), String(ROW_BUCKET), batch.bytes()])) as number[];
     const [added = 0, duplicate = 0, dnc = 0, invalid = 0, already = 0] = res;
     return { added, duplicate, dnc, invalid, already };
   }
@@ -143,7 +147,7 @@ export function makeContactStore(deps: { redis: Redis; keys: Keys }) {
 
   async function takeDue(cid: string, now: number, limit: number): Promise<TakenContact[]> {
     const keyList = [k.due(cid), k.feeding(cid), k.contactState(cid), k.fresh(cid), k.campaign(cid)];
-    const flat = (await redis.eval(TAKE_DUE, keyList.length, ...keyList, String(now), String(limit), k.rows(cid), String(ROW_BUCKET))) as (
+    const flat = (await runScript(redis, TAKE_DUE_SCRIPT, keyList, [String(now), String(limit), k.rows(cid), String(ROW_BUCKET)])) as (
       | string
       | number
     )[];

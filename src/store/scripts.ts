@@ -146,7 +146,10 @@ return out
 
 /**
  * Compare-and-set commit of one attempt and its contact.
- * KEYS: att, st, counts, due, deadlines, campaign, active, feeding, outbox, stats
+ * KEYS: att, campaign (its hash; the campaign's st, counts, due, feeding and
+ *       stats keys are named from it, as in keys.ts), deadlines, active,
+ *       outbox, then the optional ones: the index key (with an index), the
+ *       pacer's channel holds of the campaign and the account (with a release)
  * A contact that reaches (or changes) a final status is appended to the
  * outbox when its campaign sends notifications.
  * ARGV: expectedAttVer ('0' = must not exist), attFields JSON ('' = none),
@@ -154,18 +157,28 @@ return out
  *       oldStatus, newStatus, dueAt ('' = none), deadline ('' | 'del' | ms),
  *       cuuid, now, campaignId, stats increments JSON ('' = none),
  *       index TTL ms ('' = no index), index value, release ('1' = free the channel)
- * KEYS[11] (with an index): a look-up key set to the index value with that
- *       TTL (an attempt found by callee, call uuid or provider call id)
- * KEYS[12], KEYS[13] (with a release): the pacer's channel holds (campaign,
- *       account), from which the attempt is removed
- * Unused optional keys are given as the attempt key.
+ * The index key is set to the index value with that TTL (an attempt found by
+ * callee, call uuid or provider call id); a release removes the attempt from
+ * both holds.
  * Returns 'conflict', 'ok' or 'completed'.
  */
 export const COMMIT = `
+local cmp = KEYS[2]
+local stKey, countsKey, dueKey, feedingKey, statsKey = cmp .. ':st', cmp .. ':counts', cmp .. ':due', cmp .. ':feeding', cmp .. ':stats'
+local deadlinesKey, activeKey, outboxKey = KEYS[3], KEYS[4], KEYS[5]
+local nextKey = 6
+local indexKey, holdsCampaign, holdsAccount
+if ARGV[14] and ARGV[14] ~= '' then
+  indexKey = KEYS[nextKey]
+  nextKey = nextKey + 1
+end
+if ARGV[16] == '1' then
+  holdsCampaign, holdsAccount = KEYS[nextKey], KEYS[nextKey + 1]
+end
 local ver = redis.call('HGET', KEYS[1], 'ver') or '0'
 if ver ~= ARGV[1] then return 'conflict' end
 local idx = ARGV[3]
-local st = redis.call('HGET', KEYS[2], idx) or ''
+local st = redis.call('HGET', stKey, idx) or ''
 if st ~= ARGV[4] then return 'conflict' end
 if ARGV[2] ~= '' then
   local fields = cjson.decode(ARGV[2])
@@ -178,43 +191,43 @@ if ARGV[2] ~= '' then
   table.insert(flat, tostring(tonumber(ver) + 1))
   redis.call('HSET', KEYS[1], unpack(flat))
 end
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[2], idx, ARGV[5]) end
+if ARGV[5] ~= '' then redis.call('HSET', stKey, idx, ARGV[5]) end
 local old, new = ARGV[6], ARGV[7]
 if old ~= new then
-  redis.call('HINCRBY', KEYS[3], old, -1)
-  redis.call('HINCRBY', KEYS[3], new, 1)
-  if old == 'pending' then redis.call('HINCRBY', KEYS[3], '_final', 1) end
-  if new == 'pending' then redis.call('HINCRBY', KEYS[3], '_final', -1) end
+  redis.call('HINCRBY', countsKey, old, -1)
+  redis.call('HINCRBY', countsKey, new, 1)
+  if old == 'pending' then redis.call('HINCRBY', countsKey, '_final', 1) end
+  if new == 'pending' then redis.call('HINCRBY', countsKey, '_final', -1) end
 end
-if ARGV[8] ~= '' then redis.call('ZADD', KEYS[4], tonumber(ARGV[8]), idx) end
-redis.call('ZREM', KEYS[8], idx)
+if ARGV[8] ~= '' then redis.call('ZADD', dueKey, tonumber(ARGV[8]), idx) end
+redis.call('ZREM', feedingKey, idx)
 if ARGV[13] and ARGV[13] ~= '' then
-  for field, by in pairs(cjson.decode(ARGV[13])) do redis.call('HINCRBY', KEYS[10], field, by) end
+  for field, by in pairs(cjson.decode(ARGV[13])) do redis.call('HINCRBY', statsKey, field, by) end
 end
-if old ~= new and new ~= 'pending' and redis.call('HGET', KEYS[6], 'notify') == '1' then
-  redis.call('XADD', KEYS[9], '*', 'cid', ARGV[12], 'idx', idx, 'status', new, 'from', old)
+if old ~= new and new ~= 'pending' and redis.call('HGET', cmp, 'notify') == '1' then
+  redis.call('XADD', outboxKey, '*', 'cid', ARGV[12], 'idx', idx, 'status', new, 'from', old)
 end
 if ARGV[14] and ARGV[14] ~= '' then
-  redis.call('SET', KEYS[11], ARGV[15], 'PX', tonumber(ARGV[14]))
+  redis.call('SET', indexKey, ARGV[15], 'PX', tonumber(ARGV[14]))
 end
 if ARGV[16] == '1' then
-  redis.call('ZREM', KEYS[12], ARGV[10])
-  redis.call('ZREM', KEYS[13], ARGV[10])
+  redis.call('ZREM', holdsCampaign, ARGV[10])
+  redis.call('ZREM', holdsAccount, ARGV[10])
 end
 if ARGV[9] == 'del' then
-  redis.call('ZREM', KEYS[5], ARGV[10])
+  redis.call('ZREM', deadlinesKey, ARGV[10])
 elseif ARGV[9] ~= '' then
-  redis.call('ZADD', KEYS[5], tonumber(ARGV[9]), ARGV[10])
+  redis.call('ZADD', deadlinesKey, tonumber(ARGV[9]), ARGV[10])
 end
 if new ~= 'pending' and old == 'pending' then
-  local total = tonumber(redis.call('HGET', KEYS[6], 'total') or '0')
-  local final = tonumber(redis.call('HGET', KEYS[3], '_final') or '0')
-  if redis.call('HGET', KEYS[6], 'importDone') == '1' and final >= total then
-    local state = redis.call('HGET', KEYS[6], 'state')
+  local total = tonumber(redis.call('HGET', cmp, 'total') or '0')
+  local final = tonumber(redis.call('HGET', countsKey, '_final') or '0')
+  if redis.call('HGET', cmp, 'importDone') == '1' and final >= total then
+    local state = redis.call('HGET', cmp, 'state')
     if state == 'running' or state == 'paused' then
-      redis.call('HSET', KEYS[6], 'state', 'completed', 'finishedAt', ARGV[11])
+      redis.call('HSET', cmp, 'state', 'completed', 'finishedAt', ARGV[11])
     end
-    redis.call('SREM', KEYS[7], ARGV[12])
+    redis.call('SREM', activeKey, ARGV[12])
     return 'completed'
   end
 end

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decodeStoredAttempt, AttemptStoreError } from '../../src/store/attempts.js';
+import { decodeStoredAttempt, AttemptStoreError, COMMIT_CAMPAIGN_SUFFIXES } from '../../src/store/attempts.js';
+import { keys } from '../../src/store/keys.js';
+import { COMMIT } from '../../src/store/scripts.js';
 
 const base = {
   cid: 'c1',
@@ -58,5 +60,17 @@ describe('stored attempt records', () => {
       expect(msg).toContain(f);
     }
     expect(() => decodeStoredAttempt('c1-7-2', { ...base, n: '1.5' })).toThrow(/n: not a whole number/);
+  });
+});
+
+describe('the commit script’s key names', () => {
+  it('names the campaign keys from the campaign hash key exactly as keys.ts does', () => {
+    const k = keys('some-prefix');
+    const cid = 'abcd1234';
+    for (const [name, suffix] of Object.entries(COMMIT_CAMPAIGN_SUFFIXES)) {
+      const made = (k as unknown as Record<string, (c: string) => string>)[name]!(cid);
+      expect(made).toBe(`${k.campaign(cid)}${suffix}`);
+      expect(COMMIT).toContain(`cmp .. '${suffix}'`);
+    }
   });
 });
