@@ -1,11 +1,10 @@
 /**
  * Field readers shared by the callback parsers. Each documented field is read
- * through a zod schema; the first bad field becomes a CallbackParseError that
+ * by a small checking function; the first bad field becomes a CallbackParseError that
  * names it. Values may arrive as JSON numbers or strings (a form-encoded body
  * is all strings); unknown extra keys are left alone.
  */
 import { DateTime } from 'luxon';
-import { z } from 'zod';
 import { CallbackParseError } from './types.js';
 
 export type CallbackBody = Readonly<Record<string, unknown>>;
@@ -28,56 +27,68 @@ export function asCallbackBody(body: unknown, what: string): CallbackBody {
   return body as CallbackBody;
 }
 
+/** A field value that does not fit its reader: the message completes "<what> field <name> …". */
+class FieldIssue extends Error {}
+
+/** Reads one field value (already taken from the body), or throws a FieldIssue. */
+type Reader<T> = (v: unknown) => T;
+
 /** Text: a string or a number (kept as written); null/absent → null. */
-const text = z.unknown().transform((v, ctx): string | null => {
+const text: Reader<string | null> = (v) => {
   if (absent(v)) return null;
   if (typeof v === 'string') return v;
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   if (typeof v === 'boolean') return String(v);
-  ctx.addIssue({ code: 'custom', message: `must be text, got ${show(v)}` });
-  return z.NEVER;
-});
+  throw new FieldIssue(`must be text, got ${show(v)}`);
+};
+
+const DIGITS = /^-?\d+$/;
 
 /** A whole number given as a JSON number or a string of digits; absent or '' → null. */
-const integer = z.unknown().transform((v, ctx): number | null => {
-  if (absent(v) || (typeof v === 'string' && v.trim() === '')) return null;
+const integer: Reader<number | null> = (v) => {
+  if (absent(v)) return null;
   if (typeof v === 'number' && Number.isInteger(v)) return v;
-  if (typeof v === 'string' && /^-?\d+$/.test(v.trim())) return Number(v.trim());
-  ctx.addIssue({ code: 'custom', message: `must be a whole number or a string of digits, got ${show(v)}` });
-  return z.NEVER;
-});
+  if (typeof v === 'string') {
+    const t = v.trim();
+    if (t === '') return null;
+    if (DIGITS.test(t)) return Number(t);
+  }
+  throw new FieldIssue(`must be a whole number or a string of digits, got ${show(v)}`);
+};
 
 /** A code (a number or a string of digits) kept as its decimal text; absent or '' → null. */
-const code = integer.transform((n) => (n === null ? null : String(n)));
+const code: Reader<string | null> = (v) => {
+  const n = integer(v);
+  return n === null ? null : String(n);
+};
 
 const WALL_CLOCK = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})$/;
+const ZERO_DATE = /^0000-00-00[ T]00:00:00$/;
 
 /** `YYYY-MM-DD HH:mm:ss`; '' and the zero date mean "none". */
-const wallClockText = z.unknown().transform((v, ctx): string | null => {
+const wallClockText: Reader<string | null> = (v) => {
   if (absent(v)) return null;
-  if (typeof v !== 'string') {
-    ctx.addIssue({ code: 'custom', message: `must be a time like 2020-02-09 12:32:51, got ${show(v)}` });
-    return z.NEVER;
-  }
+  if (typeof v !== 'string') throw new FieldIssue(`must be a time like 2020-02-09 12:32:51, got ${show(v)}`);
   const s = v.trim();
-  if (s === '' || /^0000-00-00[ T]00:00:00$/.test(s)) return null;
-  if (!WALL_CLOCK.test(s)) {
-    ctx.addIssue({ code: 'custom', message: `must be a time like 2020-02-09 12:32:51, got ${show(v)}` });
-    return z.NEVER;
-  }
+  if (s === '' || ZERO_DATE.test(s)) return null;
+  if (!WALL_CLOCK.test(s)) throw new FieldIssue(`must be a time like 2020-02-09 12:32:51, got ${show(v)}`);
   return s;
-});
+};
 
 /** Unix seconds as a number or a string of digits; absent or '' → null. */
-const unixSeconds = integer.superRefine((n, ctx) => {
-  if (n !== null && n < 0) ctx.addIssue({ code: 'custom', message: `must be a Unix time in seconds, got ${n}` });
-});
+const unixSeconds: Reader<number | null> = (v) => {
+  const n = integer(v);
+  if (n !== null && n < 0) throw new FieldIssue(`must be a Unix time in seconds, got ${n}`);
+  return n;
+};
 
-function read<T>(body: CallbackBody, field: string, schema: z.ZodType<T>, what: string): T {
-  const r = schema.safeParse(body[field]);
-  if (r.success) return r.data;
-  const msg = r.error.issues[0]?.message ?? 'is not valid';
-  throw new CallbackParseError(`${what} field ${field} ${msg}`, field);
+function read<T>(body: CallbackBody, field: string, reader: Reader<T>, what: string): T {
+  try {
+    return reader(body[field]);
+  } catch (err) {
+    if (err instanceof FieldIssue) throw new CallbackParseError(`${what} field ${field} ${err.message}`, field);
+    throw err;
+  }
 }
 
 function missing(field: string, what: string, hint: string): never {

@@ -56,18 +56,6 @@ export class ContactStoreError extends Error {
   readonly code = 'ERR_CONTACT_STORE';
 }
 
-function parseJson<T>(schema: z.ZodType<T>, raw: string, what: string): T {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    throw new ContactStoreError(`${what} is not JSON`);
-  }
-  const r = schema.safeParse(value);
-  if (!r.success) throw new ContactStoreError(`${what} is damaged: ${r.error.issues.map((i) => i.message).join('; ')}`);
-  return r.data;
-}
-
 /** A stored row (see row-codec.ts) back to a ContactRow. */
 export function parseContactRow(raw: string, where = 'contact row'): ContactRow {
   let value: unknown;
@@ -84,9 +72,71 @@ export function parseContactRow(raw: string, where = 'contact row'): ContactRow 
   }
 }
 
+const STATUS_SET: ReadonlySet<string> = new Set(CONTACT_STATUSES);
+const PHASES: ReadonlySet<string> = new Set(['due', 'queued', 'dialing', 'waiting']);
+
+/**
+ * A stored contact state, checked field by field (it is read for every dial
+ * and every result, so by hand rather than through a schema library); the
+ * same rules as contactStateSchema, unknown keys dropped.
+ */
+function decodeContactState(value: unknown, where: string): ContactState {
+  const bad = (msg: string): never => {
+    throw new ContactStoreError(`${where} is damaged: ${msg}`);
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad('not an object');
+  const v = value as Record<string, unknown>;
+  const int = (k: string): number | undefined => {
+    const x = v[k];
+    if (x === undefined) return undefined;
+    return typeof x === 'number' && Number.isInteger(x) ? x : bad(`${k} must be a whole number`);
+  };
+  const str = (k: string): string | undefined => {
+    const x = v[k];
+    if (x === undefined) return undefined;
+    return typeof x === 'string' ? x : bad(`${k} must be text`);
+  };
+  if (typeof v.s !== 'string' || !STATUS_SET.has(v.s)) return bad(`s must be a contact status, got ${JSON.stringify(v.s)}`);
+  const out: ContactState = { s: v.s as ContactState['s'], n: int('n') ?? 0, p: int('p') ?? 0 };
+  if (v.ph !== undefined) {
+    if (typeof v.ph !== 'string' || !PHASES.has(v.ph)) return bad(`ph must be a phase, got ${JSON.stringify(v.ph)}`);
+    out.ph = v.ph as NonNullable<ContactState['ph']>;
+  }
+  const a = str('a');
+  if (a !== undefined) out.a = a;
+  if (v.o !== undefined) {
+    if (typeof v.o !== 'object' || v.o === null || Array.isArray(v.o)) return bad('o must be an object of counts');
+    const o: Record<string, number> = {};
+    for (const [k, x] of Object.entries(v.o as Record<string, unknown>)) {
+      if (typeof x !== 'number') return bad(`o.${k} must be a number`);
+      o[k] = x;
+    }
+    out.o = o;
+  }
+  if (v.ld !== undefined) {
+    if (typeof v.ld !== 'number') return bad('ld must be a number');
+    out.ld = v.ld;
+  }
+  const e = str('e');
+  if (e !== undefined) out.e = e;
+  if (v.late !== undefined) {
+    if (typeof v.late !== 'boolean') return bad('late must be true or false');
+    out.late = v.late;
+  }
+  const ns = int('ns');
+  if (ns !== undefined) out.ns = ns;
+  return out;
+}
+
 export function parseContactState(raw: string | null | undefined, where = 'contact state'): ContactState {
   if (raw === null || raw === undefined || raw === '') return { ...FRESH_STATE };
-  return parseJson(contactStateSchema, raw, where);
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new ContactStoreError(`${where} is not JSON`);
+  }
+  return decodeContactState(value, where);
 }
 
 /** Lua's cjson turns an empty object into `{}` and an empty array into `{}` too: keep states small and flat. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeStoredAttempt, AttemptStoreError, COMMIT_CAMPAIGN_SUFFIXES } from '../../src/store/attempts.js';
 import { keys } from '../../src/store/keys.js';
+import { contactStateSchema, parseContactState } from '../../src/store/contacts.js';
 import { COMMIT } from '../../src/store/scripts.js';
 
 const base = {
@@ -72,5 +73,32 @@ describe('the commit script’s key names', () => {
       expect(made).toBe(`${k.campaign(cid)}${suffix}`);
       expect(COMMIT).toContain(`cmp .. '${suffix}'`);
     }
+  });
+});
+
+describe('stored contact states', () => {
+  const samples: unknown[] = [
+    { s: 'pending', n: 1, p: 0, ph: 'queued' },
+    { s: 'answered', n: 2, p: 2, a: 'c1-7-2', o: { busy: 1, answered: 1 }, ld: 1700000000000, e: 'x', late: true, ns: 1, extra: 'dropped' },
+    { s: 'pending' },
+    { s: 'flying', n: 1, p: 0 },
+    { s: 'pending', n: 1.5, p: 0 },
+    { s: 'pending', n: 1, p: 0, ph: 'ringing' },
+    { s: 'pending', n: 1, p: 0, o: { busy: 'one' } },
+    { s: 'pending', n: 1, p: 0, late: 'yes' },
+    { s: 'pending', n: 1, p: 0, a: 7 },
+    [],
+    null,
+    'pending',
+  ];
+  it('decode as the schema says: same values, same refusals', () => {
+    for (const v of samples) {
+      const expected = contactStateSchema.safeParse(v);
+      const raw = JSON.stringify(v);
+      if (expected.success) expect(parseContactState(raw)).toEqual(expected.data);
+      else expect(() => parseContactState(raw, 'contact 7 state')).toThrow(/contact 7 state is damaged/);
+    }
+    expect(() => parseContactState('{', 'contact 8 state')).toThrow(/contact 8 state is not JSON/);
+    expect(parseContactState('')).toEqual({ s: 'pending', n: 0, p: 0 });
   });
 });
