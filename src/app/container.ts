@@ -116,7 +116,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
       ...(config.outcomeTables.sipcall ? { sipcallOutcomes: config.outcomeTables.sipcall } : {}),
       ...(config.outcomeTables.pbx ? { pbxDispositions: config.outcomeTables.pbx } : {}),
     },
-    ...(config.correlateIn === 'worker' ? { options: { deferred: true } } : {}),
+    // A correlator's interpretations wait on Redis round trips, not on this process's CPU: many run at once.
+    ...(config.correlateIn === 'worker' ? { options: { deferred: true, concurrency: 256 } } : {}),
   });
   const status = makeStatusReport({ campaigns, contacts, callbackLog, pacer, notifications: (id) => notificationCounts(redis, keys, id) });
   const importDeps = { redis, keys, campaigns, contacts, now, log };
