@@ -117,8 +117,35 @@ end
 return out
 `;
 
+/**
+ * APPEND for several callbacks at once (one script call for the callbacks a
+ * server received in the same turn of its event loop), in order.
+ * KEYS: log, totals, pending   ARGV: count, then kind, at, ip, ct, body per callback
+ * Returns the ids, in order.
+ */
+const APPEND_MANY = `
+local n = tonumber(ARGV[1])
+local ids = {}
+for i = 0, n - 1 do
+  local b = 2 + i * 5
+  local id = redis.call('XADD', KEYS[1], '*', 'kind', ARGV[b], 'at', ARGV[b + 1], 'ip', ARGV[b + 2], 'ct', ARGV[b + 3], 'body', ARGV[b + 4])
+  redis.call('ZADD', KEYS[3], tonumber(ARGV[b + 1]), id)
+  ids[#ids + 1] = id
+end
+redis.call('HINCRBY', KEYS[2], 'received', n)
+return ids
+`;
+
 const sha = (script: string) => createHash('sha1').update(script).digest('hex');
-const SCRIPTS = { append: { text: APPEND, sha: sha(APPEND) }, claim: { text: CLAIM, sha: sha(CLAIM) }, lease: { text: LEASE, sha: sha(LEASE) } };
+const SCRIPTS = {
+  append: { text: APPEND, sha: sha(APPEND) },
+  appendMany: { text: APPEND_MANY, sha: sha(APPEND_MANY) },
+  claim: { text: CLAIM, sha: sha(CLAIM) },
+  lease: { text: LEASE, sha: sha(LEASE) },
+};
+
+/** Callbacks stored by one script call at most (one turn of the event loop gathers them). */
+const APPEND_BATCH = 64;
 
 export function makeCallbackLog(deps: { redis: Redis; keys: Keys }) {
   const { redis, keys: k } = deps;
@@ -135,10 +162,57 @@ export function makeCallbackLog(deps: { redis: Redis; keys: Keys }) {
     }
   }
 
-  /** Stores the callback raw (and pending): one round trip. */
-  async function append(cb: RawCallback): Promise<string> {
+  /** Stores one callback raw (and pending) on its own: one script call. */
+  async function appendOne(cb: RawCallback): Promise<string> {
     const id = await run(SCRIPTS.append, 3, k.callbackLog, k.callbackTotals, pendingKey, cb.kind, String(cb.receivedAt), cb.remoteIp, cb.contentType, cb.body);
     return String(id);
+  }
+
+  /** Callbacks waiting for the end of this turn of the event loop, to be stored together. */
+  let gathering: { cb: RawCallback; done: (id: string) => void; fail: (err: unknown) => void }[] = [];
+  let flushScheduled = false;
+
+  function flushAppends(): void {
+    flushScheduled = false;
+    while (gathering.length > 0) {
+      const batch = gathering.slice(0, APPEND_BATCH);
+      gathering = gathering.slice(batch.length);
+      if (batch.length === 1) {
+        const [one] = batch;
+        appendOne(one!.cb).then(one!.done, one!.fail);
+        continue;
+      }
+      const args: string[] = [String(batch.length)];
+      for (const { cb } of batch) args.push(cb.kind, String(cb.receivedAt), cb.remoteIp, cb.contentType, cb.body);
+      run(SCRIPTS.appendMany, 3, k.callbackLog, k.callbackTotals, pendingKey, ...args).then(
+        (ids) => {
+          const list = Array.isArray(ids) ? ids.map(String) : [];
+          batch.forEach((w, i) => {
+            const id = list[i];
+            if (id) w.done(id);
+            else w.fail(new Error(`storing a batch of ${batch.length} callbacks returned ${list.length} ids`));
+          });
+        },
+        (err: unknown) => {
+          for (const w of batch) w.fail(err);
+        },
+      );
+    }
+  }
+
+  /**
+   * Stores the callback raw (and pending). Callbacks received in the same
+   * turn of the event loop are stored by one script call (in order), each
+   * caller answered once its own entry is written.
+   */
+  function append(cb: RawCallback): Promise<string> {
+    return new Promise<string>((done, fail) => {
+      gathering.push({ cb, done, fail });
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushAppends);
+      }
+    });
   }
 
   function parseEntry(id: string, fields: string[]): StoredCallback | null {

@@ -88,4 +88,20 @@ describe('correlation in worker processes', () => {
     for (const a of attempts) expect((await c.attempts.get(a.id))?.state).toBe('final');
     expect((await c.campaigns.counts(cid)).byStatus.answered).toBe(2);
   });
+
+  it('stores callbacks received together in one script call, in order, each with its own id', async () => {
+    rig = await startRig('cb-deferred-batch', { AUTODIALER_CORRELATE_IN: 'worker' });
+    const { c } = rig;
+    const bodies = Array.from({ length: 150 }, (_, i) => JSON.stringify({ n: i }));
+    const ids = await Promise.all(bodies.map((body, i) => c.callbackLog.append({ kind: 'sipcall-cdr', receivedAt: 1_700_000_000_000 + i, remoteIp: '127.0.0.1', contentType: 'application/json', body })));
+    expect(new Set(ids).size).toBe(150);
+    const stored: string[] = [];
+    for await (const cb of c.callbackLog.read()) stored.push(cb.body);
+    expect(stored).toEqual(bodies);
+    const streamIds: string[] = [];
+    for await (const cb of c.callbackLog.read()) streamIds.push(cb.id);
+    expect(streamIds).toEqual(ids);
+    expect(await c.callbackLog.pendingCount()).toBe(150);
+    expect((await c.callbackLog.counters(null)).received).toBe(150);
+  });
 });
