@@ -62,88 +62,101 @@ export interface StoredAttempt {
   callbackId: string | null;
 }
 
+type Raw = Readonly<Record<string, string>>;
+
+function reqStr(raw: Raw, f: string, problems: string[]): string {
+  const v = raw[f];
+  if (v === undefined) problems.push(`${f}: missing`);
+  return v ?? '';
+}
+
+function optStr(raw: Raw, f: string): string | null {
+  const v = raw[f];
+  return v === undefined || v === '' ? null : v;
+}
+
+function optNum(raw: Raw, f: string, problems: string[]): number | null {
+  const v = raw[f];
+  if (v === undefined || v === '') return null;
+  const x = Number(v);
+  if (!Number.isFinite(x)) {
+    problems.push(`${f}: not a number (${JSON.stringify(v)})`);
+    return null;
+  }
+  return x;
+}
+
+function reqInt(raw: Raw, f: string, problems: string[]): number {
+  if (raw[f] === undefined) {
+    problems.push(`${f}: missing`);
+    return 0;
+  }
+  const x = optNum(raw, f, problems);
+  if (x !== null && !Number.isInteger(x)) problems.push(`${f}: not a whole number`);
+  return x ?? 0;
+}
+
+function flag(raw: Raw, f: string, problems: string[]): boolean {
+  const v = raw[f];
+  if (v !== undefined && v !== '0' && v !== '1') problems.push(`${f}: expected 0 or 1`);
+  return v === '1';
+}
+
+function oneOf<T extends string>(raw: Raw, f: string, set: ReadonlySet<string>, required: boolean, problems: string[]): T | null {
+  const v = raw[f];
+  if (v === undefined || v === '') {
+    if (required) problems.push(`${f}: missing`);
+    return null;
+  }
+  if (!set.has(v)) {
+    problems.push(`${f}: unknown value ${JSON.stringify(v)}`);
+    return null;
+  }
+  return v as T;
+}
+
 /**
  * Decodes an attempt hash read from Redis, field by field (a hand-written
  * check: it runs for every result and dial answer). Throws naming every
  * damaged field.
  */
-export function decodeStoredAttempt(id: string, raw: Readonly<Record<string, string>>): StoredAttempt {
+export function decodeStoredAttempt(id: string, raw: Raw): StoredAttempt {
   const problems: string[] = [];
-  const str = (f: string): string => {
-    const v = raw[f];
-    if (v === undefined) problems.push(`${f}: missing`);
-    return v ?? '';
-  };
-  const optStr = (f: string): string | null => {
-    const v = raw[f];
-    return v === undefined || v === '' ? null : v;
-  };
-  const num = (f: string, v: string | undefined): number | null => {
-    if (v === undefined || v === '') return null;
-    const x = Number(v);
-    if (!Number.isFinite(x)) {
-      problems.push(`${f}: not a number (${JSON.stringify(v)})`);
-      return null;
-    }
-    return x;
-  };
-  const optNum = (f: string): number | null => num(f, raw[f]);
-  const int = (f: string): number => {
-    const x = num(f, str(f));
-    if (x !== null && !Number.isInteger(x)) problems.push(`${f}: not a whole number`);
-    return x ?? 0;
-  };
-  const flag = (f: string): boolean => {
-    const v = raw[f];
-    if (v !== undefined && v !== '0' && v !== '1') problems.push(`${f}: expected 0 or 1`);
-    return v === '1';
-  };
-  function oneOf<T extends string>(f: string, set: ReadonlySet<string>, v: string | undefined, required: boolean): T | null {
-    if (v === undefined || v === '') {
-      if (required) problems.push(`${f}: missing`);
-      return null;
-    }
-    if (!set.has(v)) {
-      problems.push(`${f}: unknown value ${JSON.stringify(v)}`);
-      return null;
-    }
-    return v as T;
-  }
   const a: StoredAttempt = {
     id,
-    cid: str('cid'),
-    idx: int('idx'),
-    n: int('n'),
-    family: oneOf<ProviderFamily>('family', FAMILIES, raw.family, true) ?? 'sipcall',
-    number: str('number'),
-    state: oneOf<AttemptState>('state', STATES, raw.state, true) ?? 'queued',
-    outcome: oneOf<AttemptOutcome>('outcome', OUTCOMES, raw.outcome, false),
-    late: flag('late'),
-    inDoubt: flag('inDoubt'),
-    ver: int('ver'),
-    dialingAt: optNum('dialingAt'),
-    acceptedAt: optNum('acceptedAt'),
-    ringingAt: optNum('ringingAt'),
-    answeredAt: optStr('answeredAt'),
-    endedAt: optStr('endedAt'),
-    finalAt: optNum('finalAt'),
-    deadline: optNum('deadline'),
-    billsec: optNum('billsec'),
-    hangupcause: optStr('hangupcause'),
-    hangupdirection: optStr('hangupdirection'),
-    userkey: optStr('userkey'),
-    providerCallId: optStr('providerCallId'),
-    callUuid: optStr('callUuid'),
-    dialKind: oneOf<(typeof DIAL_KINDS)[number]>('dialKind', DIAL_KIND_SET, raw.dialKind, false),
-    answerSeenAt: optNum('answerSeenAt'),
-    hangupAt: optNum('hangupAt'),
-    correctedAt: optNum('correctedAt'),
-    correctedFrom: oneOf<AttemptOutcome>('correctedFrom', OUTCOMES, raw.correctedFrom, false),
-    resultSource: optStr('resultSource'),
-    error: optStr('error'),
-    duplicates: optNum('duplicates'),
-    conflicts: optNum('conflicts'),
-    callbackId: optStr('callbackId'),
+    cid: reqStr(raw, 'cid', problems),
+    idx: reqInt(raw, 'idx', problems),
+    n: reqInt(raw, 'n', problems),
+    family: oneOf<ProviderFamily>(raw, 'family', FAMILIES, true, problems) ?? 'sipcall',
+    number: reqStr(raw, 'number', problems),
+    state: oneOf<AttemptState>(raw, 'state', STATES, true, problems) ?? 'queued',
+    outcome: oneOf<AttemptOutcome>(raw, 'outcome', OUTCOMES, false, problems),
+    late: flag(raw, 'late', problems),
+    inDoubt: flag(raw, 'inDoubt', problems),
+    ver: reqInt(raw, 'ver', problems),
+    dialingAt: optNum(raw, 'dialingAt', problems),
+    acceptedAt: optNum(raw, 'acceptedAt', problems),
+    ringingAt: optNum(raw, 'ringingAt', problems),
+    answeredAt: optStr(raw, 'answeredAt'),
+    endedAt: optStr(raw, 'endedAt'),
+    finalAt: optNum(raw, 'finalAt', problems),
+    deadline: optNum(raw, 'deadline', problems),
+    billsec: optNum(raw, 'billsec', problems),
+    hangupcause: optStr(raw, 'hangupcause'),
+    hangupdirection: optStr(raw, 'hangupdirection'),
+    userkey: optStr(raw, 'userkey'),
+    providerCallId: optStr(raw, 'providerCallId'),
+    callUuid: optStr(raw, 'callUuid'),
+    dialKind: oneOf<(typeof DIAL_KINDS)[number]>(raw, 'dialKind', DIAL_KIND_SET, false, problems),
+    answerSeenAt: optNum(raw, 'answerSeenAt', problems),
+    hangupAt: optNum(raw, 'hangupAt', problems),
+    correctedAt: optNum(raw, 'correctedAt', problems),
+    correctedFrom: oneOf<AttemptOutcome>(raw, 'correctedFrom', OUTCOMES, false, problems),
+    resultSource: optStr(raw, 'resultSource'),
+    error: optStr(raw, 'error'),
+    duplicates: optNum(raw, 'duplicates', problems),
+    conflicts: optNum(raw, 'conflicts', problems),
+    callbackId: optStr(raw, 'callbackId'),
   };
   if (problems.length > 0) throw new AttemptStoreError(`attempt ${id} record is damaged: ${problems.join('; ')}`);
   return a;

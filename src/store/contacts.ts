@@ -80,50 +80,53 @@ const PHASES: ReadonlySet<string> = new Set(['due', 'queued', 'dialing', 'waitin
  * and every result, so by hand rather than through a schema library); the
  * same rules as contactStateSchema, unknown keys dropped.
  */
+function damaged(where: string, msg: string): never {
+  throw new ContactStoreError(`${where} is damaged: ${msg}`);
+}
+
+function stateInt(v: Record<string, unknown>, k: string, where: string): number | undefined {
+  const x = v[k];
+  if (x === undefined) return undefined;
+  return typeof x === 'number' && Number.isInteger(x) ? x : damaged(where, `${k} must be a whole number`);
+}
+
+function stateStr(v: Record<string, unknown>, k: string, where: string): string | undefined {
+  const x = v[k];
+  if (x === undefined) return undefined;
+  return typeof x === 'string' ? x : damaged(where, `${k} must be text`);
+}
+
 function decodeContactState(value: unknown, where: string): ContactState {
-  const bad = (msg: string): never => {
-    throw new ContactStoreError(`${where} is damaged: ${msg}`);
-  };
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad('not an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return damaged(where, 'not an object');
   const v = value as Record<string, unknown>;
-  const int = (k: string): number | undefined => {
-    const x = v[k];
-    if (x === undefined) return undefined;
-    return typeof x === 'number' && Number.isInteger(x) ? x : bad(`${k} must be a whole number`);
-  };
-  const str = (k: string): string | undefined => {
-    const x = v[k];
-    if (x === undefined) return undefined;
-    return typeof x === 'string' ? x : bad(`${k} must be text`);
-  };
-  if (typeof v.s !== 'string' || !STATUS_SET.has(v.s)) return bad(`s must be a contact status, got ${JSON.stringify(v.s)}`);
-  const out: ContactState = { s: v.s as ContactState['s'], n: int('n') ?? 0, p: int('p') ?? 0 };
+  if (typeof v.s !== 'string' || !STATUS_SET.has(v.s)) return damaged(where, `s must be a contact status, got ${JSON.stringify(v.s)}`);
+  const out: ContactState = { s: v.s as ContactState['s'], n: stateInt(v, 'n', where) ?? 0, p: stateInt(v, 'p', where) ?? 0 };
   if (v.ph !== undefined) {
-    if (typeof v.ph !== 'string' || !PHASES.has(v.ph)) return bad(`ph must be a phase, got ${JSON.stringify(v.ph)}`);
+    if (typeof v.ph !== 'string' || !PHASES.has(v.ph)) return damaged(where, `ph must be a phase, got ${JSON.stringify(v.ph)}`);
     out.ph = v.ph as NonNullable<ContactState['ph']>;
   }
-  const a = str('a');
+  const a = stateStr(v, 'a', where);
   if (a !== undefined) out.a = a;
   if (v.o !== undefined) {
-    if (typeof v.o !== 'object' || v.o === null || Array.isArray(v.o)) return bad('o must be an object of counts');
+    if (typeof v.o !== 'object' || v.o === null || Array.isArray(v.o)) return damaged(where, 'o must be an object of counts');
     const o: Record<string, number> = {};
     for (const [k, x] of Object.entries(v.o as Record<string, unknown>)) {
-      if (typeof x !== 'number') return bad(`o.${k} must be a number`);
+      if (typeof x !== 'number') return damaged(where, `o.${k} must be a number`);
       o[k] = x;
     }
     out.o = o;
   }
   if (v.ld !== undefined) {
-    if (typeof v.ld !== 'number') return bad('ld must be a number');
+    if (typeof v.ld !== 'number') return damaged(where, 'ld must be a number');
     out.ld = v.ld;
   }
-  const e = str('e');
+  const e = stateStr(v, 'e', where);
   if (e !== undefined) out.e = e;
   if (v.late !== undefined) {
-    if (typeof v.late !== 'boolean') return bad('late must be true or false');
+    if (typeof v.late !== 'boolean') return damaged(where, 'late must be true or false');
     out.late = v.late;
   }
-  const ns = int('ns');
+  const ns = stateInt(v, 'ns', where);
   if (ns !== undefined) out.ns = ns;
   return out;
 }
