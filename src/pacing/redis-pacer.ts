@@ -71,15 +71,33 @@ const EXTEND = luaScript(EXTEND_LUA, 2);
 const ADMIT = luaScript(ADMIT_LUA, 4);
 const LANDED = luaScript(LANDED_LUA, 2);
 const RELEASE = luaScript(RELEASE_LUA, 2);
-const admitReply = z.tuple([z.union([z.literal(0), z.literal(1)]), z.number().int().min(0)]);
-const landedReply = z.number().int().min(0).max(2);
 
 const BLOCKS = ['campaign_rate', 'account_rate', 'campaign_channels', 'account_channels', 'backoff'] as const satisfies readonly AcquireBlock[];
 
-const acquireReply = z.union([
-  z.tuple([z.literal(1), z.number().int().min(0), z.number().int(), z.union([z.literal(0), z.literal(1)])]),
-  z.tuple([z.literal(0), z.number().int().min(1), z.enum(BLOCKS)]),
-]);
+const BLOCK_SET: ReadonlySet<string> = new Set(BLOCKS);
+
+function unexpected(what: string, reply: unknown): never {
+  throw new PacingError('ERR_PACE_REPLY', `unexpected reply from the ${what} script: ${JSON.stringify(reply)}`);
+}
+
+const isWhole = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min;
+
+/**
+ * The acquire script's reply, checked by hand (it runs before every dial):
+ * {1, waitMs ≥ 0, atMs, rated 0|1} or {0, retryInMs ≥ 1, block reason}.
+ */
+function decodeAcquireReply(reply: unknown): PacedAcquireResult {
+  if (Array.isArray(reply)) {
+    const [ok, a, b, c] = reply as unknown[];
+    if (ok === 1 && reply.length === 4 && isWhole(a, 0) && isWhole(b, Number.MIN_SAFE_INTEGER) && (c === 0 || c === 1)) {
+      return { ok: true, waitMs: a, atMs: b, rated: c === 1 };
+    }
+    if (ok === 0 && reply.length === 3 && isWhole(a, 1) && typeof b === 'string' && BLOCK_SET.has(b)) {
+      return { ok: false, retryInMs: a, reason: b as AcquireBlock };
+    }
+  }
+  return unexpected('acquire', reply);
+}
 const decimal = z.string().regex(/^-?[\d.]+(e[+-]?\d+)?$/i).transform(Number);
 const effectiveReply = z.tuple([decimal, decimal, z.number().int().min(0)]);
 const inFlightReply = z.tuple([z.number().int().min(0), z.number().int().min(0)]);
@@ -146,8 +164,7 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
           leadMs,
         ],
       );
-      const r = parseReply(acquireReply, reply, 'acquire');
-      return r[0] === 1 ? { ok: true, waitMs: r[1], atMs: r[2], rated: r[3] === 1 } : { ok: false, retryInMs: r[1], reason: r[2] };
+      return decodeAcquireReply(reply);
     },
 
     async admit(account, campaignId, attemptId, flightMs) {
@@ -156,13 +173,17 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
       const a = acct(account);
       const c = camp(campaignId);
       const reply = await runScript(redis, ADMIT, [c.limits, a.limits, c.sent, a.sent], [attemptId, nowArg(), flight, tuning.admitGranularityMs]);
-      const r = parseReply(admitReply, reply, 'admit');
-      return r[0] === 1 ? { ok: true } : { ok: false, retryInMs: r[1] };
+      if (Array.isArray(reply) && reply.length === 2 && isWhole(reply[1], 0)) {
+        if (reply[0] === 1) return { ok: true };
+        if (reply[0] === 0) return { ok: false, retryInMs: reply[1] };
+      }
+      return unexpected('admit', reply);
     },
 
     async landed(account, campaignId, attemptId) {
       requireIds({ account, campaignId, attemptId });
-      parseReply(landedReply, await runScript(redis, LANDED, [camp(campaignId).sent, acct(account).sent], [attemptId, nowArg()]), 'landed');
+      const reply = await runScript(redis, LANDED, [camp(campaignId).sent, acct(account).sent], [attemptId, nowArg()]);
+      if (!isWhole(reply, 0) || reply > 2) unexpected('landed', reply);
     },
 
     async extend(account, campaignId, attemptId, holdUntilMs) {
