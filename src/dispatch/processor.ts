@@ -126,7 +126,9 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
       return 'ended';
     }
     if (!dialing(c)) return later(job, token, now() + PAUSED_RECHECK_MS);
-    const row = await contacts.row(cid, idx);
+    // The row (number, zone) and the contact's state in one round trip: the begin starts from this state
+    // (its compare-and-set reads again if the contact changed meanwhile).
+    const [row, known] = await Promise.all([contacts.row(cid, idx), contacts.state(cid, idx)]);
     if (!row || !row.d || !row.e) {
       log.error({ campaignId: cid, contact: idx }, 'dial job for a contact without a number');
       return 'missing';
@@ -179,7 +181,7 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
     const beginAt = slot.sendAt - DIAL_LEAD_MS;
     if (beginAt > now()) await deps.sleep(beginAt - now());
     // The begin also indexes the callee (sipcall status callbacks carry only the number).
-    const begun = await service.begin(c, idx, n, row.d);
+    const begun = await service.begin(c, idx, n, row.d, known);
     if (begun.result !== 'began') {
       await pacer.release(d.provider, cid, id);
       log.warn({ campaignId: cid, attemptId: id, result: begun.result }, 'attempt not dialed: already begun or no longer due');

@@ -70,14 +70,23 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
    * Records the attempt as dialing before the request leaves. 'exists' means
    * this attempt was already begun (a stalled job run again): never dial it.
    */
-  async function begin(c: ResolvedCampaign, idx: number, n: number, number: string): Promise<{ result: BeginResult; id: string; deadline: number }> {
+  async function begin(
+    c: ResolvedCampaign,
+    idx: number,
+    n: number,
+    number: string,
+    /** The contact's state as the caller read it (saves a read; a conflict reads again). */
+    known?: { raw: string; state: ContactState },
+  ): Promise<{ result: BeginResult; id: string; deadline: number }> {
     const cid = c.record.id;
     const id = attemptId({ campaignId: cid, contact: idx, attempt: n });
     const t = now();
     const d = c.record.definition;
     const deadline = dialDeadline(c, t);
+    let first = known;
     const result = await casLoop('begin', async () => {
-      const { raw, state } = await contacts.state(cid, idx);
+      const { raw, state } = first ?? (await contacts.state(cid, idx));
+      first = undefined;
       if (state.s !== 'pending' || state.n !== n) return (await attempts.get(id)) ? ('exists' as const) : ('stale' as const);
       const next: ContactState = { ...state, ph: 'dialing', a: id, ld: t };
       const record = applyAttemptEvent(newAttempt(t), { type: 'dial_sent' }, t).record;

@@ -71,7 +71,10 @@ async function setup(cid: string, cps: number, dial: (advance: (ms: number) => v
     providers: new Map([[def.provider, adapter as ProviderAdapter]]),
     service: service as unknown as AttemptService,
     campaigns: { get: async () => c } as unknown as CampaignCache,
-    contacts: { row: async () => ({ d: '13800000000', e: '+8613800000000' }) } as unknown as ContactStore,
+    contacts: {
+      row: async () => ({ d: '13800000000', e: '+8613800000000' }),
+      state: async () => ({ raw: '', state: { s: 'pending', n: 1, p: 0 } }),
+    } as unknown as ContactStore,
     attempts: { rememberCallee: async () => undefined } as unknown as AttemptStore,
     dnc: { check: async () => [] } as unknown as DncStore,
     pacer,
