@@ -36,6 +36,8 @@ const OUTCOMES = ['answered', 'busy', 'no_answer', 'failed'] as const;
  * 'server' (in the receiving process, off the request path).
  */
 const CORRELATE_IN = process.env.CALLBACKS_CORRELATE_IN === 'server' ? 'server' : 'worker';
+/** Correlator processes (CALLBACKS_CORRELATORS, default 1), as a deployment's worker processes would be. */
+const CORRELATORS = Math.max(1, Number(process.env.CALLBACKS_CORRELATORS ?? 1));
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** An `autodialer correlator` process on the bench's prefix; resolves once it logged that it runs. */
@@ -231,10 +233,11 @@ async function main(): Promise<void> {
     const app = await c.startServer({ port: 0, host: '127.0.0.1' });
     const addr = app.server.address();
     const origin = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-    const correlator = CORRELATE_IN === 'worker' ? await startCorrelator(env) : null;
+    const correlators = CORRELATE_IN === 'worker' ? await Promise.all(Array.from({ length: CORRELATORS }, () => startCorrelator(env))) : [];
     const rss = peakRss();
     const cpu0 = process.cpuUsage();
-    const correlatorCpu0 = correlator?.pid ? processCpuMs(correlator.pid) : null;
+    const correlatorsCpu = (): number => correlators.reduce((sum, p) => sum + (p.pid ? (processCpuMs(p.pid) ?? 0) : 0), 0);
+    const correlatorCpu0 = correlatorsCpu();
     const redisCpu0 = await redisCpuMs(redis);
     const started = performance.now();
     const sent = await blast(origin, '/callbacks/sipcall/cdr', bodies, CONNECTIONS);
@@ -242,13 +245,13 @@ async function main(): Promise<void> {
     await c.receiver.idle();
     const endToEndMs = performance.now() - started;
     const serverCpu = cpuMs(process.cpuUsage(cpu0));
-    const correlatorCpu1 = correlator?.pid ? processCpuMs(correlator.pid) : null;
+    const correlatorCpu1 = correlatorsCpu();
     const redisCpu1 = await redisCpuMs(redis);
     const redisCpu = redisCpu0 !== null && redisCpu1 !== null ? redisCpu1 - redisCpu0 : null;
-    const correlatorCpu = correlatorCpu0 !== null && correlatorCpu1 !== null ? correlatorCpu1 - correlatorCpu0 : 0;
+    const correlatorCpu = correlatorCpu1 - correlatorCpu0;
     const nodeCpu = serverCpu + correlatorCpu;
     const peak = rss.stop();
-    if (correlator) await stopProcess(correlator);
+    await Promise.all(correlators.map(stopProcess));
 
     // 3b. The ceiling again, after the receiver: a shared machine's speed drifts, the mean of the two is the reference.
     const ceilingAfter = await blast(noopOrigin, '/noop', bodies, CONNECTIONS);
@@ -288,7 +291,7 @@ async function main(): Promise<void> {
       `${fmt(N)} accepted sipcall attempts, one seed-shaped CDR each (customuuid = attempt id), posted as JSON over HTTP`,
       `through one undici Pool of ${CONNECTIONS} connections, ${CONNECTIONS} requests in flight; Redis on the same machine.`,
       CORRELATE_IN === 'worker'
-        ? 'Server and client in one Node process; correlation in one `autodialer correlator` process (AUTODIALER_CORRELATE_IN=worker: the server stores, parses and answers, the correlator leases pending entries from the log). The no-op route runs in the same process as the client, as the server does.'
+        ? `Server and client in one Node process; correlation in ${CORRELATORS === 1 ? 'one `autodialer correlator` process' : `${CORRELATORS} \`autodialer correlator\` processes`} (AUTODIALER_CORRELATE_IN=worker: the server stores, parses and answers, correlators lease pending entries from the log). The no-op route runs in the same process as the client, as the server does.`
         : 'Server, client and correlation in one Node process (AUTODIALER_CORRELATE_IN=server).',
       'Setup (import, begin, accepted) is not timed.',
       `Redis connection: ${AUTOPIPELINE ? 'ioredis auto-pipelining ON (CALLBACKS_AUTOPIPELINE=1)' : 'as the container makes it (the stores on an auto-pipelined connection of their own)'}.`,
@@ -301,7 +304,7 @@ async function main(): Promise<void> {
       `| end to end / ceiling | **${share.toFixed(0)} %** (target ≥ ${target} %) |`,
       `| acceptance latency p50 / p99 / max | ${ms(percentile(lat, 50))} / **${ms(percentile(lat, 99))}** / ${ms(lat[lat.length - 1] ?? 0)} |`,
       `| Node CPU per callback, end to end (HTTP, store, parse, correlate) | ${us(nodeCpu)}: ${((noopCpu / nodeCpu) * 100).toFixed(0)} % of the no-op's cost per request |`,
-      ...(CORRELATE_IN === 'worker' ? [`| of which: server and client process / correlator process | ${us(serverCpu)} / ${us(correlatorCpu)} |`] : []),
+      ...(CORRELATE_IN === 'worker' ? [`| of which: server and client process / correlator process${CORRELATORS > 1 ? 'es' : ''} | ${us(serverCpu)} / ${us(correlatorCpu)} |`] : []),
       `| Redis server CPU per callback, end to end (INFO cpu; other clients of the server count too) | ${redisCpu === null ? 'n/a' : us(redisCpu)} |`,
       `| of which, measured alone: parsing one CDR / the attempt service applying one result | ${Math.round(cal.parseUs)} µs / ${Math.round(cal.resultUs)} µs |`,
       `| stored (stream length) / sent / still pending | ${fmt(stored)} / ${fmt(N)} / ${fmt(pending)} |`,
