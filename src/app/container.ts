@@ -76,6 +76,11 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const queues = makeQueueRegistry({ connection: bullRedis, bullPrefix: keys.bullPrefix });
   const providers = options.providers ?? createProviders(config);
   const control = makeCampaignControl({ campaigns, cache, queues, pacer, events });
+  /** How long a dial request may take (the adapter's connect + response timeouts), per provider. */
+  const requestTimeoutMs = (family: ProviderFamily): number => {
+    const p = config.providers[family];
+    return p ? p.connectTimeoutMs + p.responseTimeoutMs : 30_000;
+  };
   const service = makeAttemptService({
     attempts,
     contacts,
@@ -86,10 +91,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     random,
     log,
     ...(options.pbxGraceMs !== undefined ? { pbxGraceMs: options.pbxGraceMs } : {}),
-    requestTimeoutMs: (family) => {
-      const p = config.providers[family];
-      return p ? p.connectTimeoutMs + p.responseTimeoutMs : 30_000;
-    },
+    requestTimeoutMs,
     // An attempt's end frees its channel in the same commit (the pacer's hold keys, same Redis).
     holdKeys: (family, campaignId) => [campaignKeys(config.prefix, campaignId).holds, accountKeys(config.prefix, family).holds],
     pauseCampaign: async (id, reason) => {
@@ -194,15 +196,11 @@ export async function createContainer(config: Config, options: ContainerOptions 
     const processor = makeDialProcessor({
       safetyMarginMs: config.pacingMarginMs,
       // How long a dial request may be out: the bound on its arrival that the send-time admission logs until it lands.
-      requestTimeoutMs: (family) => {
-        const p = config.providers[family];
-        return p ? p.connectTimeoutMs + p.responseTimeoutMs : 30_000;
-      },
+      requestTimeoutMs,
       providers,
       service,
       campaigns: cache,
       contacts,
-      attempts,
       dnc,
       pacer,
       queues,

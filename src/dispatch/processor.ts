@@ -18,7 +18,6 @@ import type { AttemptService } from '../engine/attempts.js';
 import type { CampaignCache, ResolvedCampaign } from '../campaign/runtime.js';
 import type { ContactStore } from '../store/contacts.js';
 import type { DncStore } from '../store/dnc.js';
-import type { AttemptStore } from '../store/attempts.js';
 import type { QueueRegistry, DialJobData } from '../infra/queues.js';
 import { nextCallableTime } from '../domain/window.js';
 import { attemptId } from '../store/ids.js';
@@ -61,7 +60,6 @@ export interface DialProcessorDeps {
   service: AttemptService;
   campaigns: CampaignCache;
   contacts: ContactStore;
-  attempts: AttemptStore;
   dnc: DncStore;
   pacer: Pacer;
   queues: QueueRegistry;

@@ -11,10 +11,10 @@
  *   written with the counters. Replay and recovery read it so that no entry is
  *   ever counted or applied twice.
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
+import { luaScript, runScript } from '../infra/lua.js';
 
 export const CALLBACK_KINDS = ['sipcall-cdr', 'sipcall-status', 'pbx-cdr'] as const;
 export type StoredCallbackKind = (typeof CALLBACK_KINDS)[number];
@@ -70,16 +70,6 @@ export type RecordedResult = Omit<Settlement, 'id' | 'campaignId'> & { campaignI
 const COUNTER_SET: ReadonlySet<string> = new Set(CALLBACK_COUNTERS);
 
 /**
- * XADD the raw callback, count it received and mark it pending, atomically.
- * KEYS: log, totals, pending   ARGV: kind, at, ip, ct, body   Returns the id.
- */
-const APPEND = `
-local id = redis.call('XADD', KEYS[1], '*', 'kind', ARGV[1], 'at', ARGV[2], 'ip', ARGV[3], 'ct', ARGV[4], 'body', ARGV[5])
-redis.call('HINCRBY', KEYS[2], 'received', 1)
-redis.call('ZADD', KEYS[3], tonumber(ARGV[2]), id)
-return id
-`;
-/**
  * Claims pending entries received at or before a time: they are re-scored to
  * `now`, so another process recovering at the same moment does not take them.
  * KEYS: pending   ARGV: before, now, limit   Returns the ids claimed.
@@ -118,8 +108,9 @@ return out
 `;
 
 /**
- * APPEND for several callbacks at once (one script call for the callbacks a
- * server received in the same turn of its event loop), in order.
+ * XADD raw callbacks, mark them pending and count them received, atomically
+ * (one script call for the callbacks a server received in the same turn of
+ * its event loop), in order.
  * KEYS: log, totals, pending   ARGV: count, then kind, at, ip, ct, body per callback
  * Returns the ids, in order.
  */
@@ -136,13 +127,9 @@ redis.call('HINCRBY', KEYS[2], 'received', n)
 return ids
 `;
 
-const sha = (script: string) => createHash('sha1').update(script).digest('hex');
-const SCRIPTS = {
-  append: { text: APPEND, sha: sha(APPEND) },
-  appendMany: { text: APPEND_MANY, sha: sha(APPEND_MANY) },
-  claim: { text: CLAIM, sha: sha(CLAIM) },
-  lease: { text: LEASE, sha: sha(LEASE) },
-};
+const APPEND_SCRIPT = luaScript(APPEND_MANY, 3);
+const CLAIM_SCRIPT = luaScript(CLAIM, 1);
+const LEASE_SCRIPT = luaScript(LEASE, 2);
 
 /** Callbacks stored by one script call at most (one turn of the event loop gathers them). */
 const APPEND_BATCH = 64;
@@ -151,22 +138,6 @@ export function makeCallbackLog(deps: { redis: Redis; keys: Keys }) {
   const { redis, keys: k } = deps;
   const pendingKey = `${k.callbackLog}:pending`;
   const resultsKey = `${k.callbackLog}:results`;
-
-  /** Runs a script by its digest, sending the text only when Redis does not know it yet. */
-  async function run(script: { text: string; sha: string }, numKeys: number, ...args: string[]): Promise<unknown> {
-    try {
-      return await redis.evalsha(script.sha, numKeys, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return redis.eval(script.text, numKeys, ...args);
-    }
-  }
-
-  /** Stores one callback raw (and pending) on its own: one script call. */
-  async function appendOne(cb: RawCallback): Promise<string> {
-    const id = await run(SCRIPTS.append, 3, k.callbackLog, k.callbackTotals, pendingKey, cb.kind, String(cb.receivedAt), cb.remoteIp, cb.contentType, cb.body);
-    return String(id);
-  }
 
   /** Callbacks waiting for the end of this turn of the event loop, to be stored together. */
   let gathering: { cb: RawCallback; done: (id: string) => void; fail: (err: unknown) => void }[] = [];
@@ -177,14 +148,9 @@ export function makeCallbackLog(deps: { redis: Redis; keys: Keys }) {
     while (gathering.length > 0) {
       const batch = gathering.slice(0, APPEND_BATCH);
       gathering = gathering.slice(batch.length);
-      if (batch.length === 1) {
-        const [one] = batch;
-        appendOne(one!.cb).then(one!.done, one!.fail);
-        continue;
-      }
       const args: string[] = [String(batch.length)];
       for (const { cb } of batch) args.push(cb.kind, String(cb.receivedAt), cb.remoteIp, cb.contentType, cb.body);
-      run(SCRIPTS.appendMany, 3, k.callbackLog, k.callbackTotals, pendingKey, ...args).then(
+      runScript(redis, APPEND_SCRIPT, [k.callbackLog, k.callbackTotals, pendingKey], args).then(
         (ids) => {
           const list = Array.isArray(ids) ? ids.map(String) : [];
           batch.forEach((w, i) => {
@@ -314,7 +280,7 @@ export function makeCallbackLog(deps: { redis: Redis; keys: Keys }) {
    * `now` from then on.
    */
   async function claimPending(before: number, now: number, limit: number): Promise<string[]> {
-    const ids = await run(SCRIPTS.claim, 1, pendingKey, String(Math.floor(before)), String(Math.floor(now)), String(limit));
+    const ids = await runScript(redis, CLAIM_SCRIPT, [pendingKey], [String(Math.floor(before)), String(Math.floor(now)), String(limit)]);
     return Array.isArray(ids) ? ids.map(String) : [];
   }
 
@@ -326,7 +292,7 @@ export function makeCallbackLog(deps: { redis: Redis; keys: Keys }) {
    * (no longer pending).
    */
   async function lease(now: number, leaseUntil: number, limit: number): Promise<{ entries: { cb: StoredCallback; leasedBefore: boolean }[]; gone: string[]; damaged: string[] }> {
-    const flat = await run(SCRIPTS.lease, 2, pendingKey, k.callbackLog, String(Math.floor(now)), String(Math.floor(leaseUntil)), String(limit));
+    const flat = await runScript(redis, LEASE_SCRIPT, [pendingKey, k.callbackLog], [String(Math.floor(now)), String(Math.floor(leaseUntil)), String(limit)]);
     const entries: { cb: StoredCallback; leasedBefore: boolean }[] = [];
     const gone: string[] = [];
     const damaged: string[] = [];

@@ -14,7 +14,6 @@ import type { AttemptService } from '../../src/engine/attempts.js';
 import type { QueueRegistry, DialJobData } from '../../src/infra/queues.js';
 import { createRedisPacer } from '../../src/pacing/index.js';
 import type { DialOutcome, ProviderAdapter } from '../../src/providers/types.js';
-import type { AttemptStore } from '../../src/store/attempts.js';
 import type { ContactStore } from '../../src/store/contacts.js';
 import type { DncStore } from '../../src/store/dnc.js';
 import { cleanPrefix, connectRedis, testPrefix } from '../support/redis.js';
@@ -75,7 +74,6 @@ async function setup(cid: string, cps: number, dial: (advance: (ms: number) => v
       row: async () => ({ d: '13800000000', e: '+8613800000000' }),
       state: async () => ({ raw: '', state: { s: 'pending', n: 1, p: 0 } }),
     } as unknown as ContactStore,
-    attempts: { rememberCallee: async () => undefined } as unknown as AttemptStore,
     dnc: { check: async () => [] } as unknown as DncStore,
     pacer,
     queues: {} as QueueRegistry,
