@@ -25,7 +25,8 @@ const ROUNDS = 4;
 const ROUND_MS = 4_000;
 /** After a pause or a resume, before a window opens (calls in hand finish, jobs come back). */
 const SETTLE_MS = 1_500;
-const CONTACTS = 40_000;
+/** Enough that no dialer window runs out: (warm-up + rounds × (window + settle)) at up to 6,000 calls/s. */
+const CONTACTS = 160_000;
 const PARAMS = { voicetype: '2', voicefile: 'http://example.invalid/promo.mp3', chengshudu: '1', userid: '1@extGroup-1' };
 
 const numberOf = (i: number) => `1380${String(i).padStart(7, '0')}`;

@@ -126,7 +126,7 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
     if (!dialing(c)) return later(job, token, now() + PAUSED_RECHECK_MS);
     // The row (number, zone) and the contact's state in one round trip: the begin starts from this state
     // (its compare-and-set reads again if the contact changed meanwhile).
-    const [row, known] = await Promise.all([contacts.row(cid, idx), contacts.state(cid, idx)]);
+    const { row, ...known } = await contacts.rowAndState(cid, idx);
     if (!row || !row.d || !row.e) {
       log.error({ campaignId: cid, contact: idx }, 'dial job for a contact without a number');
       return 'missing';

@@ -5,7 +5,7 @@
  */
 import type { AttemptOutcome, ProviderFamily } from '../domain/types.js';
 import type { AttemptStore, AttemptFields, AttemptIndex, StoredAttempt } from '../store/attempts.js';
-import type { ContactStore, ContactState } from '../store/contacts.js';
+import { parseContactState, type ContactStore, type ContactState } from '../store/contacts.js';
 import type { CampaignCache, ResolvedCampaign } from '../campaign/runtime.js';
 import { parseAttemptId } from '../store/ids.js';
 import { nextContact, notSentContact, type ContactDecision } from './contact-decision.js';
@@ -61,12 +61,13 @@ export function makeAttemptCore(deps: AttemptCoreDeps) {
     return deps.holdKeys ? { release: deps.holdKeys(a.family, a.cid) } : {};
   }
 
-  /** The attempt and its contact's state, read together (one round trip with auto-pipelining). */
+  /** The attempt and its contact's state, read together (one script call for all reads of a turn). */
   async function read(id: string): Promise<Ctx | null> {
     const ref = parseAttemptId(id);
     if (!ref) return null;
-    const [a, st] = await Promise.all([attempts.get(id), contacts.state(ref.campaignId, ref.contact)]);
-    return a ? { a, raw: st.raw, state: st.state } : null;
+    const got = await attempts.readWithState(id);
+    if (!got) return null;
+    return { a: got.a, raw: got.raw, state: parseContactState(got.raw, `campaign ${ref.campaignId} contact ${ref.contact} state`) };
   }
 
   async function finalizeContact(

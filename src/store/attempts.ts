@@ -13,8 +13,9 @@ import {
   type ProviderFamily,
 } from '../domain/types.js';
 import type { Keys } from './keys.js';
-import { COMMIT } from './scripts.js';
+import { COMMIT, COMMIT_MANY, READ_WITH_STATE } from './scripts.js';
 import { luaScript, runScript } from '../infra/lua.js';
+import { makeTurnBatcher, type BatchOutcome } from '../infra/turn-batch.js';
 import { encodeContactState, type ContactState } from './contacts.js';
 import { parseAttemptId } from './ids.js';
 
@@ -221,6 +222,25 @@ export function createdAttempt(id: string, fields: AttemptFields): StoredAttempt
 }
 
 const COMMIT_SCRIPT = luaScript(COMMIT, null);
+const COMMIT_MANY_SCRIPT = luaScript(COMMIT_MANY, null);
+const READ_SCRIPT = luaScript(READ_WITH_STATE, null);
+
+/** Commits (and reads) gathered in one turn of the event loop go to Redis as one script call of at most this many. */
+export const STORE_BATCH = 256;
+
+const COMMIT_RESULTS: ReadonlySet<string> = new Set(['conflict', 'ok', 'completed']);
+
+function commitResult(reply: unknown): BatchOutcome<CommitResult> {
+  const r = String(reply);
+  return COMMIT_RESULTS.has(r) ? (r as CommitResult) : new AttemptStoreError(`attempt commit failed: ${r}`);
+}
+
+/** An attempt hash with its contact's raw state, as one read returns them (null: no such attempt). */
+export interface AttemptWithState {
+  a: StoredAttempt;
+  /** The contact's state as stored ('' when it has none yet): the compare-and-set token. */
+  raw: string;
+}
 
 /** The campaign keys the commit script names from the campaign's hash key (they must stay as keys.ts names them). */
 export const COMMIT_CAMPAIGN_SUFFIXES = { contactState: ':st', counts: ':counts', due: ':due', feeding: ':feeding', stats: ':stats' } as const;
@@ -245,15 +265,16 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
     return decodeStoredAttempt(cuuid, raw);
   }
 
-  async function commit(input: CommitInput): Promise<CommitResult> {
+  /** The keys and args of one commit, as COMMIT takes them. */
+  function commitCall(input: CommitInput): { keys: string[]; args: string[] } {
     const ref = parseAttemptId(input.cuuid);
     if (!ref) throw new AttemptStoreError(`not an attempt id: ${input.cuuid}`);
     const cid = ref.campaignId;
     // The campaign's own keys (st, counts, due, feeding, stats) are named from its hash key inside the script.
-    const keyList = [k.attempt(input.cuuid), k.campaign(cid), k.deadlines, k.active, k.outbox];
-    if (input.index) keyList.push(indexKey(input.index));
-    if (input.release) keyList.push(input.release[0], input.release[1]);
-    const res = await runScript(redis, COMMIT_SCRIPT, keyList, [
+    const keys = [k.attempt(input.cuuid), k.campaign(cid), k.deadlines, k.active, k.outbox];
+    if (input.index) keys.push(indexKey(input.index));
+    if (input.release) keys.push(input.release[0], input.release[1]);
+    const args = [
       String(input.expectedVersion),
       input.fields ? flatten(input.fields) : '',
       String(input.contact.idx),
@@ -270,9 +291,63 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
       input.index ? String(Math.max(1000, Math.round(input.index.ttlMs))) : '',
       input.index ? input.cuuid : '',
       input.release ? '1' : '',
-    ]);
-    return String(res) as CommitResult;
+    ];
+    return { keys, args };
   }
+
+  /**
+   * Compare-and-set commit of an attempt and its contact. Commits made in the
+   * same turn of the event loop go as one script call, each still its own
+   * compare-and-set with its own answer.
+   */
+  const commit = makeTurnBatcher<{ keys: string[]; args: string[] }, CommitResult>({
+    max: STORE_BATCH,
+    async run(batch) {
+      if (batch.length === 1) return [commitResult(await runScript(redis, COMMIT_SCRIPT, batch[0]!.keys, batch[0]!.args))];
+      const keys: string[] = [];
+      const args: string[] = [String(batch.length)];
+      for (const c of batch) {
+        keys.push(...c.keys);
+        args.push(String(c.keys.length), String(c.args.length), ...c.args);
+      }
+      const replies = await runScript(redis, COMMIT_MANY_SCRIPT, keys, args);
+      if (!Array.isArray(replies)) throw new AttemptStoreError(`a batch of ${batch.length} commits answered ${String(replies)}`);
+      return replies.map(commitResult);
+    },
+  });
+
+  /**
+   * An attempt with its contact's stored state, read together (the state is
+   * the compare-and-set token of the next commit). Reads made in the same
+   * turn of the event loop go as one script call.
+   */
+  const readWithState = makeTurnBatcher<string, AttemptWithState | null>({
+    max: STORE_BATCH,
+    async run(ids) {
+      const keys: string[] = [];
+      const args: string[] = [];
+      for (const id of ids) {
+        const ref = parseAttemptId(id);
+        // Not an attempt id: nothing to read (an unknown key pair answers as a missing attempt).
+        keys.push(k.attempt(id), ref ? k.contactState(ref.campaignId) : k.attempt(id));
+        args.push(ref ? String(ref.contact) : '');
+      }
+      const replies = await runScript(redis, READ_SCRIPT, keys, args);
+      if (!Array.isArray(replies) || replies.length !== ids.length) throw new AttemptStoreError(`a batch of ${ids.length} attempt reads answered ${String(replies)}`);
+      return ids.map((id, i): BatchOutcome<AttemptWithState | null> => {
+        const [flat, raw] = replies[i] as [unknown, unknown];
+        if (!Array.isArray(flat) || flat.length === 0 || !parseAttemptId(id)) return null;
+        const hash: Record<string, string> = {};
+        for (let j = 0; j + 1 < flat.length; j += 2) hash[String(flat[j])] = String(flat[j + 1]);
+        if (!hash.ver) return null;
+        try {
+          return { a: decodeStoredAttempt(id, hash), raw: typeof raw === 'string' ? raw : '' };
+        } catch (err) {
+          return err instanceof Error ? err : new AttemptStoreError(String(err));
+        }
+      });
+    },
+  });
 
   /** Attempts whose result deadline has passed. */
   async function overdue(now: number, limit: number): Promise<string[]> {
@@ -307,7 +382,8 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
 
   return {
     get,
-    commit,
+    readWithState,
+    commit: (input: CommitInput): Promise<CommitResult> => commit(commitCall(input)),
     overdue,
     rememberProviderCallId,
     byProviderCallId,

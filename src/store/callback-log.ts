@@ -15,6 +15,7 @@ import { z } from 'zod';
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 import { luaScript, runScript } from '../infra/lua.js';
+import { makeTurnBatcher } from '../infra/turn-batch.js';
 
 export const CALLBACK_KINDS = ['sipcall-cdr', 'sipcall-status', 'pbx-cdr'] as const;
 export type StoredCallbackKind = (typeof CALLBACK_KINDS)[number];
@@ -139,47 +140,22 @@ export function makeCallbackLog(deps: { redis: Redis; keys: Keys }) {
   const pendingKey = `${k.callbackLog}:pending`;
   const resultsKey = `${k.callbackLog}:results`;
 
-  /** Callbacks waiting for the end of this turn of the event loop, to be stored together. */
-  let gathering: { cb: RawCallback; done: (id: string) => void; fail: (err: unknown) => void }[] = [];
-  let flushScheduled = false;
-
-  function flushAppends(): void {
-    flushScheduled = false;
-    while (gathering.length > 0) {
-      const batch = gathering.slice(0, APPEND_BATCH);
-      gathering = gathering.slice(batch.length);
-      const args: string[] = [String(batch.length)];
-      for (const { cb } of batch) args.push(cb.kind, String(cb.receivedAt), cb.remoteIp, cb.contentType, cb.body);
-      runScript(redis, APPEND_SCRIPT, [k.callbackLog, k.callbackTotals, pendingKey], args).then(
-        (ids) => {
-          const list = Array.isArray(ids) ? ids.map(String) : [];
-          batch.forEach((w, i) => {
-            const id = list[i];
-            if (id) w.done(id);
-            else w.fail(new Error(`storing a batch of ${batch.length} callbacks returned ${list.length} ids`));
-          });
-        },
-        (err: unknown) => {
-          for (const w of batch) w.fail(err);
-        },
-      );
-    }
-  }
-
   /**
    * Stores the callback raw (and pending). Callbacks received in the same
-   * turn of the event loop are stored by one script call (in order), each
-   * caller answered once its own entry is written.
+   * turn of the event loop are stored by one script call (in order, all or
+   * none), each caller answered once its own entry is written.
    */
-  function append(cb: RawCallback): Promise<string> {
-    return new Promise<string>((done, fail) => {
-      gathering.push({ cb, done, fail });
-      if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flushAppends);
-      }
-    });
-  }
+  const append = makeTurnBatcher<RawCallback, string>({
+    max: APPEND_BATCH,
+    async run(batch) {
+      const args: string[] = [String(batch.length)];
+      for (const cb of batch) args.push(cb.kind, String(cb.receivedAt), cb.remoteIp, cb.contentType, cb.body);
+      const ids = await runScript(redis, APPEND_SCRIPT, [k.callbackLog, k.callbackTotals, pendingKey], args);
+      const list = Array.isArray(ids) ? ids.map(String) : [];
+      if (list.length !== batch.length) throw new Error(`storing a batch of ${batch.length} callbacks returned ${list.length} ids`);
+      return list;
+    },
+  });
 
   function parseEntry(id: string, fields: string[]): StoredCallback | null {
     const obj: Record<string, string> = {};

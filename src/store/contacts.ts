@@ -12,13 +12,18 @@ import { z } from 'zod';
 import type { Redis } from 'ioredis';
 import { CONTACT_STATUSES, type ContactStatus } from '../domain/types.js';
 import type { Keys } from './keys.js';
-import { IMPORT_BATCH, TAKE_DUE } from './scripts.js';
+import { IMPORT_BATCH, ROWS_WITH_STATES, TAKE_DUE } from './scripts.js';
 import { luaScript, runScript } from '../infra/lua.js';
+import { makeTurnBatcher, type BatchOutcome } from '../infra/turn-batch.js';
 import { packRow, unpackRow, RowCodecError } from './row-codec.js';
 import { PackedBatch } from './import-batch.js';
 
 const IMPORT_BATCH_SCRIPT = luaScript(IMPORT_BATCH, null);
 const TAKE_DUE_SCRIPT = luaScript(TAKE_DUE, 5);
+const ROWS_WITH_STATES_SCRIPT = luaScript(ROWS_WITH_STATES, null);
+
+/** Row-and-state reads gathered in one turn of the event loop go as one script call of at most this many. */
+const READ_BATCH = 256;
 
 /** Rows per row list: small enough that reading one row walks a few list nodes. */
 export const ROW_BUCKET = 1024;
@@ -222,6 +227,38 @@ export function makeContactStore(deps: { redis: Redis; keys: Keys }) {
     return { raw, state: parseContactState(raw, `campaign ${cid} contact ${idx} state`) };
   }
 
+  /**
+   * A contact's row (null: none stored) and state, read together: what a dial
+   * starts from. Reads made in the same turn of the event loop go as one
+   * script call.
+   */
+  const rowAndState = makeTurnBatcher<{ cid: string; idx: number }, { row: ContactRow | null; raw: string; state: ContactState }>({
+    max: READ_BATCH,
+    async run(items) {
+      const keys: string[] = [];
+      const args: string[] = [];
+      for (const { cid, idx } of items) {
+        keys.push(k.rowBucket(cid, Math.floor(idx / ROW_BUCKET)), k.contactState(cid));
+        args.push(String(idx % ROW_BUCKET), String(idx));
+      }
+      const replies = await runScript(redis, ROWS_WITH_STATES_SCRIPT, keys, args);
+      if (!Array.isArray(replies) || replies.length !== items.length) throw new ContactStoreError(`a batch of ${items.length} contact reads answered ${String(replies)}`);
+      return items.map(({ cid, idx }, i) => {
+        const [rowRaw, stRaw] = replies[i] as [unknown, unknown];
+        try {
+          const raw = typeof stRaw === 'string' ? stRaw : '';
+          return {
+            row: typeof rowRaw === 'string' ? parseContactRow(rowRaw, `campaign ${cid} contact ${idx}`) : null,
+            raw,
+            state: parseContactState(raw, `campaign ${cid} contact ${idx} state`),
+          } satisfies BatchOutcome<{ row: ContactRow | null; raw: string; state: ContactState }>;
+        } catch (err) {
+          return err instanceof Error ? err : new ContactStoreError(String(err));
+        }
+      });
+    },
+  });
+
   /** Rows and states for a range of contact indexes, in order (for exports). */
   async function range(cid: string, from: number, count: number): Promise<{ idx: number; row: ContactRow | null; state: ContactState }[]> {
     const idxs = Array.from({ length: count }, (_, i) => String(from + i));
@@ -285,7 +322,7 @@ export function makeContactStore(deps: { redis: Redis; keys: Keys }) {
     return Object.fromEntries(Object.entries(raw).map(([f, v]) => [f, Number(v)]));
   }
 
-  return { importBatch, importPacked, takeDue, row, state, range, reschedule, doneFeeding, staleFeeding, dueCount, stats };
+  return { importBatch, importPacked, takeDue, row, state, rowAndState: (cid: string, idx: number) => rowAndState({ cid, idx }), range, reschedule, doneFeeding, staleFeeding, dueCount, stats };
 }
 
 export type ContactStore = ReturnType<typeof makeContactStore>;

@@ -162,76 +162,136 @@ return out
  * both holds.
  * Returns 'conflict', 'ok' or 'completed'.
  */
-export const COMMIT = `
-local cmp = KEYS[2]
-local stKey, countsKey, dueKey, feedingKey, statsKey = cmp .. ':st', cmp .. ':counts', cmp .. ':due', cmp .. ':feeding', cmp .. ':stats'
-local deadlinesKey, activeKey, outboxKey = KEYS[3], KEYS[4], KEYS[5]
-local nextKey = 6
-local indexKey, holdsCampaign, holdsAccount
-if ARGV[14] and ARGV[14] ~= '' then
-  indexKey = KEYS[nextKey]
-  nextKey = nextKey + 1
-end
-if ARGV[16] == '1' then
-  holdsCampaign, holdsAccount = KEYS[nextKey], KEYS[nextKey + 1]
-end
-local ver = redis.call('HGET', KEYS[1], 'ver') or '0'
-if ver ~= ARGV[1] then return 'conflict' end
-local idx = ARGV[3]
-local st = redis.call('HGET', stKey, idx) or ''
-if st ~= ARGV[4] then return 'conflict' end
-if ARGV[2] ~= '' then
-  local fields = cjson.decode(ARGV[2])
-  local flat = {}
-  for k, v in pairs(fields) do
-    table.insert(flat, k)
-    table.insert(flat, tostring(v))
+const COMMIT_FUNCTION = `
+local function commit(KEYS, ARGV)
+  local cmp = KEYS[2]
+  local stKey, countsKey, dueKey, feedingKey, statsKey = cmp .. ':st', cmp .. ':counts', cmp .. ':due', cmp .. ':feeding', cmp .. ':stats'
+  local deadlinesKey, activeKey, outboxKey = KEYS[3], KEYS[4], KEYS[5]
+  local nextKey = 6
+  local indexKey, holdsCampaign, holdsAccount
+  if ARGV[14] and ARGV[14] ~= '' then
+    indexKey = KEYS[nextKey]
+    nextKey = nextKey + 1
   end
-  table.insert(flat, 'ver')
-  table.insert(flat, tostring(tonumber(ver) + 1))
-  redis.call('HSET', KEYS[1], unpack(flat))
-end
-if ARGV[5] ~= '' then redis.call('HSET', stKey, idx, ARGV[5]) end
-local old, new = ARGV[6], ARGV[7]
-if old ~= new then
-  redis.call('HINCRBY', countsKey, old, -1)
-  redis.call('HINCRBY', countsKey, new, 1)
-  if old == 'pending' then redis.call('HINCRBY', countsKey, '_final', 1) end
-  if new == 'pending' then redis.call('HINCRBY', countsKey, '_final', -1) end
-end
-if ARGV[8] ~= '' then redis.call('ZADD', dueKey, tonumber(ARGV[8]), idx) end
-redis.call('ZREM', feedingKey, idx)
-if ARGV[13] and ARGV[13] ~= '' then
-  for field, by in pairs(cjson.decode(ARGV[13])) do redis.call('HINCRBY', statsKey, field, by) end
-end
-if old ~= new and new ~= 'pending' and redis.call('HGET', cmp, 'notify') == '1' then
-  redis.call('XADD', outboxKey, '*', 'cid', ARGV[12], 'idx', idx, 'status', new, 'from', old)
-end
-if ARGV[14] and ARGV[14] ~= '' then
-  redis.call('SET', indexKey, ARGV[15], 'PX', tonumber(ARGV[14]))
-end
-if ARGV[16] == '1' then
-  redis.call('ZREM', holdsCampaign, ARGV[10])
-  redis.call('ZREM', holdsAccount, ARGV[10])
-end
-if ARGV[9] == 'del' then
-  redis.call('ZREM', deadlinesKey, ARGV[10])
-elseif ARGV[9] ~= '' then
-  redis.call('ZADD', deadlinesKey, tonumber(ARGV[9]), ARGV[10])
-end
-if new ~= 'pending' and old == 'pending' then
-  local total = tonumber(redis.call('HGET', cmp, 'total') or '0')
-  local final = tonumber(redis.call('HGET', countsKey, '_final') or '0')
-  if redis.call('HGET', cmp, 'importDone') == '1' and final >= total then
-    local state = redis.call('HGET', cmp, 'state')
-    if state == 'running' or state == 'paused' then
-      redis.call('HSET', cmp, 'state', 'completed', 'finishedAt', ARGV[11])
+  if ARGV[16] == '1' then
+    holdsCampaign, holdsAccount = KEYS[nextKey], KEYS[nextKey + 1]
+  end
+  local ver = redis.call('HGET', KEYS[1], 'ver') or '0'
+  if ver ~= ARGV[1] then return 'conflict' end
+  local idx = ARGV[3]
+  local st = redis.call('HGET', stKey, idx) or ''
+  if st ~= ARGV[4] then return 'conflict' end
+  if ARGV[2] ~= '' then
+    local fields = cjson.decode(ARGV[2])
+    local flat = {}
+    for k, v in pairs(fields) do
+      table.insert(flat, k)
+      table.insert(flat, tostring(v))
     end
-    redis.call('SREM', activeKey, ARGV[12])
-    return 'completed'
+    table.insert(flat, 'ver')
+    table.insert(flat, tostring(tonumber(ver) + 1))
+    redis.call('HSET', KEYS[1], unpack(flat))
   end
+  if ARGV[5] ~= '' then redis.call('HSET', stKey, idx, ARGV[5]) end
+  local old, new = ARGV[6], ARGV[7]
+  if old ~= new then
+    redis.call('HINCRBY', countsKey, old, -1)
+    redis.call('HINCRBY', countsKey, new, 1)
+    if old == 'pending' then redis.call('HINCRBY', countsKey, '_final', 1) end
+    if new == 'pending' then redis.call('HINCRBY', countsKey, '_final', -1) end
+  end
+  if ARGV[8] ~= '' then redis.call('ZADD', dueKey, tonumber(ARGV[8]), idx) end
+  redis.call('ZREM', feedingKey, idx)
+  if ARGV[13] and ARGV[13] ~= '' then
+    for field, by in pairs(cjson.decode(ARGV[13])) do redis.call('HINCRBY', statsKey, field, by) end
+  end
+  if old ~= new and new ~= 'pending' and redis.call('HGET', cmp, 'notify') == '1' then
+    redis.call('XADD', outboxKey, '*', 'cid', ARGV[12], 'idx', idx, 'status', new, 'from', old)
+  end
+  if ARGV[14] and ARGV[14] ~= '' then
+    redis.call('SET', indexKey, ARGV[15], 'PX', tonumber(ARGV[14]))
+  end
+  if ARGV[16] == '1' then
+    redis.call('ZREM', holdsCampaign, ARGV[10])
+    redis.call('ZREM', holdsAccount, ARGV[10])
+  end
+  if ARGV[9] == 'del' then
+    redis.call('ZREM', deadlinesKey, ARGV[10])
+  elseif ARGV[9] ~= '' then
+    redis.call('ZADD', deadlinesKey, tonumber(ARGV[9]), ARGV[10])
+  end
+  if new ~= 'pending' and old == 'pending' then
+    local total = tonumber(redis.call('HGET', cmp, 'total') or '0')
+    local final = tonumber(redis.call('HGET', countsKey, '_final') or '0')
+    if redis.call('HGET', cmp, 'importDone') == '1' and final >= total then
+      local state = redis.call('HGET', cmp, 'state')
+      if state == 'running' or state == 'paused' then
+        redis.call('HSET', cmp, 'state', 'completed', 'finishedAt', ARGV[11])
+      end
+      redis.call('SREM', activeKey, ARGV[12])
+      return 'completed'
+    end
+  end
+  return 'ok'
 end
-return 'ok'
+`;
+
+export const COMMIT = `${COMMIT_FUNCTION}
+return commit(KEYS, ARGV)
+`;
+
+/**
+ * Several commits in one call, each its own compare-and-set exactly as COMMIT
+ * (one failing does not stop the others; a Lua error in one is its answer).
+ * KEYS: every commit's keys, one after the other
+ * ARGV: count, then per commit: its number of keys, its number of args, its args
+ * Returns one answer per commit: 'conflict', 'ok', 'completed' or 'error: …'.
+ */
+export const COMMIT_MANY = `${COMMIT_FUNCTION}
+local out = {}
+local kp, ap = 1, 2
+for i = 1, tonumber(ARGV[1]) do
+  local kc, ac = tonumber(ARGV[ap]), tonumber(ARGV[ap + 1])
+  ap = ap + 2
+  local keys, args = {}, {}
+  for j = 1, kc do keys[j] = KEYS[kp + j - 1] end
+  for j = 1, ac do args[j] = ARGV[ap + j - 1] end
+  kp, ap = kp + kc, ap + ac
+  local ok, r = pcall(commit, keys, args)
+  if ok then out[i] = r else out[i] = 'error: ' .. tostring(r) end
+end
+return out
+`;
+
+/**
+ * Reads attempts with their contacts' states.
+ * KEYS: per attempt: its hash, its campaign's contact-state hash
+ * ARGV: per attempt: the contact index ('' = no contact state to read)
+ * Returns per attempt { HGETALL of the hash, the state or false }.
+ */
+export const READ_WITH_STATE = `
+local out = {}
+for i = 1, #ARGV do
+  local st = false
+  if ARGV[i] ~= '' then st = redis.call('HGET', KEYS[2 * i], ARGV[i]) end
+  out[i] = { redis.call('HGETALL', KEYS[2 * i - 1]), st }
+end
+return out
+`;
+
+/**
+ * Reads contact rows with their states.
+ * KEYS: per contact: its row list, its campaign's contact-state hash
+ * ARGV: per contact: its place in the row list, its index
+ * Returns per contact { the row or false, the state or false }.
+ */
+export const ROWS_WITH_STATES = `
+local out = {}
+for i = 1, #ARGV, 2 do
+  local j = (i + 1) / 2
+  out[j] = { redis.call('LINDEX', KEYS[i], ARGV[i]) or false, redis.call('HGET', KEYS[i + 1], ARGV[i + 1]) or false }
+end
+return out
 `;
 
 /**

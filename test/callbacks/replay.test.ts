@@ -40,6 +40,8 @@ describe('replay', () => {
     await rig.post('/callbacks/sipcall/cdr', cdr(a, 'answered'));
     await rig.post('/callbacks/sipcall/cdr', cdr(a, 'answered'));
     await rig.post('/callbacks/sipcall/status', JSON.stringify(sipcallStatus({ uuid: `u-${b.idx}`, callee: b.number, status: 'ring' })));
+    // The ring is interpreted before the CDR is sent (the two have different correlation keys: sent together, either may apply first).
+    await c.receiver.idle();
     await rig.post('/callbacks/sipcall/cdr', cdr(b, 'busy'));
     await c.receiver.idle();
     expect(await c.service.deadline(d.id)).toBe('no_result');

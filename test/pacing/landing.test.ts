@@ -71,8 +71,7 @@ async function setup(cid: string, cps: number, dial: (advance: (ms: number) => v
     service: service as unknown as AttemptService,
     campaigns: { get: async () => c } as unknown as CampaignCache,
     contacts: {
-      row: async () => ({ d: '13800000000', e: '+8613800000000' }),
-      state: async () => ({ raw: '', state: { s: 'pending', n: 1, p: 0 } }),
+      rowAndState: async () => ({ row: { l: 2, v: ['13800000000'], d: '13800000000', e: '+8613800000000' }, raw: '', state: { s: 'pending', n: 1, p: 0 } }),
     } as unknown as ContactStore,
     dnc: { check: async () => [] } as unknown as DncStore,
     pacer,

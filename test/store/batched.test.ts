@@ -1,0 +1,177 @@
+/**
+ * Calls gathered in one turn of the event loop: one script call for all of
+ * them, each caller still answered with its own result (and its own failure).
+ * On real Redis; the connection only counts the script calls it carries.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { makeTurnBatcher } from '../../src/infra/turn-batch.js';
+import { makeAttemptStore, type CommitInput } from '../../src/store/attempts.js';
+import { makeContactStore } from '../../src/store/contacts.js';
+import { keys as makeKeys } from '../../src/store/keys.js';
+import { COMMIT_MANY } from '../../src/store/scripts.js';
+import { packRow } from '../../src/store/row-codec.js';
+import { cleanPrefix, connectRedis, testPrefix } from '../support/redis.js';
+
+/** The same connection, counting the scripts it runs (EVALSHA and EVAL). */
+function counting(redis: Redis): { redis: Redis; scripts: () => number } {
+  let n = 0;
+  const proxy = new Proxy(redis, {
+    get(target, prop, receiver) {
+      const v: unknown = Reflect.get(target, prop, receiver);
+      if ((prop === 'evalsha' || prop === 'eval') && typeof v === 'function') {
+        return (...args: unknown[]) => {
+          n++;
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      }
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { redis: proxy, scripts: () => n };
+}
+
+describe('turn batcher', () => {
+  it('runs the calls of one turn as one batch, in order, and answers each with its own outcome', async () => {
+    const runs: number[][] = [];
+    const double = makeTurnBatcher<number, number>({
+      max: 10,
+      run: async (items) => {
+        runs.push([...items]);
+        return items.map((x) => (x === 3 ? new Error('three refused') : x * 2));
+      },
+    });
+    const answers = await Promise.allSettled([1, 2, 3, 4].map((x) => double(x)));
+    expect(runs).toEqual([[1, 2, 3, 4]]);
+    expect(answers.map((a) => (a.status === 'fulfilled' ? a.value : (a.reason as Error).message))).toEqual([2, 4, 'three refused', 8]);
+    // A later turn is a new batch.
+    expect(await double(5)).toBe(10);
+    expect(runs).toEqual([[1, 2, 3, 4], [5]]);
+  });
+
+  it('splits a turn into batches of at most max, and a failed batch fails its own callers only', async () => {
+    const runs: number[][] = [];
+    const echo = makeTurnBatcher<number, number>({
+      max: 2,
+      run: async (items) => {
+        runs.push([...items]);
+        if (items.includes(3)) throw new Error('batch lost');
+        return items;
+      },
+    });
+    const answers = await Promise.allSettled([1, 2, 3, 4, 5].map((x) => echo(x)));
+    expect(runs).toEqual([[1, 2], [3, 4], [5]]);
+    expect(answers.map((a) => a.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected', 'fulfilled']);
+  });
+
+  it('a run that throws at once fails its batch, not the process', async () => {
+    const boom = makeTurnBatcher<number, number>({
+      max: 4,
+      run: () => {
+        throw new Error('no connection');
+      },
+    });
+    await expect(boom(1)).rejects.toThrow('no connection');
+  });
+});
+
+describe('attempt store: batched commits and reads', () => {
+  const prefix = testPrefix('store-batched');
+  const k = makeKeys(prefix);
+  let base: Redis;
+  beforeAll(() => {
+    base = connectRedis();
+  });
+  afterAll(async () => {
+    await cleanPrefix(base, prefix);
+    base.disconnect();
+  });
+
+  const first = (cid: string, idx: number): CommitInput => ({
+    cuuid: `${cid}-${idx}-1`,
+    expectedVersion: 0,
+    fields: { cid, idx, n: 1, family: 'sipcall', number: `1380000000${idx}`, state: 'dialing' },
+    contact: { idx, expectedRaw: '', next: { s: 'pending', n: 1, p: 0, ph: 'dialing', a: `${cid}-${idx}-1` }, oldStatus: 'pending', newStatus: 'pending' },
+    dueAt: null,
+    deadline: null,
+    now: 1_700_000_000_000,
+  });
+
+  it('commits of one turn go as one script call, each its own compare-and-set', async () => {
+    const { redis, scripts } = counting(base);
+    const store = makeAttemptStore({ redis, keys: k });
+    const before = scripts();
+    // Three new attempts, and a second first commit of the same attempt: it conflicts, the others do not.
+    const results = await Promise.all([first('cmpaaaaa', 0), first('cmpaaaaa', 1), first('cmpaaaaa', 2), first('cmpaaaaa', 0)].map((c) => store.commit(c)));
+    expect(results).toEqual(['ok', 'ok', 'ok', 'conflict']);
+    expect(scripts() - before).toBe(1);
+    expect(await base.hget(k.attempt('cmpaaaaa-1-1'), 'ver')).toBe('1');
+    expect(JSON.parse((await base.hget(k.contactState('cmpaaaaa'), '2')) ?? '{}')).toMatchObject({ ph: 'dialing', a: 'cmpaaaaa-2-1' });
+  });
+
+  it('reads of one turn go as one script call: attempt with its contact state, null for a missing one', async () => {
+    const { redis, scripts } = counting(base);
+    const store = makeAttemptStore({ redis, keys: k });
+    await store.commit(first('cmpbbbbb', 0));
+    const before = scripts();
+    const [a, missing, other] = await Promise.all(['cmpbbbbb-0-1', 'cmpbbbbb-5-1', 'cmpaaaaa-1-1'].map((id) => store.readWithState(id)));
+    expect(scripts() - before).toBe(1);
+    expect(a?.a).toMatchObject({ id: 'cmpbbbbb-0-1', cid: 'cmpbbbbb', idx: 0, ver: 1, state: 'dialing' });
+    expect(JSON.parse(a?.raw ?? '{}')).toMatchObject({ a: 'cmpbbbbb-0-1' });
+    expect(missing).toBeNull();
+    expect(other?.a.cid).toBe('cmpaaaaa');
+  });
+
+  it('a damaged record fails its own read only', async () => {
+    const store = makeAttemptStore({ redis: base, keys: k });
+    await base.hset(k.attempt('cmpccccc-0-1'), { ver: '1', cid: 'cmpccccc', idx: 'seven' });
+    await store.commit(first('cmpccccc', 1));
+    const [bad, good] = await Promise.allSettled([store.readWithState('cmpccccc-0-1'), store.readWithState('cmpccccc-1-1')]);
+    expect(bad.status).toBe('rejected');
+    expect(String((bad as PromiseRejectedResult).reason)).toMatch(/attempt cmpccccc-0-1 record is damaged: .*idx/);
+    expect(good.status === 'fulfilled' && good.value?.a.idx).toBe(1);
+  });
+
+  it('an error inside one commit of a batch is that commit\u2019s answer; the others are applied', async () => {
+    // Straight to the script: the store never sends a malformed field list, so one is written by hand here.
+    const call = (cid: string, idx: number, fieldsJson: string): { keys: string[]; args: string[] } => ({
+      keys: [k.attempt(`${cid}-${idx}-1`), k.campaign(cid), k.deadlines, k.active, k.outbox],
+      args: ['0', fieldsJson, String(idx), '', '', 'pending', 'pending', '', '', `${cid}-${idx}-1`, new Date(0).toISOString(), cid, '', '', '', ''],
+    });
+    const batch = [call('cmpddddd', 0, '{"state":"dialing"}'), call('cmpddddd', 1, 'not json'), call('cmpddddd', 2, '{"state":"dialing"}')];
+    const keyList = batch.flatMap((c) => c.keys);
+    const args = [String(batch.length), ...batch.flatMap((c) => [String(c.keys.length), String(c.args.length), ...c.args])];
+    const replies = (await base.eval(COMMIT_MANY, keyList.length, ...keyList, ...args)) as string[];
+    expect(replies[0]).toBe('ok');
+    expect(replies[1]).toMatch(/^error: .*/);
+    expect(replies[2]).toBe('ok');
+    expect(await base.hget(k.attempt('cmpddddd-2-1'), 'state')).toBe('dialing');
+  });
+});
+
+describe('contact store: rows with states, batched', () => {
+  const prefix = testPrefix('contacts-batched');
+  const k = makeKeys(prefix);
+  let base: Redis;
+  beforeAll(() => {
+    base = connectRedis();
+  });
+  afterAll(async () => {
+    await cleanPrefix(base, prefix);
+    base.disconnect();
+  });
+
+  it('reads each contact\u2019s row and state in one script call per turn', async () => {
+    const { redis, scripts } = counting(base);
+    const contacts = makeContactStore({ redis, keys: k });
+    await base.rpush(k.rowBucket('cmprrrrr', 0), packRow({ l: 2, v: ['138 0000 0000'], d: '13800000000', e: '+8613800000000' }), packRow({ l: 3, v: ['138 0000 0001'], d: '13800000001', e: '+8613800000001' }));
+    await base.hset(k.contactState('cmprrrrr'), '1', JSON.stringify({ s: 'pending', n: 1, p: 0, ph: 'queued' }));
+    const before = scripts();
+    const [r0, r1, r9] = await Promise.all([contacts.rowAndState('cmprrrrr', 0), contacts.rowAndState('cmprrrrr', 1), contacts.rowAndState('cmprrrrr', 9)]);
+    expect(scripts() - before).toBe(1);
+    expect(r0).toEqual({ row: expect.objectContaining({ d: '13800000000' }), raw: '', state: { s: 'pending', n: 0, p: 0 } });
+    expect(r1.row?.d).toBe('13800000001');
+    expect(r1.state).toEqual({ s: 'pending', n: 1, p: 0, ph: 'queued' });
+    expect(r9.row).toBeNull();
+  });
+});
