@@ -18,7 +18,8 @@ import {
   type PacerTuningInput,
 } from './options.js';
 import { luaScript, runScript } from '../infra/lua.js';
-import { ACQUIRE_LUA, ADMIT_LUA, LANDED_LUA, RELEASE_LUA, EFFECTIVE_RATE_LUA, EXTEND_LUA, IN_FLIGHT_LUA, PENALIZE_LUA } from './scripts.js';
+import { makeTurnBatcher } from '../infra/turn-batch.js';
+import { ACQUIRE_LUA, ACQUIRE_MANY_LUA, ADMIT_LUA, LANDED_LUA, RELEASE_LUA, EFFECTIVE_RATE_LUA, EXTEND_LUA, IN_FLIGHT_LUA, PENALIZE_LUA } from './scripts.js';
 import type { AcquireBlock, AcquireRequest, AcquireResult, PaceLimits, Pacer } from './types.js';
 
 /** Epoch milliseconds; replaces Redis `TIME` when given (tests, simulations). */
@@ -64,6 +65,9 @@ export interface RedisPacer extends Pacer {
 }
 
 const ACQUIRE = luaScript(ACQUIRE_LUA, 11);
+const ACQUIRE_MANY = luaScript(ACQUIRE_MANY_LUA, null);
+/** Acquires asked in one turn of the event loop go as one script call of at most this many. */
+const ACQUIRE_BATCH = 128;
 const PENALIZE = luaScript(PENALIZE_LUA, 2);
 const EFFECTIVE_RATE = luaScript(EFFECTIVE_RATE_LUA, 2);
 const IN_FLIGHT = luaScript(IN_FLIGHT_LUA, 2);
@@ -122,6 +126,25 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
   const acct = (account: string) => accountKeys(prefix, account);
   const camp = (campaignId: string) => campaignKeys(prefix, campaignId);
 
+  /**
+   * Acquires asked in the same turn of the event loop (many jobs in hand wake
+   * together) run as one script call, one after the other, as if sent apart.
+   */
+  const acquireBatched = makeTurnBatcher<{ keys: string[]; args: (string | number)[] }, unknown>({
+    max: ACQUIRE_BATCH,
+    async run(batch) {
+      if (batch.length === 1) return [await runScript(redis, ACQUIRE, batch[0]!.keys, batch[0]!.args)];
+      const replies = await runScript(
+        redis,
+        ACQUIRE_MANY,
+        batch.flatMap((b) => b.keys),
+        batch.flatMap((b) => b.args),
+      );
+      if (!Array.isArray(replies) || replies.length !== batch.length) unexpected('acquire', replies);
+      return replies.map((r: unknown) => (typeof r === 'string' && r.startsWith('error: ') ? new PacingError('ERR_PACE_REPLY', `the acquire script failed: ${r.slice(7)}`) : r));
+    },
+  });
+
   async function exec(multi: ReturnType<Redis['multi']>): Promise<void> {
     const res = await multi.exec();
     if (res === null) throw new PacingError('ERR_PACE_REPLY', 'Redis transaction was aborted');
@@ -146,25 +169,24 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
       const leadMs = req.leadMs === undefined ? 0 : requireMarginMs('leadMs', req.leadMs);
       const a = acct(req.account);
       const c = camp(req.campaignId);
-      const reply = await runScript(
-        redis,
-        ACQUIRE,
-        [c.limits, a.limits, c.last, a.last, c.holds, a.holds, a.backoff, a.active, a.campaignCps, a.shareLast, c.accounts],
-        [
-          req.account,
-          req.campaignId,
-          req.attemptId,
-          holdUntilMs,
-          nowArg(),
-          tuning.horizonMs,
-          tuning.activeWindowMs,
-          tuning.channelRetryMs,
-          bo.recoverPerSecond,
-          marginMs,
-          leadMs,
-        ],
+      return decodeAcquireReply(
+        await acquireBatched({
+          keys: [c.limits, a.limits, c.last, a.last, c.holds, a.holds, a.backoff, a.active, a.campaignCps, a.shareLast, c.accounts],
+          args: [
+            req.account,
+            req.campaignId,
+            req.attemptId,
+            holdUntilMs,
+            nowArg(),
+            tuning.horizonMs,
+            tuning.activeWindowMs,
+            tuning.channelRetryMs,
+            bo.recoverPerSecond,
+            marginMs,
+            leadMs,
+          ],
+        }),
       );
-      return decodeAcquireReply(reply);
     },
 
     async admit(account, campaignId, attemptId, flightMs) {

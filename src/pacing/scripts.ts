@@ -52,7 +52,7 @@ end
  *       11 leadMs (no slot sooner than this from now)
  * Reply: {1, waitMs, atMs, rated (1 when a rate spaced the slot)} or {0, retryInMs, reason}
  */
-export const ACQUIRE_LUA = `${COMMON}
+const ACQUIRE_BODY = `
 local account, campaignId, attemptId = ARGV[1], ARGV[2], ARGV[3]
 local holdUntil = tonumber(ARGV[4])
 local now = clockUs(ARGV[5])
@@ -148,12 +148,14 @@ local function nextSlot(last, cps)
   if cps <= 0 or last == nil then return 0 end
   return last + math.ceil(secondUs / cps)
 end
-local campLast = tonumber(redis.call('GET', KEYS[3]) or '')
-local acctLast = tonumber(redis.call('GET', KEYS[4]) or '')
+local campLast, acctLast
+if campCps > 0 then campLast = tonumber(redis.call('GET', KEYS[3]) or '') end
+if effCps > 0 then acctLast = tonumber(redis.call('GET', KEYS[4]) or '') end
 -- The share is a fairness bound, not a provider limit: it is kept as a GCRA
 -- theoretical arrival time, so a campaign delayed by the account's spacing
 -- may catch up (by at most the horizon) and the account's rate is not lost.
-local shareTat = tonumber(redis.call('HGET', KEYS[10], campaignId) or '') or 0
+local shareTat = 0
+if effCps > 0 then shareTat = tonumber(redis.call('HGET', KEYS[10], campaignId) or '') or 0 end
 local shareNext = 0
 if shareCps > 0 then shareNext = shareTat end
 local campNext = nextSlot(campLast, campCps)
@@ -195,6 +197,175 @@ end
 local rated = 0
 if campCps > 0 or effCps > 0 then rated = 1 end
 return {1, math.ceil((slot - now) / 1000), slotMs, rated}
+`;
+
+export const ACQUIRE_LUA = `${COMMON}${ACQUIRE_BODY}`;
+
+/**
+ * Several acquires in one call, one after the other exactly as ACQUIRE (the
+ * same as separate calls arriving together; an error in one is its answer).
+ * KEYS: the 11 keys of each acquire, one after the other
+ * ARGV: the 11 args of each acquire, one after the other
+ * Reply: one ACQUIRE reply per acquire, or 'error: …'.
+ */
+export const ACQUIRE_MANY_LUA = `${COMMON}
+local function acquire(KEYS, ARGV)
+  local account, campaignId, attemptId = ARGV[1], ARGV[2], ARGV[3]
+  local holdUntil = tonumber(ARGV[4])
+  local now = clockUs(ARGV[5])
+  local nowMs = math.floor(now / 1000)
+  local horizonUs = tonumber(ARGV[6]) * 1000
+  local activeWindowMs = tonumber(ARGV[7])
+  local channelRetryMs = tonumber(ARGV[8])
+  local recoverFraction = tonumber(ARGV[9])
+  local secondUs = 1000000 + tonumber(ARGV[10]) * 1000
+  local leadUs = tonumber(ARGV[11]) * 1000
+
+  local campCps, campMax = limits(KEYS[1])
+  local acctCps, acctMax = limits(KEYS[2])
+
+  -- Channel holds: expired holds go first; an attempt already holding a
+  -- channel (asking again) does not count against itself.
+  local function channelsFull(key, max)
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', nowMs)
+    if max <= 0 then return false end
+    local held = redis.call('ZCARD', key)
+    if redis.call('ZSCORE', key, attemptId) then held = held - 1 end
+    if held < max then return false end
+    local wait = channelRetryMs
+    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if first[2] then wait = math.min(wait, tonumber(first[2]) - nowMs) end
+    return math.max(1, math.ceil(wait))
+  end
+
+  local full = channelsFull(KEYS[5], campMax)
+  if full then return {0, full, 'campaign_channels'} end
+
+  -- Demand: this campaign is waiting on the account. Campaigns not seen
+  -- within the active window leave the fair-share reckoning. Kept only while
+  -- the account has a rate (a share of nothing needs no bookkeeping; once a
+  -- rate is set, every waiting campaign is back in the reckoning at its next acquire).
+  if acctCps > 0 then
+    local stale = redis.call('ZRANGEBYSCORE', KEYS[8], '-inf', nowMs - activeWindowMs)
+    for _, id in ipairs(stale) do
+      redis.call('ZREM', KEYS[8], id)
+      redis.call('HDEL', KEYS[9], id)
+      redis.call('HDEL', KEYS[10], id)
+    end
+    redis.call('ZADD', KEYS[8], nowMs, campaignId)
+    redis.call('HSET', KEYS[9], campaignId, campCps)
+    for i = 8, 10 do redis.call('PEXPIRE', KEYS[i], activeWindowMs * 3) end
+  end
+
+  full = channelsFull(KEYS[6], acctMax)
+  if full then return {0, full, 'account_channels'} end
+
+  -- Back-off: a block first, then the cut rate, recovering additively.
+  local effCps = acctCps
+  local b = redis.call('HMGET', KEYS[7], 'rate', 'at', 'until')
+  if b[2] then
+    local blockedUntil = num(b[3], 0)
+    if blockedUntil > now then
+      return {0, math.max(1, math.ceil((blockedUntil - now) / 1000)), 'backoff'}
+    end
+    effCps = recovered(acctCps, num(b[1], 0), num(b[2], now), now, recoverFraction)
+  end
+
+  -- Fair share: max-min (water-filling) split of the account rate between
+  -- the active campaigns, each capped by its own cps; what a capped campaign
+  -- cannot use goes to the others.
+  local shareCps = 0
+  if effCps > 0 and redis.call('ZCARD', KEYS[8]) >= 2 then
+    local flat = redis.call('HGETALL', KEYS[9])
+    local caps = {}
+    for i = 2, #flat, 2 do
+      local c = num(flat[i], 0)
+      if c <= 0 then c = math.huge end
+      caps[#caps + 1] = c
+    end
+    table.sort(caps)
+    local remaining, left, level = effCps, #caps, math.huge
+    for _, c in ipairs(caps) do
+      if c * left < remaining then
+        remaining = remaining - c
+        left = left - 1
+      else
+        level = remaining / left
+        break
+      end
+    end
+    local own = campCps
+    if own <= 0 then own = math.huge end
+    local share = math.min(own, level)
+    if share < effCps then shareCps = share end
+  end
+
+  -- The earliest slot allowed by every rate (spacing (1 s + margin) / cps, burst 1).
+  local function nextSlot(last, cps)
+    if cps <= 0 or last == nil then return 0 end
+    return last + math.ceil(secondUs / cps)
+  end
+  local campLast, acctLast
+  if campCps > 0 then campLast = tonumber(redis.call('GET', KEYS[3]) or '') end
+  if effCps > 0 then acctLast = tonumber(redis.call('GET', KEYS[4]) or '') end
+  -- The share is a fairness bound, not a provider limit: it is kept as a GCRA
+  -- theoretical arrival time, so a campaign delayed by the account's spacing
+  -- may catch up (by at most the horizon) and the account's rate is not lost.
+  local shareTat = 0
+  if effCps > 0 then shareTat = tonumber(redis.call('HGET', KEYS[10], campaignId) or '') or 0 end
+  local shareNext = 0
+  if shareCps > 0 then shareNext = shareTat end
+  local campNext = nextSlot(campLast, campCps)
+  local acctNext = math.max(nextSlot(acctLast, effCps), shareNext)
+  -- The lead (time to record the attempt before the slot) only matters when a rate spaces the slots.
+  local lead = 0
+  if campCps > 0 or effCps > 0 then lead = leadUs end
+  local slot = math.max(now + lead, campNext, acctNext)
+
+  if slot - now > horizonUs then
+    local reason = 'account_rate'
+    if campNext >= acctNext then reason = 'campaign_rate' end
+    return {0, math.max(1, math.ceil((slot - now - horizonUs) / 1000)), reason}
+  end
+
+  -- Reserve: the slot, then the channel (never before its slot).
+  local keepMs = 3600000
+  if campCps > 0 then
+    redis.call('SET', KEYS[3], slot, 'PX', keepMs + math.ceil(1000 / campCps))
+  end
+  if effCps > 0 then
+    redis.call('SET', KEYS[4], slot, 'PX', keepMs + math.ceil(1000 / effCps))
+    local shareRate = effCps
+    if shareCps > 0 then shareRate = shareCps end
+    redis.call('HSET', KEYS[10], campaignId, math.max(shareTat, now) + math.ceil(secondUs / shareRate))
+    redis.call('PEXPIRE', KEYS[10], activeWindowMs * 3)
+  end
+  local slotMs = math.ceil(slot / 1000)
+  local hold = math.max(holdUntil, slotMs)
+  -- Each holds set lives a minute past its latest hold: its expiry only ever moves later.
+  local keepHold = hold - nowMs + 60000
+  for i = 5, 6 do
+    redis.call('ZADD', KEYS[i], hold, attemptId)
+    if redis.call('PTTL', KEYS[i]) < keepHold then redis.call('PEXPIRE', KEYS[i], keepHold) end
+  end
+  if redis.call('SADD', KEYS[11], account) == 1 or redis.call('PTTL', KEYS[11]) < 43200000 then
+    redis.call('PEXPIRE', KEYS[11], 86400000)
+  end
+  local rated = 0
+  if campCps > 0 or effCps > 0 then rated = 1 end
+  return {1, math.ceil((slot - now) / 1000), slotMs, rated}
+end
+local out = {}
+for i = 0, #KEYS / 11 - 1 do
+  local keys, args = {}, {}
+  for j = 1, 11 do
+    keys[j] = KEYS[i * 11 + j]
+    args[j] = ARGV[i * 11 + j]
+  end
+  local ok, r = pcall(acquire, keys, args)
+  if ok then out[i + 1] = r else out[i + 1] = 'error: ' .. tostring(r) end
+end
+return out
 `;
 
 /**

@@ -34,6 +34,33 @@ describe('channel caps', () => {
     expect(await ask(pacer, clock, 'c1', 'a4')).toMatchObject({ ok: false, reason: 'campaign_channels' });
   });
 
+  it('acquires asked together go as one script call and keep the cap exactly as one by one', async () => {
+    const { pacer, clock } = setup();
+    await pacer.setCampaignLimits('c1', { cps: 0, maxConcurrent: 3 });
+    await pacer.setCampaignLimits('c2', { cps: 10, maxConcurrent: 0 });
+    const evalsha = redis.evalsha.bind(redis);
+    let scripts = 0;
+    redis.evalsha = ((...args: Parameters<typeof evalsha>) => {
+      scripts++;
+      return evalsha(...args);
+    }) as typeof redis.evalsha;
+    try {
+      const answers = await Promise.all(['a1', 'a2', 'a3', 'a4', 'a5'].map((id) => ask(pacer, clock, 'c1', id)));
+      const spaced = await Promise.all(['b1', 'b2', 'b3'].map((id) => ask(pacer, clock, 'c2', id)));
+      expect(scripts).toBe(2);
+      // In the order asked: three channels taken, the next two refused.
+      expect(answers.map((a) => (a.ok ? 'ok' : a.reason))).toEqual(['ok', 'ok', 'ok', 'campaign_channels', 'campaign_channels']);
+      // A rate spaces the slots of one batch as it spaces separate asks: (1000 + margin) / 10 ms apart.
+      const waits = spaced.map((a) => (a.ok ? a.waitMs : -1));
+      expect(waits[0]).toBe(0);
+      expect(waits[1]! - waits[0]!).toBeGreaterThanOrEqual(100);
+      expect(waits[2]! - waits[1]!).toBeGreaterThanOrEqual(100);
+    } finally {
+      redis.evalsha = evalsha;
+    }
+    expect(await pacer.inFlight('acct', 'c1')).toEqual({ account: 6, campaign: 3 });
+  });
+
   it('a hold that expires frees its channel, and the retry hint points at the expiry', async () => {
     const { pacer, clock } = setup();
     await pacer.setCampaignLimits('c1', { cps: 0, maxConcurrent: 1 });
