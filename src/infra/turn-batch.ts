@@ -13,6 +13,29 @@ export interface TurnBatcher<I, O> {
   (item: I): Promise<O>;
 }
 
+/**
+ * Every batcher's flush of this turn runs in one callback: the commands they
+ * send leave together (an auto-pipelined connection writes them to its socket
+ * at once), not one socket write per batcher.
+ */
+const due = new Set<() => void>();
+let turnScheduled = false;
+
+function flushTurn(): void {
+  turnScheduled = false;
+  const flushes = [...due];
+  due.clear();
+  for (const f of flushes) f();
+}
+
+function schedule(flush: () => void): void {
+  due.add(flush);
+  if (!turnScheduled) {
+    turnScheduled = true;
+    setImmediate(flushTurn);
+  }
+}
+
 export function makeTurnBatcher<I, O>(opts: {
   max: number;
   /** Runs one batch; the answer has one outcome per item, in order. A rejection fails the whole batch. */
@@ -60,7 +83,7 @@ export function makeTurnBatcher<I, O>(opts: {
       gathering.push({ item, done, fail });
       if (!scheduled) {
         scheduled = true;
-        setImmediate(flush);
+        schedule(flush);
       }
     });
 }
