@@ -67,7 +67,7 @@ export interface RedisPacer extends Pacer {
 const ACQUIRE = luaScript(ACQUIRE_LUA, 11);
 const ACQUIRE_MANY = luaScript(ACQUIRE_MANY_LUA, null);
 /** Acquires asked in one turn of the event loop go as one script call of at most this many. */
-const ACQUIRE_BATCH = 128;
+const ACQUIRE_BATCH = 32;
 const PENALIZE = luaScript(PENALIZE_LUA, 2);
 const EFFECTIVE_RATE = luaScript(EFFECTIVE_RATE_LUA, 2);
 const IN_FLIGHT = luaScript(IN_FLIGHT_LUA, 2);

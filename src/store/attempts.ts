@@ -225,8 +225,12 @@ const COMMIT_SCRIPT = luaScript(COMMIT, null);
 const COMMIT_MANY_SCRIPT = luaScript(COMMIT_MANY, null);
 const READ_SCRIPT = luaScript(READ_WITH_STATE, null);
 
-/** Commits (and reads) gathered in one turn of the event loop go to Redis as one script call of at most this many. */
-export const STORE_BATCH = 256;
+/**
+ * Commits (and reads) gathered in one turn of the event loop go to Redis as one
+ * script call of at most this many: about a millisecond of Redis time, so that
+ * a batch never holds up the other clients of the (single-threaded) server for long.
+ */
+export const STORE_BATCH = 32;
 
 const COMMIT_RESULTS: ReadonlySet<string> = new Set(['conflict', 'ok', 'completed']);
 
