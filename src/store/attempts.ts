@@ -205,15 +205,24 @@ export type CommitResult = 'conflict' | 'ok' | 'completed';
 /** Field values as the attempt hash stores them (null: not written). */
 function hashFields(fields: AttemptFields): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, v] of Object.entries(fields)) {
-    if (v === null) continue;
+  for (const key in fields) {
+    const v = fields[key];
+    if (v === null || v === undefined) continue;
     out[key] = typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
   }
   return out;
 }
 
-function flatten(fields: AttemptFields): string {
-  return JSON.stringify(hashFields(fields));
+/** Appends the fields as name, value pairs (null: not written); returns how many pairs. */
+function pushFields(fields: AttemptFields, into: string[]): number {
+  let n = 0;
+  for (const key in fields) {
+    const v = fields[key];
+    if (v === null || v === undefined) continue;
+    into.push(key, typeof v === 'boolean' ? (v ? '1' : '0') : String(v));
+    n++;
+  }
+  return n;
 }
 
 /** The record a first commit (expectedVersion 0) of these fields leaves in Redis, decoded: no read needed. */
@@ -280,7 +289,7 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
     if (input.release) keys.push(input.release[0], input.release[1]);
     const args = [
       String(input.expectedVersion),
-      input.fields ? flatten(input.fields) : '',
+      '',
       String(input.contact.idx),
       input.contact.expectedRaw,
       input.contact.next ? encodeContactState(input.contact.next) : '',
@@ -296,6 +305,8 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
       input.index ? input.cuuid : '',
       input.release ? '1' : '',
     ];
+    // The attempt fields follow the 16 fixed args, as pairs; ARGV[2] says how many.
+    if (input.fields) args[1] = String(pushFields(input.fields, args));
     return { keys, args };
   }
 

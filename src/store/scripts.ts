@@ -152,11 +152,13 @@ return out
  *       pacer's channel holds of the campaign and the account (with a release)
  * A contact that reaches (or changes) a final status is appended to the
  * outbox when its campaign sends notifications.
- * ARGV: expectedAttVer ('0' = must not exist), attFields JSON ('' = none),
+ * ARGV: expectedAttVer ('0' = must not exist), number of attempt fields
+ *       written ('' = none, not even the version; '0' = only the version),
  *       idx, expectedSt ('' = absent), newSt ('' = unchanged),
  *       oldStatus, newStatus, dueAt ('' = none), deadline ('' | 'del' | ms),
  *       cuuid, now, campaignId, stats increments JSON ('' = none),
- *       index TTL ms ('' = no index), index value, release ('1' = free the channel)
+ *       index TTL ms ('' = no index), index value, release ('1' = free the channel),
+ *       then the attempt fields: name, value, name, value…
  * The index key is set to the index value with that TTL (an attempt found by
  * callee, call uuid or provider call id); a release removes the attempt from
  * both holds.
@@ -182,14 +184,10 @@ local function commit(KEYS, ARGV)
   local st = redis.call('HGET', stKey, idx) or ''
   if st ~= ARGV[4] then return 'conflict' end
   if ARGV[2] ~= '' then
-    local fields = cjson.decode(ARGV[2])
     local flat = {}
-    for k, v in pairs(fields) do
-      table.insert(flat, k)
-      table.insert(flat, tostring(v))
-    end
-    table.insert(flat, 'ver')
-    table.insert(flat, tostring(tonumber(ver) + 1))
+    for i = 17, 16 + 2 * tonumber(ARGV[2]) do flat[#flat + 1] = ARGV[i] end
+    flat[#flat + 1] = 'ver'
+    flat[#flat + 1] = tostring(tonumber(ver) + 1)
     redis.call('HSET', KEYS[1], unpack(flat))
   end
   if ARGV[5] ~= '' then redis.call('HSET', stKey, idx, ARGV[5]) end

@@ -133,19 +133,20 @@ describe('attempt store: batched commits and reads', () => {
   });
 
   it('an error inside one commit of a batch is that commit\u2019s answer; the others are applied', async () => {
-    // Straight to the script: the store never sends a malformed field list, so one is written by hand here.
-    const call = (cid: string, idx: number, fieldsJson: string): { keys: string[]; args: string[] } => ({
+    // Straight to the script: the store never sends unreadable stats, so one is written by hand here.
+    const call = (cid: string, idx: number, stats: string): { keys: string[]; args: string[] } => ({
       keys: [k.attempt(`${cid}-${idx}-1`), k.campaign(cid), k.deadlines, k.active, k.outbox],
-      args: ['0', fieldsJson, String(idx), '', '', 'pending', 'pending', '', '', `${cid}-${idx}-1`, new Date(0).toISOString(), cid, '', '', '', ''],
+      args: ['0', '1', String(idx), '', '', 'pending', 'pending', '', '', `${cid}-${idx}-1`, new Date(0).toISOString(), cid, stats, '', '', '', 'state', 'dialing'],
     });
-    const batch = [call('cmpddddd', 0, '{"state":"dialing"}'), call('cmpddddd', 1, 'not json'), call('cmpddddd', 2, '{"state":"dialing"}')];
+    const batch = [call('cmpddddd', 0, ''), call('cmpddddd', 1, 'not json'), call('cmpddddd', 2, '{"talk":3}')];
     const keyList = batch.flatMap((c) => c.keys);
     const args = [String(batch.length), ...batch.flatMap((c) => [String(c.keys.length), String(c.args.length), ...c.args])];
     const replies = (await base.eval(COMMIT_MANY, keyList.length, ...keyList, ...args)) as string[];
     expect(replies[0]).toBe('ok');
     expect(replies[1]).toMatch(/^error: .*/);
     expect(replies[2]).toBe('ok');
-    expect(await base.hget(k.attempt('cmpddddd-2-1'), 'state')).toBe('dialing');
+    expect(await base.hgetall(k.attempt('cmpddddd-2-1'))).toEqual({ state: 'dialing', ver: '1' });
+    expect(await base.hget(k.stats('cmpddddd'), 'talk')).toBe('3');
   });
 });
 
