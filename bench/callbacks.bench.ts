@@ -319,13 +319,14 @@ async function main(): Promise<void> {
       '### Where the time goes',
       '',
       CORRELATE_IN === 'worker'
-        ? 'The HTTP answer waits for the raw append and the parse: the callbacks a server receives in one turn of its event loop are stored by one script call (XADD, pending mark and count per entry, all or none). The correlator leases pending entries by pages of 256 (one script returns their stored fields), parses them again, applies up to 256 at once through the attempt service, and settles them in batches (one transaction of summed counters per batch).'
+        ? 'The HTTP answer waits for the raw append and the parse: the callbacks a server receives in one turn of its event loop are stored by one script call (XADD, pending mark and count per entry, all or none). The correlator leases pending entries by pages of 256 (one script returns their stored fields), parses them again, applies up to 256 at once through the attempt service (their reads and commits go to Redis 32 to a script call), and settles them in batches (one transaction of summed counters per batch).'
         : 'The HTTP answer waits for the raw append and the parse; correlation runs off the request, 64 at a time, per-call order kept, and settles in batches.',
       '',
-      'Per result the attempt service reads the attempt and its contact (two commands, pipelined), decides in TypeScript,',
-      'and writes with one compare-and-set script that also frees the channel and indexes the call uuid. The rest of',
-      'the CPU is HTTP (both ends), ioredis command encoding and garbage collection; the server process alone costs',
-      'about 1.5 times a no-op request (the line "server and client process" next to the no-op\'s).',
+      'Per result the attempt service reads the attempt with its contact (one item of a batched read script), decides in',
+      'TypeScript, and writes with one compare-and-set (one item of a batched commit script) that also frees the channel',
+      'and indexes the call uuid. The rest of the CPU is HTTP (both ends), socket writes and garbage collection. The three',
+      'processes (server and client, correlator, Redis) together use most of the two cores: the rate is bound by the',
+      'total CPU per callback (Node plus Redis, the lines above), not by one of them.',
     ].join('\n');
     report('callbacks', md);
     if (problems.length > 0) process.exitCode = 1;

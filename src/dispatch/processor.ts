@@ -6,8 +6,10 @@
  * classified answer recorded.
  *
  * A job that cannot dial now but has no attempt yet (campaign paused, window
- * closed, worker stopping) is kept and delayed, never completed: its id is
- * the attempt id, and a completed job's id is not enqueued again.
+ * closed, worker stopping) is kept and delayed, never completed: it is the
+ * only thing that carries this attempt to a worker (completed jobs are
+ * deleted; a job enqueued again for an attempt already begun is never dialed:
+ * the begin's compare-and-set refuses it).
  */
 import { DelayedError, WaitingError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
