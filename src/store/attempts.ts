@@ -202,13 +202,15 @@ export type AttemptIndex = { ttlMs: number } & (
 
 export type CommitResult = 'conflict' | 'ok' | 'completed';
 
+/** A field value as the attempt hash stores it. */
+const stored = (v: string | number | boolean): string => (typeof v === 'boolean' ? (v ? '1' : '0') : String(v));
+
 /** Field values as the attempt hash stores them (null: not written). */
 function hashFields(fields: AttemptFields): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key in fields) {
     const v = fields[key];
-    if (v === null || v === undefined) continue;
-    out[key] = typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
+    if (v !== null && v !== undefined) out[key] = stored(v);
   }
   return out;
 }
@@ -219,7 +221,7 @@ function pushFields(fields: AttemptFields, into: string[]): number {
   for (const key in fields) {
     const v = fields[key];
     if (v === null || v === undefined) continue;
-    into.push(key, typeof v === 'boolean' ? (v ? '1' : '0') : String(v));
+    into.push(key, stored(v));
     n++;
   }
   return n;
