@@ -31,6 +31,18 @@ function counting(redis: Redis): { redis: Redis; scripts: () => number } {
   return { redis: proxy, scripts: () => n };
 }
 
+/** One key prefix and one connection for the whole file (the turn batcher's tests use neither). */
+const prefix = testPrefix('store-batched');
+const k = makeKeys(prefix);
+let base: Redis;
+beforeAll(() => {
+  base = connectRedis();
+});
+afterAll(async () => {
+  await cleanPrefix(base, prefix);
+  base.disconnect();
+});
+
 describe('turn batcher', () => {
   it('runs the calls of one turn as one batch, in order, and answers each with its own outcome', async () => {
     const runs: number[][] = [];
@@ -76,16 +88,6 @@ describe('turn batcher', () => {
 });
 
 describe('attempt store: batched commits and reads', () => {
-  const prefix = testPrefix('store-batched');
-  const k = makeKeys(prefix);
-  let base: Redis;
-  beforeAll(() => {
-    base = connectRedis();
-  });
-  afterAll(async () => {
-    await cleanPrefix(base, prefix);
-    base.disconnect();
-  });
 
   const first = (cid: string, idx: number): CommitInput => ({
     cuuid: `${cid}-${idx}-1`,
@@ -151,16 +153,6 @@ describe('attempt store: batched commits and reads', () => {
 });
 
 describe('contact store: rows with states, batched', () => {
-  const prefix = testPrefix('contacts-batched');
-  const k = makeKeys(prefix);
-  let base: Redis;
-  beforeAll(() => {
-    base = connectRedis();
-  });
-  afterAll(async () => {
-    await cleanPrefix(base, prefix);
-    base.disconnect();
-  });
 
   it('reads each contact\u2019s row and state in one script call per turn', async () => {
     const { redis, scripts } = counting(base);
