@@ -352,7 +352,9 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
       const replies = await runScript(redis, READ_SCRIPT, keys, args);
       if (!Array.isArray(replies) || replies.length !== ids.length) throw new AttemptStoreError(`a batch of ${ids.length} attempt reads answered ${String(replies)}`);
       return ids.map((id, i): BatchOutcome<AttemptWithState | null> => {
-        const [flat, raw] = replies[i] as [unknown, unknown];
+        const pair: unknown = replies[i];
+        if (!Array.isArray(pair)) return new AttemptStoreError(`reading attempt ${id} answered ${String(pair)}`);
+        const [flat, raw] = pair as unknown[];
         if (!Array.isArray(flat) || flat.length === 0 || !parseAttemptId(id)) return null;
         const hash: Record<string, string> = {};
         for (let j = 0; j + 1 < flat.length; j += 2) hash[String(flat[j])] = String(flat[j + 1]);
@@ -400,7 +402,7 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
   return {
     get,
     readWithState,
-    commit: (input: CommitInput): Promise<CommitResult> => commit(commitCall(input)),
+    commit: async (input: CommitInput): Promise<CommitResult> => commit(commitCall(input)),
     overdue,
     rememberProviderCallId,
     byProviderCallId,

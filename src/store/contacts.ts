@@ -244,8 +244,10 @@ export function makeContactStore(deps: { redis: Redis; keys: Keys }) {
       const replies = await runScript(redis, ROWS_WITH_STATES_SCRIPT, keys, args);
       if (!Array.isArray(replies) || replies.length !== items.length) throw new ContactStoreError(`a batch of ${items.length} contact reads answered ${String(replies)}`);
       return items.map(({ cid, idx }, i) => {
-        const [rowRaw, stRaw] = replies[i] as [unknown, unknown];
         try {
+          const pair: unknown = replies[i];
+          if (!Array.isArray(pair)) throw new ContactStoreError(`reading campaign ${cid} contact ${idx} answered ${String(pair)}`);
+          const [rowRaw, stRaw] = pair as unknown[];
           const raw = typeof stRaw === 'string' ? stRaw : '';
           return {
             row: typeof rowRaw === 'string' ? parseContactRow(rowRaw, `campaign ${cid} contact ${idx}`) : null,
