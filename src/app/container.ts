@@ -226,6 +226,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
       bullPrefix: keys.bullPrefix,
       processor,
       concurrency: opts.concurrency ?? config.workerConcurrency,
+      limits: (id) => pacer.getCampaignLimits(id),
       log,
     });
     return { feeder, sweeper, workers: running.workers, notifier };

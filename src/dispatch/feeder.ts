@@ -2,7 +2,8 @@
  * The feeder keeps each running campaign's dial queue a little ahead of its
  * pace: it takes contacts whose time has come from the compact due set and
  * enqueues one job each (job id = attempt id, so enqueueing twice is
- * harmless). Contacts outside their calling window go back to the due set at
+ * harmless), or, for a campaign with no rate and no channel cap, one job per
+ * group of DIAL_GROUP contacts (BullMQ's work per job shared by the group). Contacts outside their calling window go back to the due set at
  * the time their window opens; a cancelled or expired campaign's remaining
  * contacts are ended here.
  */
@@ -12,7 +13,8 @@ import type { CampaignStore } from '../store/campaigns.js';
 import type { ContactStore } from '../store/contacts.js';
 import type { QueueRegistry } from '../infra/queues.js';
 import type { AttemptService } from '../engine/attempts.js';
-import type { Pacer } from '../pacing/types.js';
+import type { Pacer, PaceLimits } from '../pacing/types.js';
+import type { DialJobData } from '../infra/queues.js';
 import { nextCallableTime } from '../domain/window.js';
 import { attemptId } from '../store/ids.js';
 
@@ -26,6 +28,18 @@ export interface FeederOptions {
 }
 
 export const DEFAULT_FEEDER_OPTIONS: FeederOptions = { leadMs: 120_000, maxWaiting: 5_000, staleMs: 60_000 };
+
+/** Contacts per dial job of a campaign with no cps and no channel cap. */
+export const DIAL_GROUP = 10;
+
+/**
+ * Contacts per dial job under these campaign limits. A rated or capped
+ * campaign gets one job per contact: its jobs wait for slots one by one, and
+ * a worker holds no more contacts than it may dial.
+ */
+export function dialGroupSize(limits: PaceLimits): number {
+  return limits.cps > 0 || limits.maxConcurrent > 0 ? 1 : DIAL_GROUP;
+}
 
 export function makeFeeder(deps: {
   campaigns: CampaignStore;
@@ -41,8 +55,8 @@ export function makeFeeder(deps: {
   const opts = { ...DEFAULT_FEEDER_OPTIONS, ...deps.options };
   const { cache, contacts, queues, service, now, log } = deps;
 
-  async function target(c: ResolvedCampaign): Promise<number> {
-    const limits = await deps.pacer.getCampaignLimits(c.record.id);
+  /** How many contacts to keep enqueued. */
+  function target(limits: PaceLimits): number {
     const cps = limits.cps > 0 ? limits.cps : 200;
     const byPace = Math.ceil((cps * opts.leadMs) / 1000);
     const byChannels = (limits.maxConcurrent > 0 ? limits.maxConcurrent : 100) * 2;
@@ -72,13 +86,16 @@ export function makeFeeder(deps: {
     const cid = c.record.id;
     const t = now();
     const queue = queues.get(cid);
+    const limits = await deps.pacer.getCampaignLimits(cid);
+    const group = dialGroupSize(limits);
+    // Waiting jobs are counted as full groups: a few singles (contacts deferred out of a group) only make it feed less.
     const waiting = await queue.getJobCountByTypes('waiting', 'delayed', 'prioritized');
-    const need = (await target(c)) - waiting;
+    const need = target(limits) - waiting * group;
     if (need <= 0) return 0;
     const taken = await contacts.takeDue(cid, t, need);
     if (taken.length === 0) return 0;
     const later: { idx: number; at: number }[] = [];
-    const jobs: { name: string; data: { idx: number; n: number }; opts: { jobId: string } }[] = [];
+    const ready: { idx: number; n: number }[] = [];
     // One answer per zone for the whole pass: the window is worked out in each zone once.
     const opensAt = new Map<string, number | null>();
     for (const item of taken) {
@@ -97,20 +114,37 @@ export function makeFeeder(deps: {
         later.push({ idx: item.idx, at });
         continue;
       }
-      jobs.push({ name: 'dial', data: { idx: item.idx, n: item.attempt }, opts: { jobId: attemptId({ campaignId: cid, contact: item.idx, attempt: item.attempt }) } });
+      ready.push({ idx: item.idx, n: item.attempt });
     }
     for (const l of later) {
       const item = taken.find((x) => x.idx === l.idx)!;
       await service.requeue(cid, l.idx, item.attempt, l.at);
     }
-    if (jobs.length > 0) {
-      await queue.addBulk(jobs);
+    if (ready.length > 0) {
+      await queue.addBulk(dialJobs(cid, ready, group));
       await contacts.doneFeeding(
         cid,
-        jobs.map((j) => j.data.idx),
+        ready.map((k) => k.idx),
       );
     }
-    return jobs.length;
+    return ready.length;
+  }
+
+  /**
+   * One job per contact (job id = attempt id), or per group of `group`
+   * (job id = first attempt id + size: a contact is taken once per attempt, so
+   * no two groups share it).
+   */
+  function dialJobs(cid: string, ready: { idx: number; n: number }[], group: number): { name: string; data: DialJobData; opts: { jobId: string } }[] {
+    const id = (k: { idx: number; n: number }): string => attemptId({ campaignId: cid, contact: k.idx, attempt: k.n });
+    if (group <= 1) return ready.map((k) => ({ name: 'dial', data: { idx: k.idx, n: k.n }, opts: { jobId: id(k) } }));
+    const jobs: { name: string; data: DialJobData; opts: { jobId: string } }[] = [];
+    for (let i = 0; i < ready.length; i += group) {
+      const part = ready.slice(i, i + group);
+      const first = part[0] as { idx: number; n: number };
+      jobs.push({ name: 'dial', data: { group: part.map((k): [number, number] => [k.idx, k.n]) }, opts: { jobId: `${id(first)}+${part.length}` } });
+    }
+    return jobs;
   }
 
   /** Contacts a feeder took but never enqueued (it died): enqueue them; the job id makes it idempotent. */

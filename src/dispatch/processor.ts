@@ -10,6 +10,13 @@
  * only thing that carries this attempt to a worker (completed jobs are
  * deleted; a job enqueued again for an attempt already begun is never dialed:
  * the begin's compare-and-set refuses it).
+ *
+ * A job may carry a group of contacts (the feeder groups the contacts of a
+ * campaign with no rate and no channel cap: docs/campaign.md): each goes
+ * through the same steps, at once; one that cannot dial now gets a job of its
+ * own (delayed, or waiting when the worker stops) before the group's job
+ * completes, so the group's job is never the last holder of a contact that
+ * was not dialed.
  */
 import { DelayedError, WaitingError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
@@ -26,14 +33,40 @@ import { attemptId } from '../store/ids.js';
 import { makeSlotGate, type SlotGate } from './slot-gate.js';
 import { makeWindowCheck } from './window-check.js';
 
-/** The job's data as the feeder wrote it ({ idx ≥ 0, n ≥ 1 }), or null (checked by hand: it runs for every dial). */
-function readJobData(data: unknown): { idx: number; n: number } | null {
+interface JobContact {
+  idx: number;
+  n: number;
+}
+
+const isContactRef = (idx: unknown, n: unknown): boolean => Number.isInteger(idx) && Number.isInteger(n) && (idx as number) >= 0 && (n as number) >= 1;
+
+/**
+ * The job's data as the feeder wrote it: one contact { idx ≥ 0, n ≥ 1 }, or a
+ * group { group: [[idx, n], …] } (at least one). Null when unreadable (checked
+ * by hand: it runs for every dial).
+ */
+export function readJobData(data: unknown): { contacts: JobContact[]; grouped: boolean } | null {
   if (typeof data !== 'object' || data === null) return null;
-  const { idx, n } = data as Record<string, unknown>;
-  return Number.isInteger(idx) && Number.isInteger(n) && (idx as number) >= 0 && (n as number) >= 1 ? { idx: idx as number, n: n as number } : null;
+  const { idx, n, group } = data as Record<string, unknown>;
+  if (group === undefined) return isContactRef(idx, n) ? { contacts: [{ idx: idx as number, n: n as number }], grouped: false } : null;
+  if (!Array.isArray(group) || group.length === 0) return null;
+  const contacts: JobContact[] = [];
+  for (const ref of group as unknown[]) {
+    if (!Array.isArray(ref) || ref.length !== 2 || !isContactRef(ref[0], ref[1])) return null;
+    contacts.push({ idx: ref[0] as number, n: ref[1] as number });
+  }
+  return { contacts, grouped: true };
 }
 
 export type ProcessResult = 'dialed' | 'exists' | 'stale' | 'ended' | 'missing' | 'withdrawn';
+
+/** What became of each contact of a group job, counted. */
+export type GroupResult = Partial<Record<ProcessResult | 'deferred', number>>;
+
+/** A contact in hand that is not dialed now: it waits until `at` (no attempt made), or goes back to the queue (worker stopping). */
+type Deferral = { defer: 'later'; at: number } | { defer: 'back' };
+
+const isDeferral = (r: ProcessResult | Deferral): r is Deferral => typeof r === 'object';
 
 /** While a campaign is paused, a job in hand looks again this often. */
 const PAUSED_RECHECK_MS = 1000;
@@ -110,14 +143,8 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
     throw new WaitingError();
   }
 
-  return async function processDial(job: Job<DialJobData>, token?: string, signal?: AbortSignal): Promise<ProcessResult> {
-    const cid = campaignOfQueue(job.queueName);
-    const data = readJobData(job.data);
-    if (!data) {
-      log.error({ campaignId: cid, jobId: job.id }, 'dial job with unreadable data dropped');
-      return 'missing';
-    }
-    const { idx, n } = data;
+  /** One contact of a job in hand, from the campaign's state to the recorded answer. */
+  async function dialContact(cid: string, idx: number, n: number, signal: AbortSignal | undefined): Promise<ProcessResult | Deferral> {
     const c = await campaigns.get(cid);
     if (!c) return 'missing';
     const state = c.record.state;
@@ -125,7 +152,7 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
       await service.endContact(cid, idx, 'cancelled', 'campaign cancelled before this contact was dialed');
       return 'ended';
     }
-    if (!dialing(c)) return later(job, token, now() + PAUSED_RECHECK_MS);
+    if (!dialing(c)) return { defer: 'later', at: now() + PAUSED_RECHECK_MS };
     // The row (number, zone) and the contact's state in one round trip: the begin starts from this state
     // (its compare-and-set reads again if the contact changed meanwhile).
     const { row, ...known } = await contacts.rowAndState(cid, idx);
@@ -141,7 +168,7 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
         await service.endContact(cid, idx, 'expired', 'the calling window closed for good before this contact was dialed');
         return 'ended';
       }
-      return later(job, token, next);
+      return { defer: 'later', at: next };
     }
     const d = c.record.definition;
     if (d.dnc.length > 0) {
@@ -154,7 +181,7 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
     const adapter = deps.providers.get(d.provider);
     if (!adapter) {
       await deps.pauseCampaign(cid, `provider ${d.provider} is not configured in this worker`);
-      return later(job, token, now() + 5000);
+      return { defer: 'later', at: now() + 5000 };
     }
 
     const id = attemptId({ campaignId: cid, contact: idx, attempt: n });
@@ -172,8 +199,8 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
         await service.endContact(cid, idx, 'cancelled', 'campaign cancelled before this contact was dialed');
         return 'ended';
       }
-      if (signal?.aborted) return handBack(job, token);
-      return later(job, token, now() + PAUSED_RECHECK_MS);
+      if (signal?.aborted) return { defer: 'back' };
+      return { defer: 'later', at: now() + PAUSED_RECHECK_MS };
     }
 
     // The attempt is recorded as dialing just before its slot (within the lead), not when the slot was
@@ -224,6 +251,60 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
     if (withdrawn) return 'withdrawn';
     log.debug({ campaignId: cid, attemptId: id, outcome: outcome.kind }, 'dialed');
     return 'dialed';
+  }
+
+  /**
+   * The contacts of a group job that were not dialed get jobs of their own
+   * (job id = attempt id, as the feeder's: adding one twice is harmless), then
+   * the group's job completes. When none was dialed, the group's job itself
+   * goes back (all handed back) or waits until the first of them may dial.
+   */
+  async function processGroup(job: Job<DialJobData>, token: string | undefined, signal: AbortSignal | undefined, cid: string, group: JobContact[]): Promise<GroupResult> {
+    const settled = await Promise.allSettled(group.map((k) => dialContact(cid, k.idx, k.n, signal)));
+    const counts: GroupResult = {};
+    const own: { name: string; data: DialJobData; opts: { jobId: string; delay?: number } }[] = [];
+    const failures: unknown[] = [];
+    let back = 0;
+    const t = now();
+    settled.forEach((s, i) => {
+      const k = group[i] as JobContact;
+      if (s.status === 'rejected') {
+        failures.push(s.reason);
+        return;
+      }
+      const r = s.value;
+      if (!isDeferral(r)) {
+        counts[r] = (counts[r] ?? 0) + 1;
+        return;
+      }
+      if (r.defer === 'back') back++;
+      counts.deferred = (counts.deferred ?? 0) + 1;
+      const jobId = attemptId({ campaignId: cid, contact: k.idx, attempt: k.n });
+      own.push({ name: 'dial', data: { idx: k.idx, n: k.n }, opts: r.defer === 'later' && r.at > t ? { jobId, delay: r.at - t } : { jobId } });
+    });
+    if (back === group.length) return handBack(job, token);
+    // None dialed and none back (a paused campaign, a window not open for any): the group waits as one job.
+    if (own.length === group.length && back === 0) return later(job, token, Math.min(...settled.map((s) => (s.status === 'fulfilled' && isDeferral(s.value) && s.value.defer === 'later' ? s.value.at : t))));
+    if (own.length > 0) await deps.queues.get(cid).addBulk(own);
+    if (failures.length > 0) {
+      const first = failures[0];
+      throw new Error(`${failures.length} of ${group.length} contacts of this dial job failed: ${first instanceof Error ? first.message : String(first)}`, { cause: first });
+    }
+    return counts;
+  }
+
+  return async function processDial(job: Job<DialJobData>, token?: string, signal?: AbortSignal): Promise<ProcessResult | GroupResult> {
+    const cid = campaignOfQueue(job.queueName);
+    const data = readJobData(job.data);
+    if (!data) {
+      log.error({ campaignId: cid, jobId: job.id }, 'dial job with unreadable data dropped');
+      return 'missing';
+    }
+    if (data.grouped) return processGroup(job, token, signal, cid, data.contacts);
+    const { idx, n } = data.contacts[0] as JobContact;
+    const r = await dialContact(cid, idx, n, signal);
+    if (!isDeferral(r)) return r;
+    return r.defer === 'later' ? later(job, token, r.at) : handBack(job, token);
   };
 }
 

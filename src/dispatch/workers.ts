@@ -11,6 +11,8 @@ import type { DialJobData } from '../infra/queues.js';
 import { dialQueueName } from '../store/ids.js';
 import { startLoop, type Loop } from '../infra/loop.js';
 import { sleep } from '../infra/clock.js';
+import type { PaceLimits } from '../pacing/types.js';
+import { dialGroupSize } from './feeder.js';
 
 export interface DialWorkers {
   /** Campaign ids this process works on. */
@@ -33,21 +35,40 @@ export function startDialWorkers(deps: {
   connection: Redis;
   bullPrefix: string;
   processor: (job: Job<DialJobData>) => Promise<unknown>;
+  /** Contacts in hand per campaign (dialing or waiting for a slot). */
   concurrency: number;
+  /** The campaign's current limits (they decide how its contacts are grouped into jobs). */
+  limits: (campaignId: string) => Promise<PaceLimits>;
   log: Logger;
   pollMs?: number;
 }): DialWorkers {
   const workers = new Map<string, Worker<DialJobData>>();
   const { log } = deps;
 
+  /**
+   * Jobs in hand for a campaign: as many contacts as `concurrency` allows, no
+   * more than its channel cap; jobs of a group hold DIAL_GROUP contacts each.
+   */
+  async function jobsInHand(id: string): Promise<number> {
+    const limits = await deps.limits(id);
+    const group = dialGroupSize(limits);
+    if (group > 1) return Math.max(1, Math.ceil(deps.concurrency / group));
+    return Math.max(1, Math.min(deps.concurrency, limits.maxConcurrent > 0 ? limits.maxConcurrent : deps.concurrency));
+  }
+
   async function refresh(): Promise<void> {
     const active = new Set(await deps.campaigns.activeIds());
     for (const id of active) {
-      if (workers.has(id)) continue;
+      const running = workers.get(id);
+      if (running) {
+        // Limits changed while it runs (campaign pace): the jobs in hand follow within a pass.
+        const concurrency = await jobsInHand(id);
+        if (running.concurrency !== concurrency) running.concurrency = concurrency;
+        continue;
+      }
       const c = await deps.cache.get(id);
       if (!c || c.record.state === 'completed') continue;
-      const maxConcurrent = c.record.definition.maxConcurrent;
-      const concurrency = Math.max(1, Math.min(deps.concurrency, maxConcurrent > 0 ? maxConcurrent : deps.concurrency));
+      const concurrency = await jobsInHand(id);
       const w = new Worker<DialJobData>(dialQueueName(id), deps.processor, {
         connection: deps.connection,
         prefix: deps.bullPrefix,

@@ -6,12 +6,20 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { dialQueueName } from '../store/ids.js';
 
-export interface DialJobData {
+/** One contact's attempt. */
+export interface ContactDialJob {
   /** Contact index in the campaign. */
   idx: number;
   /** Attempt number for this contact (1-based). */
   n: number;
 }
+
+/** Several contacts' attempts in one job: [contact index, attempt number] each (a campaign with no rate and no cap). */
+export interface GroupDialJob {
+  group: [number, number][];
+}
+
+export type DialJobData = ContactDialJob | GroupDialJob;
 
 export function makeQueueRegistry(deps: { connection: Redis; bullPrefix: string }) {
   const queues = new Map<string, Queue<DialJobData>>();
