@@ -36,3 +36,25 @@ export async function runScript(
     return redis.eval(script.source, keys.length, ...keys, ...args);
   }
 }
+
+/**
+ * The KEYS of a batched script call, each named once: a batch of items from
+ * one campaign repeats the same few keys, and each item passes its keys as
+ * places in KEYS instead (the bytes written and parsed shrink with them).
+ */
+export function keyTable(): { keys: string[]; place(key: string): string } {
+  const keys: string[] = [];
+  const places = new Map<string, string>();
+  return {
+    keys,
+    place(key: string): string {
+      let p = places.get(key);
+      if (p === undefined) {
+        keys.push(key);
+        p = String(keys.length);
+        places.set(key, p);
+      }
+      return p;
+    },
+  };
+}

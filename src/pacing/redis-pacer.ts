@@ -17,7 +17,7 @@ import {
   requireRetryAfter,
   type PacerTuningInput,
 } from './options.js';
-import { luaScript, runScript } from '../infra/lua.js';
+import { keyTable, luaScript, runScript } from '../infra/lua.js';
 import { makeTurnBatcher } from '../infra/turn-batch.js';
 import { ACQUIRE_LUA, ACQUIRE_MANY_LUA, ADMIT_LUA, LANDED_LUA, RELEASE_LUA, EFFECTIVE_RATE_LUA, EXTEND_LUA, IN_FLIGHT_LUA, PENALIZE_LUA } from './scripts.js';
 import type { AcquireBlock, AcquireRequest, AcquireResult, PaceLimits, Pacer } from './types.js';
@@ -134,12 +134,13 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
     max: ACQUIRE_BATCH,
     async run(batch) {
       if (batch.length === 1) return [await runScript(redis, ACQUIRE, batch[0]!.keys, batch[0]!.args)];
-      const replies = await runScript(
-        redis,
-        ACQUIRE_MANY,
-        batch.flatMap((b) => b.keys),
-        batch.flatMap((b) => b.args),
-      );
+      const table = keyTable();
+      const args: (string | number)[] = [];
+      for (const b of batch) {
+        for (const key of b.keys) args.push(table.place(key));
+        args.push(...b.args);
+      }
+      const replies = await runScript(redis, ACQUIRE_MANY, table.keys, args);
       if (!Array.isArray(replies) || replies.length !== batch.length) unexpected('acquire', replies);
       return replies.map((r: unknown) => (typeof r === 'string' && r.startsWith('error: ') ? new PacingError('ERR_PACE_REPLY', `the acquire script failed: ${r.slice(7)}`) : r));
     },

@@ -204,8 +204,8 @@ export const ACQUIRE_LUA = `${COMMON}${ACQUIRE_BODY}`;
 /**
  * Several acquires in one call, one after the other exactly as ACQUIRE (the
  * same as separate calls arriving together; an error in one is its answer).
- * KEYS: the 11 keys of each acquire, one after the other
- * ARGV: the 11 args of each acquire, one after the other
+ * KEYS: every key the acquires use, each once
+ * ARGV: per acquire, its 11 keys as places in KEYS, then its 11 args
  * Reply: one ACQUIRE reply per acquire, or 'error: …'.
  */
 export const ACQUIRE_MANY_LUA = `${COMMON}
@@ -213,11 +213,12 @@ local function acquire(KEYS, ARGV)
 ${ACQUIRE_BODY}
 end
 local out = {}
-for i = 0, #KEYS / 11 - 1 do
+local all = KEYS
+for i = 0, #ARGV / 22 - 1 do
   local keys, args = {}, {}
   for j = 1, 11 do
-    keys[j] = KEYS[i * 11 + j]
-    args[j] = ARGV[i * 11 + j]
+    keys[j] = all[tonumber(ARGV[i * 22 + j])]
+    args[j] = ARGV[i * 22 + 11 + j]
   end
   local ok, r = pcall(acquire, keys, args)
   if ok then out[i + 1] = r else out[i + 1] = 'error: ' .. tostring(r) end

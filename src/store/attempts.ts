@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import type { ContactStatus } from '../domain/types.js';
 import type { Keys } from './keys.js';
 import { COMMIT, COMMIT_MANY, READ_WITH_STATE } from './scripts.js';
-import { luaScript, runScript } from '../infra/lua.js';
+import { keyTable, luaScript, runScript } from '../infra/lua.js';
 import { makeTurnBatcher, type BatchOutcome } from '../infra/turn-batch.js';
 import { encodeContactState, type ContactState } from './contacts.js';
 import { parseAttemptId } from './ids.js';
@@ -169,13 +169,14 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
     max: STORE_BATCH,
     async run(batch) {
       if (batch.length === 1) return [commitResult(await runScript(redis, COMMIT_SCRIPT, batch[0]!.keys, batch[0]!.args))];
-      const keys: string[] = [];
+      const table = keyTable();
       const args: string[] = [String(batch.length)];
       for (const c of batch) {
-        keys.push(...c.keys);
-        args.push(String(c.keys.length), String(c.args.length), ...c.args);
+        args.push(String(c.keys.length), String(c.args.length));
+        for (const key of c.keys) args.push(table.place(key));
+        args.push(...c.args);
       }
-      const replies = await runScript(redis, COMMIT_MANY_SCRIPT, keys, args);
+      const replies = await runScript(redis, COMMIT_MANY_SCRIPT, table.keys, args);
       if (!Array.isArray(replies)) throw new AttemptStoreError(`a batch of ${batch.length} commits answered ${String(replies)}`);
       return replies.map(commitResult);
     },
@@ -189,15 +190,15 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
   const readWithState = makeTurnBatcher<string, AttemptWithState | null>({
     max: STORE_BATCH,
     async run(ids) {
-      const keys: string[] = [];
+      const table = keyTable();
       const args: string[] = [];
       for (const id of ids) {
         const ref = parseAttemptId(id);
         // Not an attempt id: nothing to read (an unknown key pair answers as a missing attempt).
-        keys.push(k.attempt(id), ref ? k.contactState(ref.campaignId) : k.attempt(id));
-        args.push(ref ? String(ref.contact) : '');
+        const hash = table.place(k.attempt(id));
+        args.push(hash, ref ? table.place(k.contactState(ref.campaignId)) : hash, ref ? String(ref.contact) : '');
       }
-      const replies = await runScript(redis, READ_SCRIPT, keys, args);
+      const replies = await runScript(redis, READ_SCRIPT, table.keys, args);
       if (!Array.isArray(replies) || replies.length !== ids.length) throw new AttemptStoreError(`a batch of ${ids.length} attempt reads answered ${String(replies)}`);
       return ids.map((id, i): BatchOutcome<AttemptWithState | null> => {
         const pair: unknown = replies[i];

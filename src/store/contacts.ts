@@ -13,7 +13,7 @@ import type { Redis } from 'ioredis';
 import { CONTACT_STATUSES, type ContactStatus } from '../domain/types.js';
 import type { Keys } from './keys.js';
 import { IMPORT_BATCH, ROWS_WITH_STATES, TAKE_DUE } from './scripts.js';
-import { luaScript, runScript } from '../infra/lua.js';
+import { keyTable, luaScript, runScript } from '../infra/lua.js';
 import { makeTurnBatcher, type BatchOutcome } from '../infra/turn-batch.js';
 import { packRow, unpackRow, RowCodecError } from './row-codec.js';
 import { PackedBatch } from './import-batch.js';
@@ -235,13 +235,12 @@ export function makeContactStore(deps: { redis: Redis; keys: Keys }) {
   const rowAndState = makeTurnBatcher<{ cid: string; idx: number }, { row: ContactRow | null; raw: string; state: ContactState }>({
     max: READ_BATCH,
     async run(items) {
-      const keys: string[] = [];
+      const table = keyTable();
       const args: string[] = [];
       for (const { cid, idx } of items) {
-        keys.push(k.rowBucket(cid, Math.floor(idx / ROW_BUCKET)), k.contactState(cid));
-        args.push(String(idx % ROW_BUCKET), String(idx));
+        args.push(table.place(k.rowBucket(cid, Math.floor(idx / ROW_BUCKET))), table.place(k.contactState(cid)), String(idx % ROW_BUCKET), String(idx));
       }
-      const replies = await runScript(redis, ROWS_WITH_STATES_SCRIPT, keys, args);
+      const replies = await runScript(redis, ROWS_WITH_STATES_SCRIPT, table.keys, args);
       if (!Array.isArray(replies) || replies.length !== items.length) throw new ContactStoreError(`a batch of ${items.length} contact reads answered ${String(replies)}`);
       return items.map(({ cid, idx }, i) => {
         try {

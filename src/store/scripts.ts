@@ -241,20 +241,23 @@ return commit(KEYS, ARGV)
 /**
  * Several commits in one call, each its own compare-and-set exactly as COMMIT
  * (one failing does not stop the others; a Lua error in one is its answer).
- * KEYS: every commit's keys, one after the other
- * ARGV: count, then per commit: its number of keys, its number of args, its args
+ * KEYS: every key the commits use, each once
+ * ARGV: count, then per commit: its number of keys, its number of args, its
+ *       keys as places in KEYS, its args
  * Returns one answer per commit: 'conflict', 'ok', 'completed' or 'error: …'.
  */
 export const COMMIT_MANY = `${COMMIT_FUNCTION}
 local out = {}
-local kp, ap = 1, 2
+local all = KEYS
+local ap = 2
 for i = 1, tonumber(ARGV[1]) do
   local kc, ac = tonumber(ARGV[ap]), tonumber(ARGV[ap + 1])
   ap = ap + 2
   local keys, args = {}, {}
-  for j = 1, kc do keys[j] = KEYS[kp + j - 1] end
+  for j = 1, kc do keys[j] = all[tonumber(ARGV[ap + j - 1])] end
+  ap = ap + kc
   for j = 1, ac do args[j] = ARGV[ap + j - 1] end
-  kp, ap = kp + kc, ap + ac
+  ap = ap + ac
   local ok, r = pcall(commit, keys, args)
   if ok then out[i] = r else out[i] = 'error: ' .. tostring(r) end
 end
@@ -263,31 +266,32 @@ return out
 
 /**
  * Reads attempts with their contacts' states.
- * KEYS: per attempt: its hash, its campaign's contact-state hash
- * ARGV: per attempt: the contact index ('' = no contact state to read)
+ * KEYS: every key the reads use, each once
+ * ARGV: per attempt: its hash and its campaign's contact-state hash as places
+ *       in KEYS, the contact index ('' = no contact state to read)
  * Returns per attempt { HGETALL of the hash, the state or false }.
  */
 export const READ_WITH_STATE = `
 local out = {}
-for i = 1, #ARGV do
+for i = 1, #ARGV, 3 do
   local st = false
-  if ARGV[i] ~= '' then st = redis.call('HGET', KEYS[2 * i], ARGV[i]) end
-  out[i] = { redis.call('HGETALL', KEYS[2 * i - 1]), st }
+  if ARGV[i + 2] ~= '' then st = redis.call('HGET', KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2]) end
+  out[(i + 2) / 3] = { redis.call('HGETALL', KEYS[tonumber(ARGV[i])]), st }
 end
 return out
 `;
 
 /**
  * Reads contact rows with their states.
- * KEYS: per contact: its row list, its campaign's contact-state hash
- * ARGV: per contact: its place in the row list, its index
+ * KEYS: every key the reads use, each once
+ * ARGV: per contact: its row list and its campaign's contact-state hash as
+ *       places in KEYS, its place in the row list, its index
  * Returns per contact { the row or false, the state or false }.
  */
 export const ROWS_WITH_STATES = `
 local out = {}
-for i = 1, #ARGV, 2 do
-  local j = (i + 1) / 2
-  out[j] = { redis.call('LINDEX', KEYS[i], ARGV[i]) or false, redis.call('HGET', KEYS[i + 1], ARGV[i + 1]) or false }
+for i = 1, #ARGV, 4 do
+  out[(i + 3) / 4] = { redis.call('LINDEX', KEYS[tonumber(ARGV[i])], ARGV[i + 2]) or false, redis.call('HGET', KEYS[tonumber(ARGV[i + 1])], ARGV[i + 3]) or false }
 end
 return out
 `;

@@ -141,8 +141,10 @@ describe('attempt store: batched commits and reads', () => {
       args: ['0', '1', String(idx), '', '', 'pending', 'pending', '', '', `${cid}-${idx}-1`, new Date(0).toISOString(), cid, stats, '', '', '', 'state', 'dialing'],
     });
     const batch = [call('cmpddddd', 0, ''), call('cmpddddd', 1, 'not json'), call('cmpddddd', 2, '{"talk":3}')];
-    const keyList = batch.flatMap((c) => c.keys);
-    const args = [String(batch.length), ...batch.flatMap((c) => [String(c.keys.length), String(c.args.length), ...c.args])];
+    // Each key named once in KEYS; each commit passes its keys as places in KEYS.
+    const keyList = [...new Set(batch.flatMap((c) => c.keys))];
+    const place = (key: string): string => String(keyList.indexOf(key) + 1);
+    const args = [String(batch.length), ...batch.flatMap((c) => [String(c.keys.length), String(c.args.length), ...c.keys.map(place), ...c.args])];
     const replies = (await base.eval(COMMIT_MANY, keyList.length, ...keyList, ...args)) as string[];
     expect(replies[0]).toBe('ok');
     expect(replies[1]).toMatch(/^error: .*/);
