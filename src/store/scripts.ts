@@ -192,18 +192,22 @@ local function commit(KEYS, ARGV)
   end
   if ARGV[5] ~= '' then redis.call('HSET', stKey, idx, ARGV[5]) end
   local old, new = ARGV[6], ARGV[7]
+  local final
   if old ~= new then
     redis.call('HINCRBY', countsKey, old, -1)
     redis.call('HINCRBY', countsKey, new, 1)
-    if old == 'pending' then redis.call('HINCRBY', countsKey, '_final', 1) end
+    if old == 'pending' then final = redis.call('HINCRBY', countsKey, '_final', 1) end
     if new == 'pending' then redis.call('HINCRBY', countsKey, '_final', -1) end
   end
+  -- The campaign's fields a final status needs (notifications, completion), read once.
+  local campaign
+  if old ~= new and new ~= 'pending' then campaign = redis.call('HMGET', cmp, 'notify', 'total', 'importDone', 'state') end
   if ARGV[8] ~= '' then redis.call('ZADD', dueKey, tonumber(ARGV[8]), idx) end
   redis.call('ZREM', feedingKey, idx)
   if ARGV[13] and ARGV[13] ~= '' then
     for field, by in pairs(cjson.decode(ARGV[13])) do redis.call('HINCRBY', statsKey, field, by) end
   end
-  if old ~= new and new ~= 'pending' and redis.call('HGET', cmp, 'notify') == '1' then
+  if campaign and campaign[1] == '1' then
     redis.call('XADD', outboxKey, '*', 'cid', ARGV[12], 'idx', idx, 'status', new, 'from', old)
   end
   if ARGV[14] and ARGV[14] ~= '' then
@@ -218,11 +222,9 @@ local function commit(KEYS, ARGV)
   elseif ARGV[9] ~= '' then
     redis.call('ZADD', deadlinesKey, tonumber(ARGV[9]), ARGV[10])
   end
-  if new ~= 'pending' and old == 'pending' then
-    local total = tonumber(redis.call('HGET', cmp, 'total') or '0')
-    local final = tonumber(redis.call('HGET', countsKey, '_final') or '0')
-    if redis.call('HGET', cmp, 'importDone') == '1' and final >= total then
-      local state = redis.call('HGET', cmp, 'state')
+  if final and campaign then
+    if campaign[3] == '1' and final >= tonumber(campaign[2] or '0') then
+      local state = campaign[4]
       if state == 'running' or state == 'paused' then
         redis.call('HSET', cmp, 'state', 'completed', 'finishedAt', ARGV[11])
       end
