@@ -29,6 +29,14 @@ export interface FeederOptions {
 
 export const DEFAULT_FEEDER_OPTIONS: FeederOptions = { leadMs: 120_000, maxWaiting: 5_000, staleMs: 60_000 };
 
+/** A contact taken for its next attempt, with its row and state as the take left them (the dial starts from them). */
+interface Ready {
+  idx: number;
+  n: number;
+  row: string;
+  st: string;
+}
+
 /** Contacts per dial job of a campaign with no cps and no channel cap. */
 export const DIAL_GROUP = 10;
 
@@ -95,7 +103,7 @@ export function makeFeeder(deps: {
     const taken = await contacts.takeDue(cid, t, need);
     if (taken.length === 0) return 0;
     const later: { idx: number; at: number }[] = [];
-    const ready: { idx: number; n: number }[] = [];
+    const ready: Ready[] = [];
     // One answer per zone for the whole pass: the window is worked out in each zone once.
     const opensAt = new Map<string, number | null>();
     for (const item of taken) {
@@ -114,7 +122,7 @@ export function makeFeeder(deps: {
         later.push({ idx: item.idx, at });
         continue;
       }
-      ready.push({ idx: item.idx, n: item.attempt });
+      ready.push({ idx: item.idx, n: item.attempt, row: item.rowRaw, st: item.stateRaw });
     }
     for (const l of later) {
       const item = taken.find((x) => x.idx === l.idx)!;
@@ -135,14 +143,14 @@ export function makeFeeder(deps: {
    * (job id = first attempt id + size: a contact is taken once per attempt, so
    * no two groups share it).
    */
-  function dialJobs(cid: string, ready: { idx: number; n: number }[], group: number): { name: string; data: DialJobData; opts: { jobId: string } }[] {
-    const id = (k: { idx: number; n: number }): string => attemptId({ campaignId: cid, contact: k.idx, attempt: k.n });
-    if (group <= 1) return ready.map((k) => ({ name: 'dial', data: { idx: k.idx, n: k.n }, opts: { jobId: id(k) } }));
+  function dialJobs(cid: string, ready: Ready[], group: number): { name: string; data: DialJobData; opts: { jobId: string } }[] {
+    const id = (k: Ready): string => attemptId({ campaignId: cid, contact: k.idx, attempt: k.n });
+    if (group <= 1) return ready.map((k) => ({ name: 'dial', data: k, opts: { jobId: id(k) } }));
     const jobs: { name: string; data: DialJobData; opts: { jobId: string } }[] = [];
     for (let i = 0; i < ready.length; i += group) {
       const part = ready.slice(i, i + group);
-      const first = part[0] as { idx: number; n: number };
-      jobs.push({ name: 'dial', data: { group: part.map((k): [number, number] => [k.idx, k.n]) }, opts: { jobId: `${id(first)}+${part.length}` } });
+      const first = part[0] as Ready;
+      jobs.push({ name: 'dial', data: { group: part.map((k): [number, number, string, string] => [k.idx, k.n, k.row, k.st]) }, opts: { jobId: `${id(first)}+${part.length}` } });
     }
     return jobs;
   }

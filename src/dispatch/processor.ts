@@ -25,7 +25,7 @@ import type { DialOutcome, ProviderAdapter } from '../providers/types.js';
 import type { Pacer } from '../pacing/types.js';
 import type { AttemptService } from '../engine/attempts.js';
 import type { CampaignCache, ResolvedCampaign } from '../campaign/runtime.js';
-import type { ContactStore } from '../store/contacts.js';
+import { parseContactRow, parseContactState, type ContactRow, type ContactState, type ContactStore } from '../store/contacts.js';
 import type { DncStore } from '../store/dnc.js';
 import type { QueueRegistry, DialJobData } from '../infra/queues.js';
 import { nextCallableTime } from '../domain/window.js';
@@ -33,27 +33,39 @@ import { attemptId } from '../store/ids.js';
 import { makeSlotGate, type SlotGate } from './slot-gate.js';
 import { makeWindowCheck } from './window-check.js';
 
-interface JobContact {
+/** A contact of a job: its attempt, and its row and state when the feeder gave them (packed, as stored). */
+export interface JobContact {
   idx: number;
   n: number;
+  carried?: { row: string; st: string };
 }
 
-const isContactRef = (idx: unknown, n: unknown): boolean => Number.isInteger(idx) && Number.isInteger(n) && (idx as number) >= 0 && (n as number) >= 1;
+function jobContact(idx: unknown, n: unknown, row: unknown, st: unknown): JobContact | null {
+  if (!Number.isInteger(idx) || !Number.isInteger(n) || (idx as number) < 0 || (n as number) < 1) return null;
+  if (row === undefined && st === undefined) return { idx: idx as number, n: n as number };
+  if (typeof row !== 'string' || typeof st !== 'string') return null;
+  return { idx: idx as number, n: n as number, carried: { row, st } };
+}
 
 /**
- * The job's data as the feeder wrote it: one contact { idx ≥ 0, n ≥ 1 }, or a
- * group { group: [[idx, n], …] } (at least one). Null when unreadable (checked
- * by hand: it runs for every dial).
+ * The job's data as the feeder wrote it: one contact { idx ≥ 0, n ≥ 1, row?, st? },
+ * or a group { group: [[idx, n] or [idx, n, row, st], …] } (at least one).
+ * Null when unreadable (checked by hand: it runs for every dial).
  */
 export function readJobData(data: unknown): { contacts: JobContact[]; grouped: boolean } | null {
   if (typeof data !== 'object' || data === null) return null;
-  const { idx, n, group } = data as Record<string, unknown>;
-  if (group === undefined) return isContactRef(idx, n) ? { contacts: [{ idx: idx as number, n: n as number }], grouped: false } : null;
+  const { idx, n, row, st, group } = data as Record<string, unknown>;
+  if (group === undefined) {
+    const one = jobContact(idx, n, row, st);
+    return one ? { contacts: [one], grouped: false } : null;
+  }
   if (!Array.isArray(group) || group.length === 0) return null;
   const contacts: JobContact[] = [];
   for (const ref of group as unknown[]) {
-    if (!Array.isArray(ref) || ref.length !== 2 || !isContactRef(ref[0], ref[1])) return null;
-    contacts.push({ idx: ref[0] as number, n: ref[1] as number });
+    if (!Array.isArray(ref) || (ref.length !== 2 && ref.length !== 4)) return null;
+    const one = jobContact(ref[0], ref[1], ref[2], ref[3]);
+    if (!one) return null;
+    contacts.push(one);
   }
   return { contacts, grouped: true };
 }
@@ -144,7 +156,23 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
   }
 
   /** One contact of a job in hand, from the campaign's state to the recorded answer. */
-  async function dialContact(cid: string, idx: number, n: number, signal: AbortSignal | undefined): Promise<ProcessResult | Deferral> {
+  /**
+   * The row and state the feeder put in the job, or null (none, or unreadable:
+   * the dial reads them from the store instead).
+   */
+  function carriedRowAndState(cid: string, k: JobContact): { row: ContactRow | null; raw: string; state: ContactState } | null {
+    if (!k.carried) return null;
+    try {
+      const where = `campaign ${cid} contact ${k.idx} (dial job)`;
+      return { row: parseContactRow(k.carried.row, where), raw: k.carried.st, state: parseContactState(k.carried.st, where) };
+    } catch (err) {
+      log.warn({ err, campaignId: cid, contact: k.idx }, 'dial job carries an unreadable row or state: read from the store');
+      return null;
+    }
+  }
+
+  async function dialContact(cid: string, k: JobContact, signal: AbortSignal | undefined): Promise<ProcessResult | Deferral> {
+    const { idx, n } = k;
     const c = await campaigns.get(cid);
     if (!c) return 'missing';
     const state = c.record.state;
@@ -153,9 +181,9 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
       return 'ended';
     }
     if (!dialing(c)) return { defer: 'later', at: now() + PAUSED_RECHECK_MS };
-    // The row (number, zone) and the contact's state in one round trip: the begin starts from this state
-    // (its compare-and-set reads again if the contact changed meanwhile).
-    const { row, ...known } = await contacts.rowAndState(cid, idx);
+    // The row (number, zone) and the contact's state, as the feeder put them in the job or read in one round trip:
+    // the begin starts from this state (its compare-and-set reads again if the contact changed meanwhile).
+    const { row, ...known } = carriedRowAndState(cid, k) ?? (await contacts.rowAndState(cid, idx));
     if (!row || !row.d || !row.e) {
       log.error({ campaignId: cid, contact: idx }, 'dial job for a contact without a number');
       return 'missing';
@@ -260,7 +288,7 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
    * goes back (all handed back) or waits until the first of them may dial.
    */
   async function processGroup(job: Job<DialJobData>, token: string | undefined, signal: AbortSignal | undefined, cid: string, group: JobContact[]): Promise<GroupResult> {
-    const settled = await Promise.allSettled(group.map((k) => dialContact(cid, k.idx, k.n, signal)));
+    const settled = await Promise.allSettled(group.map((k) => dialContact(cid, k, signal)));
     const counts: GroupResult = {};
     const own: { name: string; data: DialJobData; opts: { jobId: string; delay?: number } }[] = [];
     const failures: unknown[] = [];
@@ -280,7 +308,7 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
       if (r.defer === 'back') back++;
       counts.deferred = (counts.deferred ?? 0) + 1;
       const jobId = attemptId({ campaignId: cid, contact: k.idx, attempt: k.n });
-      own.push({ name: 'dial', data: { idx: k.idx, n: k.n }, opts: r.defer === 'later' && r.at > t ? { jobId, delay: r.at - t } : { jobId } });
+      own.push({ name: 'dial', data: { idx: k.idx, n: k.n, ...(k.carried ?? {}) }, opts: r.defer === 'later' && r.at > t ? { jobId, delay: r.at - t } : { jobId } });
     });
     if (back === group.length) return handBack(job, token);
     // None dialed and none back (a paused campaign, a window not open for any): the group waits as one job.
@@ -301,8 +329,7 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
       return 'missing';
     }
     if (data.grouped) return processGroup(job, token, signal, cid, data.contacts);
-    const { idx, n } = data.contacts[0] as JobContact;
-    const r = await dialContact(cid, idx, n, signal);
+    const r = await dialContact(cid, data.contacts[0] as JobContact, signal);
     if (!isDeferral(r)) return r;
     return r.defer === 'later' ? later(job, token, r.at) : handBack(job, token);
   };

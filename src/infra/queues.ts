@@ -12,11 +12,23 @@ export interface ContactDialJob {
   idx: number;
   /** Attempt number for this contact (1-based). */
   n: number;
+  /**
+   * The contact's row (packed, as stored) and its state as the feeder left it,
+   * when the feeder enqueued the job: the dial starts from them instead of
+   * reading them (rows never change; a state that changed since makes the
+   * begin's compare-and-set read it again).
+   */
+  row?: string;
+  st?: string;
 }
 
-/** Several contacts' attempts in one job: [contact index, attempt number] each (a campaign with no rate and no cap). */
+/**
+ * Several contacts' attempts in one job (a campaign with no rate and no cap):
+ * [contact index, attempt number] each, or [contact index, attempt number,
+ * row, state] as in ContactDialJob.
+ */
 export interface GroupDialJob {
-  group: [number, number][];
+  group: ([number, number] | [number, number, string, string])[];
 }
 
 export type DialJobData = ContactDialJob | GroupDialJob;

@@ -175,6 +175,10 @@ export interface TakenContact {
   idx: number;
   attempt: number;
   row: ContactRow;
+  /** The row as stored (packed). */
+  rowRaw: string;
+  /** The contact's state as the take wrote it (queued for `attempt`): the begin's compare-and-set token. */
+  stateRaw: string;
 }
 
 export function makeContactStore(deps: { redis: Redis; keys: Keys }) {
@@ -210,9 +214,10 @@ export function makeContactStore(deps: { redis: Redis; keys: Keys }) {
       | number
     )[];
     const out: TakenContact[] = [];
-    for (let i = 0; i + 2 < flat.length; i += 3) {
+    for (let i = 0; i + 3 < flat.length; i += 4) {
       const idx = Number(flat[i]);
-      out.push({ idx, attempt: Number(flat[i + 1]), row: parseContactRow(String(flat[i + 2]), `campaign ${cid} contact ${idx}`) });
+      const rowRaw = String(flat[i + 2]);
+      out.push({ idx, attempt: Number(flat[i + 1]), row: parseContactRow(rowRaw, `campaign ${cid} contact ${idx}`), rowRaw, stateRaw: String(flat[i + 3]) });
     }
     return out;
   }

@@ -106,7 +106,7 @@ return {added, dup, dnc, invalid, already}
  * its next attempt number in the feeding set.
  * KEYS: due, feeding, st, fresh, campaign
  * ARGV: now, limit, rowsBase, bucketSize
- * Returns a flat list [idx, attemptNumber, row, ...].
+ * Returns a flat list [idx, attemptNumber, row, state as written, ...].
  */
 export const TAKE_DUE = `
 local now = tonumber(ARGV[1])
@@ -121,12 +121,14 @@ local function take(idx)
   if st.s == 'pending' then
     st.n = (st.n or 0) + 1
     st.ph = 'queued'
-    redis.call('HSET', KEYS[3], idx, cjson.encode(st))
+    local written = cjson.encode(st)
+    redis.call('HSET', KEYS[3], idx, written)
     redis.call('ZADD', KEYS[2], now, idx)
     local n = tonumber(idx)
     table.insert(out, idx)
     table.insert(out, st.n)
     table.insert(out, redis.call('LINDEX', base .. ':' .. math.floor(n / size), n % size) or '')
+    table.insert(out, written)
   end
 end
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)

@@ -29,7 +29,17 @@ describe('dial job data', () => {
       ],
       grouped: true,
     });
-    for (const bad of [null, 'x', {}, { idx: -1, n: 1 }, { idx: 1, n: 0 }, { idx: 1.5, n: 1 }, { group: [] }, { group: [[1]] }, { group: [[1, 0]] }, { group: [[1, 1], 'x'] }, { group: {} }]) {
+    // With the row and state the feeder took: carried to the dial.
+    expect(readJobData({ idx: 3, n: 1, row: '[1]', st: '{}' })).toEqual({ contacts: [{ idx: 3, n: 1, carried: { row: '[1]', st: '{}' } }], grouped: false });
+    expect(readJobData({ group: [[4, 2, '[1]', '{}'], [5, 1]] })).toEqual({
+      contacts: [{ idx: 4, n: 2, carried: { row: '[1]', st: '{}' } }, { idx: 5, n: 1 }],
+      grouped: true,
+    });
+    const refused = [
+      ...[null, 'x', {}, { idx: -1, n: 1 }, { idx: 1, n: 0 }, { idx: 1.5, n: 1 }, { idx: 1, n: 1, row: '[1]' }, { idx: 1, n: 1, row: 3, st: '{}' }],
+      ...[{ group: [] }, { group: [[1]] }, { group: [[1, 0]] }, { group: [[1, 1], 'x'] }, { group: {} }, { group: [[1, 1, '[1]']] }, { group: [[1, 1, '[1]', null]] }],
+    ];
+    for (const bad of refused) {
       expect(readJobData(bad)).toBeNull();
     }
   });
@@ -47,6 +57,27 @@ describe('contacts dialed in groups across worker processes', () => {
     await cl?.close();
   }, 60_000);
 
+  it('a contact whose state changed after it was fed is not dialed: the state carried in the job is only a first guess', async () => {
+    const contacts = 30;
+    const { id, numbers } = await cl.campaign({ contacts, cps: 0, maxConcurrent: 0 });
+    const c = cl.h.container;
+    const feeder = makeFeeder({ campaigns: c.campaigns, cache: c.cache, contacts: c.contacts, queues: c.queues, service: c.service, pacer: c.pacer, now: Date.now, log: c.log });
+    expect(await feeder.tick()).toBe(contacts);
+    // Two contacts already in group jobs are ended behind the jobs' backs (as a cancel of one contact would).
+    const ended = [3, 17];
+    for (const idx of ended) expect(await c.service.endContact(id, idx, 'cancelled', 'ended after it was fed')).toBe(true);
+
+    const w = cl.spawn({ concurrency: 20 });
+    await w.ready;
+    const final = await cl.untilAllFinal(id, contacts, 60_000);
+    const ledger = cl.ledgerOf(id);
+    expect(new Set(ledger.map((e) => e.number))).toEqual(new Set(numbers.filter((_, i) => !ended.includes(i))));
+    expect(ledger.length).toBe(contacts - ended.length);
+    for (const k of final) expect(k.status).toBe(ended.includes(k.idx) ? 'cancelled' : 'answered');
+    w.kill('SIGTERM');
+    await w.exited;
+  }, 120_000);
+
   it('enqueues groups, and pause, resume and cancel hold for every contact of a group', async () => {
     const contacts = 400;
     const { id, numbers } = await cl.campaign({ contacts, cps: 0, maxConcurrent: 0 });
@@ -60,8 +91,11 @@ describe('contacts dialed in groups across worker processes', () => {
     expect(fed.every((d) => d?.grouped === true && d.contacts.length <= DIAL_GROUP)).toBe(true);
     expect(fed.filter((d) => d?.contacts.length === DIAL_GROUP).length).toBeGreaterThanOrEqual(fed.length - 1);
     expect(new Set(fed.flatMap((d) => d?.contacts.map((k) => k.idx) ?? [])).size).toBe(fed.reduce((a, d) => a + (d?.contacts.length ?? 0), 0));
+    // Each carries its row and its state as the take wrote them: the dial reads neither.
+    for (const d of fed) for (const k of d?.contacts ?? []) expect(k.carried?.st).toBe((await c.contacts.state(id, k.idx)).raw);
 
-    await Promise.all([cl.spawn({ concurrency: 20 }).ready, cl.spawn({ concurrency: 20 }).ready]);
+    const workers = [cl.spawn({ concurrency: 20 }), cl.spawn({ concurrency: 20 })];
+    await Promise.all(workers.map((w) => w.ready));
     await cl.untilRequests(id, 30);
     await cl.h.container.control.pause(id);
     await sleep(GRACE_MS);
@@ -82,6 +116,7 @@ describe('contacts dialed in groups across worker processes', () => {
     const dialed = new Set(ledger.map((e) => e.number));
     for (const c of final) expect(c.status).toBe(dialed.has(c.number) ? 'answered' : 'cancelled');
     expect(final.filter((c) => c.status === 'cancelled').length).toBe(numbers.length - dialed.size);
+    await Promise.all(workers.map((w) => w.stop(10_000)));
   }, 180_000);
 
   it('SIGTERM hands back the contacts of a group still waiting for a slot; each is dialed once by the next worker', async () => {
