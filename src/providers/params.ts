@@ -131,6 +131,18 @@ function valueProblem(action: Action, name: string, value: string): string | nul
  * Problems with an action's params, each naming the field and saying what to
  * set; empty when the params are good.
  */
+/** Each action's field specs by name, built once (validation runs for every dial). */
+const SPECS_BY_NAME = new Map<Action, ReadonlyMap<string, (typeof ACTION_FIELDS)[Action][number]>>();
+
+function specsByName(action: Action): ReadonlyMap<string, (typeof ACTION_FIELDS)[Action][number]> {
+  let m = SPECS_BY_NAME.get(action);
+  if (!m) {
+    m = new Map(ACTION_FIELDS[action].map((s) => [s.name, s]));
+    SPECS_BY_NAME.set(action, m);
+  }
+  return m;
+}
+
 export function validateDialParams(
   action: Action,
   params: Readonly<Record<string, string>>,
@@ -138,7 +150,7 @@ export function validateDialParams(
 ): string[] {
   const problems: string[] = [];
   const specs = ACTION_FIELDS[action];
-  const byName = new Map(specs.map((s) => [s.name, s]));
+  const byName = specsByName(action);
 
   for (const spec of specs) {
     if (spec.role !== 'required') continue;
