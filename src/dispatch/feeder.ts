@@ -3,9 +3,11 @@
  * pace: it takes contacts whose time has come from the compact due set and
  * enqueues one job each (job id = attempt id, so enqueueing twice is
  * harmless), or, for a campaign with no rate and no channel cap, one job per
- * group of DIAL_GROUP contacts (BullMQ's work per job shared by the group). Contacts outside their calling window go back to the due set at
- * the time their window opens; a cancelled or expired campaign's remaining
- * contacts are ended here.
+ * group of DIAL_GROUP contacts (BullMQ's work per job shared by the group).
+ * Each job carries the rows and states the take read and wrote. Contacts
+ * outside their calling window go back to the due set at the time their
+ * window opens; a cancelled or expired campaign's remaining contacts are
+ * ended here.
  */
 import type { Logger } from 'pino';
 import type { CampaignCache, ResolvedCampaign } from '../campaign/runtime.js';

@@ -155,7 +155,6 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
     throw new WaitingError();
   }
 
-  /** One contact of a job in hand, from the campaign's state to the recorded answer. */
   /**
    * The row and state the feeder put in the job, or null (none, or unreadable:
    * the dial reads them from the store instead).
@@ -171,6 +170,7 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
     }
   }
 
+  /** One contact of a job in hand, from the campaign's state to the recorded answer. */
   async function dialContact(cid: string, k: JobContact, signal: AbortSignal | undefined): Promise<ProcessResult | Deferral> {
     const { idx, n } = k;
     const c = await campaigns.get(cid);

@@ -6,7 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIAL_GROUP, makeFeeder } from '../../src/dispatch/feeder.js';
 import { readJobData } from '../../src/dispatch/processor.js';
+import type { Container } from '../../src/app/container.js';
 import { startCluster, tally, type Cluster } from './fixtures/cluster.js';
+
+/** A feeder on the test's own container: it enqueues a campaign's contacts before any worker runs. */
+function feederOf(c: Container) {
+  return makeFeeder({ campaigns: c.campaigns, cache: c.cache, contacts: c.contacts, queues: c.queues, service: c.service, pacer: c.pacer, now: Date.now, log: c.log });
+}
 
 /** Longer than the campaign cache (1 s) plus a request in flight: after it, no worker may still dial. */
 const GRACE_MS = 2_500;
@@ -61,7 +67,7 @@ describe('contacts dialed in groups across worker processes', () => {
     const contacts = 30;
     const { id, numbers } = await cl.campaign({ contacts, cps: 0, maxConcurrent: 0 });
     const c = cl.h.container;
-    const feeder = makeFeeder({ campaigns: c.campaigns, cache: c.cache, contacts: c.contacts, queues: c.queues, service: c.service, pacer: c.pacer, now: Date.now, log: c.log });
+    const feeder = feederOf(c);
     expect(await feeder.tick()).toBe(contacts);
     // Two contacts already in group jobs are ended behind the jobs' backs (as a cancel of one contact would).
     const ended = [3, 17];
@@ -83,7 +89,7 @@ describe('contacts dialed in groups across worker processes', () => {
     const { id, numbers } = await cl.campaign({ contacts, cps: 0, maxConcurrent: 0 });
     // Before any worker runs: the feeder's jobs hold DIAL_GROUP contacts each.
     const c = cl.h.container;
-    const feeder = makeFeeder({ campaigns: c.campaigns, cache: c.cache, contacts: c.contacts, queues: c.queues, service: c.service, pacer: c.pacer, now: Date.now, log: c.log });
+    const feeder = feederOf(c);
     expect(await feeder.tick()).toBeGreaterThan(0);
     const waiting = await cl.h.container.queues.get(id).getJobs(['waiting'], 0, 1000);
     expect(waiting.length).toBeGreaterThan(0);
