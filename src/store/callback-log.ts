@@ -86,19 +86,24 @@ return ids
 const LEASE = `
 local flat = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {}
+local leased, gone = {}, {}
 for i = 1, #flat, 2 do
   local id = flat[i]
   local e = redis.call('XRANGE', KEYS[2], id, id)
   out[#out + 1] = id
   out[#out + 1] = flat[i + 1]
   if e[1] then
-    redis.call('ZADD', KEYS[1], tonumber(ARGV[2]), id)
+    leased[#leased + 1] = ARGV[2]
+    leased[#leased + 1] = id
     out[#out + 1] = e[1][2]
   else
-    redis.call('ZREM', KEYS[1], id)
+    gone[#gone + 1] = id
     out[#out + 1] = false
   end
 end
+-- Re-scored (and dropped) with one command per 500 entries, not one per entry.
+for from = 1, #leased, 1000 do redis.call('ZADD', KEYS[1], unpack(leased, from, math.min(#leased, from + 999))) end
+for from = 1, #gone, 500 do redis.call('ZREM', KEYS[1], unpack(gone, from, math.min(#gone, from + 499))) end
 return out
 `;
 
