@@ -7,7 +7,7 @@
  * off the request. Stored callbacks a previous process never interpreted are
  * recovered when the server starts; closing waits for the ones in hand.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ProviderFamily } from '../domain/types.js';
 import type { Accepted, CallbackReceiver } from '../correlation/receiver.js';
@@ -30,7 +30,8 @@ const ROUTES: { path: string; kind: StoredCallbackKind; family: ProviderFamily }
   { path: '/callbacks/pbx/cdr', kind: 'pbx-cdr', family: 'pbx' },
 ];
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
+/** One-shot SHA-256 (no hash object per request). */
+const digest = (s: string): Buffer => hash('sha256', s, 'buffer');
 
 /** Constant-time comparison of a presented key with the secret (or the secret's SHA-256, computed once). */
 export function keyMatches(presented: string | undefined, secret: string | Buffer): boolean {

@@ -95,63 +95,89 @@ function missing(field: string, what: string, hint: string): never {
   throw new CallbackParseError(`${what} field ${field} is missing or empty: ${hint}`, field);
 }
 
-/** Readers bound to one callback kind, for messages like "sipcall CDR field billsec …". */
-export function fieldReader(body: CallbackBody, what: string) {
-  return {
-    text: (field: string): string | null => read(body, field, text, what),
-    /** Non-empty text, trimmed. */
-    requiredText(field: string, hint: string): string {
-      const v = read(body, field, text, what)?.trim() ?? '';
-      return v === '' ? missing(field, what, hint) : v;
-    },
-    integer: (field: string): number | null => read(body, field, integer, what),
-    requiredInteger(field: string, hint: string): number {
-      const v = read(body, field, integer, what);
-      return v === null ? missing(field, what, hint) : v;
-    },
-    code: (field: string): string | null => read(body, field, code, what),
-    /** A provider-zone wall-clock time as UTC ISO 8601, or null. */
-    wallClock(field: string, zone: string): string | null {
-      const s = read(body, field, wallClockText, what);
-      return s === null ? null : wallClockToUtc(s, zone, field, what);
-    },
-    unixTime(field: string): string | null {
-      const n = read(body, field, unixSeconds, what);
-      return n === null ? null : new Date(n * 1000).toISOString();
-    },
-  };
+/**
+ * Readers bound to one callback kind, for messages like "sipcall CDR field
+ * billsec …". A class, not a bag of closures: one is made for every callback.
+ */
+export class FieldReader {
+  constructor(
+    private readonly body: CallbackBody,
+    private readonly what: string,
+  ) {}
+
+  text(field: string): string | null {
+    return read(this.body, field, text, this.what);
+  }
+
+  /** Non-empty text, trimmed. */
+  requiredText(field: string, hint: string): string {
+    const v = read(this.body, field, text, this.what)?.trim() ?? '';
+    return v === '' ? missing(field, this.what, hint) : v;
+  }
+
+  integer(field: string): number | null {
+    return read(this.body, field, integer, this.what);
+  }
+
+  requiredInteger(field: string, hint: string): number {
+    const v = read(this.body, field, integer, this.what);
+    return v === null ? missing(field, this.what, hint) : v;
+  }
+
+  code(field: string): string | null {
+    return read(this.body, field, code, this.what);
+  }
+
+  /** A provider-zone wall-clock time as UTC ISO 8601, or null. */
+  wallClock(field: string, zone: string): string | null {
+    const s = read(this.body, field, wallClockText, this.what);
+    return s === null ? null : wallClockToUtc(s, zone, field, this.what);
+  }
+
+  unixTime(field: string): string | null {
+    const n = read(this.body, field, unixSeconds, this.what);
+    return n === null ? null : new Date(n * 1000).toISOString();
+  }
+}
+
+export function fieldReader(body: CallbackBody, what: string): FieldReader {
+  return new FieldReader(body, what);
 }
 
 /**
- * Offsets (minutes) of a zone for one local hour, when the offset is the same
- * through the whole hour (every hour but those of a clock change). A bounded
- * memo of a pure function: asking the time zone database costs tens of
- * microseconds, three times per CDR.
+ * UTC time (ms) of the start of one local hour of a zone, when the zone's
+ * offset is the same through the whole hour (every hour but those of a clock
+ * change), keyed by zone and `YYYY-MM-DD HH`. A bounded memo of a pure
+ * function: asking the time zone database costs tens of microseconds, and a
+ * CDR carries three times.
  */
-const hourOffsets = new Map<string, number>();
-const HOUR_OFFSETS_MAX = 10_000;
+const hourStarts = new Map<string, number | null>();
+const HOUR_STARTS_MAX = 10_000;
 
-function steadyHourOffset(zone: string, y: number, mo: number, d: number, h: number): number | null {
-  const key = `${zone}|${y}-${mo}-${d}-${h}`;
-  const hit = hourOffsets.get(key);
+function steadyHourStart(key: string, zone: string, y: number, mo: number, d: number, h: number): number | null {
+  const hit = hourStarts.get(key);
   if (hit !== undefined) return hit;
-  const start = DateTime.fromObject({ year: y, month: mo, day: d, hour: h }, { zone });
-  const end = DateTime.fromObject({ year: y, month: mo, day: d, hour: h, minute: 59, second: 59 }, { zone });
-  if (!start.isValid || !end.isValid || start.offset !== end.offset || start.hour !== h || end.hour !== h) return null;
-  if (hourOffsets.size >= HOUR_OFFSETS_MAX) hourOffsets.clear();
-  hourOffsets.set(key, start.offset);
-  return start.offset;
+  let start: number | null = null;
+  const dateOk = mo >= 1 && mo <= 12 && d >= 1 && new Date(Date.UTC(y, mo - 1, d)).getUTCDate() === d;
+  if (dateOk && h < 24) {
+    const first = DateTime.fromObject({ year: y, month: mo, day: d, hour: h }, { zone });
+    const last = DateTime.fromObject({ year: y, month: mo, day: d, hour: h, minute: 59, second: 59 }, { zone });
+    if (first.isValid && last.isValid && first.offset === last.offset && first.hour === h && last.hour === h) start = Date.UTC(y, mo - 1, d, h) - first.offset * 60_000;
+  }
+  if (hourStarts.size >= HOUR_STARTS_MAX) hourStarts.clear();
+  hourStarts.set(key, start);
+  return start;
 }
 
 /** Converts `YYYY-MM-DD HH:mm:ss` read in `zone` to UTC ISO 8601. */
 export function wallClockToUtc(s: string, zone: string, field = 'time', what = 'callback'): string {
   const m = WALL_CLOCK.exec(s);
   if (m) {
-    const [y, mo, d, h, mi, sec] = [+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!];
-    const dateOk = mo >= 1 && mo <= 12 && d >= 1 && new Date(Date.UTC(y, mo - 1, d)).getUTCDate() === d;
-    if (dateOk && h < 24 && mi < 60 && sec < 60) {
-      const offset = steadyHourOffset(zone, y, mo, d, h);
-      if (offset !== null) return new Date(Date.UTC(y, mo - 1, d, h, mi, sec) - offset * 60_000).toISOString();
+    const mi = +m[5]!;
+    const sec = +m[6]!;
+    if (mi < 60 && sec < 60) {
+      const start = steadyHourStart(`${zone}|${s.slice(0, 13)}`, zone, +m[1]!, +m[2]!, +m[3]!, +m[4]!);
+      if (start !== null) return new Date(start + mi * 60_000 + sec * 1000).toISOString();
     }
   }
   // A clock-change hour, an unknown zone or a malformed value: luxon decides (and explains).

@@ -34,7 +34,20 @@ export function normalizeDisposition(d: string): string {
   return d.trim().replace(/[\s_]+/g, ' ').toUpperCase();
 }
 
-export function resolvePbxDispositions(overrides: PbxDispositionTable = {}): ResolvedPbxDispositionTable {
+/** Tables already resolved, by the override object (configuration is read once and not changed). */
+const resolved = new WeakMap<PbxDispositionTable, ResolvedPbxDispositionTable>();
+
+/** The default table with `overrides` merged over it (disposition keys normalized). */
+export function resolvePbxDispositions(overrides?: PbxDispositionTable): ResolvedPbxDispositionTable {
+  if (overrides === undefined) return DEFAULT_PBX_DISPOSITIONS;
+  const hit = resolved.get(overrides);
+  if (hit) return hit;
+  const table = mergePbxDispositions(overrides);
+  resolved.set(overrides, table);
+  return table;
+}
+
+function mergePbxDispositions(overrides: PbxDispositionTable): ResolvedPbxDispositionTable {
   const extra = Object.entries(overrides.outcomes ?? {}).map(([k, v]) => [normalizeDisposition(k), v] as const);
   return {
     outcomes: { ...DEFAULT_PBX_DISPOSITIONS.outcomes, ...Object.fromEntries(extra) },

@@ -30,8 +30,20 @@ export const DEFAULT_SIPCALL_OUTCOMES: ResolvedSipcallOutcomeTable = {
   fallback: 'no_answer',
 };
 
+/** Tables already resolved, by the override object (configuration is read once and not changed). */
+const resolved = new WeakMap<SipcallOutcomeTable, ResolvedSipcallOutcomeTable>();
+
 /** The default table with `overrides` merged over it, cause by cause. */
-export function resolveSipcallOutcomes(overrides: SipcallOutcomeTable = {}): ResolvedSipcallOutcomeTable {
+export function resolveSipcallOutcomes(overrides?: SipcallOutcomeTable): ResolvedSipcallOutcomeTable {
+  if (overrides === undefined) return DEFAULT_SIPCALL_OUTCOMES;
+  const hit = resolved.get(overrides);
+  if (hit) return hit;
+  const table = mergeSipcallOutcomes(overrides);
+  resolved.set(overrides, table);
+  return table;
+}
+
+function mergeSipcallOutcomes(overrides: SipcallOutcomeTable): ResolvedSipcallOutcomeTable {
   return {
     causes: { ...DEFAULT_SIPCALL_OUTCOMES.causes, ...(overrides.causes ?? {}) },
     fallback: overrides.fallback ?? DEFAULT_SIPCALL_OUTCOMES.fallback,
