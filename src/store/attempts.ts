@@ -150,13 +150,21 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
       input.cuuid,
       new Date(input.now).toISOString(),
       cid,
-      input.stats && Object.keys(input.stats).length > 0 ? JSON.stringify(input.stats) : '',
+      '',
       input.index ? String(Math.max(1000, Math.round(input.index.ttlMs))) : '',
       input.index ? input.cuuid : '',
       input.release ? '1' : '',
     ];
-    // The attempt fields follow the 16 fixed args, as pairs; ARGV[2] says how many.
+    // The attempt fields follow the 16 fixed args, as pairs (ARGV[2] says how many), then the stats increments (ARGV[13]).
     if (input.fields) args[1] = String(pushFields(input.fields, args));
+    if (input.stats) {
+      let n = 0;
+      for (const field in input.stats) {
+        args.push(field, String(input.stats[field]));
+        n++;
+      }
+      if (n > 0) args[12] = String(n);
+    }
     return { keys, args };
   }
 

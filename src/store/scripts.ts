@@ -158,88 +158,158 @@ return out
  *       written ('' = none, not even the version; '0' = only the version),
  *       idx, expectedSt ('' = absent), newSt ('' = unchanged),
  *       oldStatus, newStatus, dueAt ('' = none), deadline ('' | 'del' | ms),
- *       cuuid, now, campaignId, stats increments JSON ('' = none),
+ *       cuuid, now, campaignId, number of stats increments ('' = none),
  *       index TTL ms ('' = no index), index value, release ('1' = free the channel),
- *       then the attempt fields: name, value, name, value…
+ *       then the attempt fields: name, value, name, value…,
+ *       then the stats increments: field, by, field, by…
  * The index key is set to the index value with that TTL (an attempt found by
  * callee, call uuid or provider call id); a release removes the attempt from
  * both holds.
  * Returns 'conflict', 'ok' or 'completed'.
+ *
+ * Counter moves (status counts, report sums) are added up over a batch of
+ * commits and written once per hash field at its end (flush), where a
+ * campaign whose last contact went final in the batch is completed: the last
+ * commit that made one of its contacts final answers 'completed'.
  */
 const COMMIT_FUNCTION = `
-local function commit(KEYS, ARGV)
-  local cmp = KEYS[2]
-  local stKey, countsKey, dueKey, feedingKey, statsKey = cmp .. ':st', cmp .. ':counts', cmp .. ':due', cmp .. ':feeding', cmp .. ':stats'
-  local deadlinesKey, activeKey, outboxKey = KEYS[3], KEYS[4], KEYS[5]
+local function newAcc()
+  return { hashes = {}, hashOrder = {}, camps = {}, campOrder = {} }
+end
+
+local function incr(acc, key, field, by)
+  if not by then error('increment of ' .. tostring(field) .. ' in ' .. key .. ' is not a number') end
+  local h = acc.hashes[key]
+  if not h then
+    h = { fields = {}, by = {} }
+    acc.hashes[key] = h
+    acc.hashOrder[#acc.hashOrder + 1] = key
+  end
+  local was = h.by[field]
+  if was == nil then
+    h.fields[#h.fields + 1] = field
+    was = 0
+  end
+  h.by[field] = was + by
+end
+
+-- A campaign's keys (named from its hash key, as keys.ts does), made once per batch.
+local function camp(acc, cmp)
+  local c = acc.camps[cmp]
+  if not c then
+    c = { st = cmp .. ':st', counts = cmp .. ':counts', due = cmp .. ':due', feeding = cmp .. ':feeding', stats = cmp .. ':stats' }
+    acc.camps[cmp] = c
+    acc.campOrder[#acc.campOrder + 1] = cmp
+  end
+  return c
+end
+
+-- The campaign's fields a final status needs (notifications, completion), read once per batch.
+local function campFields(c, cmp)
+  if not c.fields then c.fields = redis.call('HMGET', cmp, 'notify', 'total', 'importDone', 'state') end
+  return c.fields
+end
+
+-- K: this commit's keys; A[o + 1], A[o + 2]…: its args; i: its place in the batch.
+local function commit(K, A, o, i, acc)
+  local cmp = K[2]
+  local c = camp(acc, cmp)
+  local deadlinesKey, activeKey, outboxKey = K[3], K[4], K[5]
   local nextKey = 6
   local indexKey, holdsCampaign, holdsAccount
-  if ARGV[14] and ARGV[14] ~= '' then
-    indexKey = KEYS[nextKey]
+  local indexTtl = A[o + 14]
+  if indexTtl and indexTtl ~= '' then
+    indexKey = K[nextKey]
     nextKey = nextKey + 1
   end
-  if ARGV[16] == '1' then
-    holdsCampaign, holdsAccount = KEYS[nextKey], KEYS[nextKey + 1]
-  end
-  local ver = redis.call('HGET', KEYS[1], 'ver') or '0'
-  if ver ~= ARGV[1] then return 'conflict' end
-  local idx = ARGV[3]
-  local st = redis.call('HGET', stKey, idx) or ''
-  if st ~= ARGV[4] then return 'conflict' end
-  if ARGV[2] ~= '' then
+  local release = A[o + 16] == '1'
+  if release then holdsCampaign, holdsAccount = K[nextKey], K[nextKey + 1] end
+  local ver = redis.call('HGET', K[1], 'ver') or '0'
+  if ver ~= A[o + 1] then return 'conflict' end
+  local idx = A[o + 3]
+  local st = redis.call('HGET', c.st, idx) or ''
+  if st ~= A[o + 4] then return 'conflict' end
+  local nFields = 0
+  if A[o + 2] ~= '' then
+    nFields = tonumber(A[o + 2])
     local flat = {}
-    for i = 17, 16 + 2 * tonumber(ARGV[2]) do flat[#flat + 1] = ARGV[i] end
-    flat[#flat + 1] = 'ver'
-    flat[#flat + 1] = tostring(tonumber(ver) + 1)
-    redis.call('HSET', KEYS[1], unpack(flat))
+    for j = 1, 2 * nFields do flat[j] = A[o + 16 + j] end
+    flat[2 * nFields + 1] = 'ver'
+    flat[2 * nFields + 2] = tostring(tonumber(ver) + 1)
+    redis.call('HSET', K[1], unpack(flat))
   end
-  if ARGV[5] ~= '' then redis.call('HSET', stKey, idx, ARGV[5]) end
-  local old, new = ARGV[6], ARGV[7]
-  local final
+  if A[o + 5] ~= '' then redis.call('HSET', c.st, idx, A[o + 5]) end
+  local old, new = A[o + 6], A[o + 7]
   if old ~= new then
-    redis.call('HINCRBY', countsKey, old, -1)
-    redis.call('HINCRBY', countsKey, new, 1)
-    if old == 'pending' then final = redis.call('HINCRBY', countsKey, '_final', 1) end
-    if new == 'pending' then redis.call('HINCRBY', countsKey, '_final', -1) end
-  end
-  -- The campaign's fields a final status needs (notifications, completion), read once.
-  local campaign
-  if old ~= new and new ~= 'pending' then campaign = redis.call('HMGET', cmp, 'notify', 'total', 'importDone', 'state') end
-  if ARGV[8] ~= '' then redis.call('ZADD', dueKey, tonumber(ARGV[8]), idx) end
-  redis.call('ZREM', feedingKey, idx)
-  if ARGV[13] and ARGV[13] ~= '' then
-    for field, by in pairs(cjson.decode(ARGV[13])) do redis.call('HINCRBY', statsKey, field, by) end
-  end
-  if campaign and campaign[1] == '1' then
-    redis.call('XADD', outboxKey, '*', 'cid', ARGV[12], 'idx', idx, 'status', new, 'from', old)
-  end
-  if ARGV[14] and ARGV[14] ~= '' then
-    redis.call('SET', indexKey, ARGV[15], 'PX', tonumber(ARGV[14]))
-  end
-  if ARGV[16] == '1' then
-    redis.call('ZREM', holdsCampaign, ARGV[10])
-    redis.call('ZREM', holdsAccount, ARGV[10])
-  end
-  if ARGV[9] == 'del' then
-    redis.call('ZREM', deadlinesKey, ARGV[10])
-  elseif ARGV[9] ~= '' then
-    redis.call('ZADD', deadlinesKey, tonumber(ARGV[9]), ARGV[10])
-  end
-  if final and campaign then
-    if campaign[3] == '1' and final >= tonumber(campaign[2] or '0') then
-      local state = campaign[4]
-      if state == 'running' or state == 'paused' then
-        redis.call('HSET', cmp, 'state', 'completed', 'finishedAt', ARGV[11])
-      end
-      redis.call('SREM', activeKey, ARGV[12])
-      return 'completed'
+    incr(acc, c.counts, old, -1)
+    incr(acc, c.counts, new, 1)
+    if old == 'pending' then
+      incr(acc, c.counts, '_final', 1)
+      c.maybeFinal, c.active, c.cid, c.now = i, activeKey, A[o + 12], A[o + 11]
     end
+    if new == 'pending' then incr(acc, c.counts, '_final', -1) end
+  end
+  if A[o + 8] ~= '' then redis.call('ZADD', c.due, tonumber(A[o + 8]), idx) end
+  redis.call('ZREM', c.feeding, idx)
+  local nStats = tonumber(A[o + 13]) or 0
+  local s0 = o + 16 + 2 * nFields
+  for j = 1, nStats do incr(acc, c.stats, A[s0 + 2 * j - 1], tonumber(A[s0 + 2 * j])) end
+  if old ~= new and new ~= 'pending' and campFields(c, cmp)[1] == '1' then
+    redis.call('XADD', outboxKey, '*', 'cid', A[o + 12], 'idx', idx, 'status', new, 'from', old)
+  end
+  if indexKey then redis.call('SET', indexKey, A[o + 15], 'PX', tonumber(indexTtl)) end
+  if release then
+    redis.call('ZREM', holdsCampaign, A[o + 10])
+    redis.call('ZREM', holdsAccount, A[o + 10])
+  end
+  local deadline = A[o + 9]
+  if deadline == 'del' then
+    redis.call('ZREM', deadlinesKey, A[o + 10])
+  elseif deadline ~= '' then
+    redis.call('ZADD', deadlinesKey, tonumber(deadline), A[o + 10])
   end
   return 'ok'
+end
+
+-- After commit i answered r: when it made a contact final, it is its campaign's latest such commit.
+local function answered(acc, K, i, r)
+  local c = acc.camps[K[2]]
+  if r == 'ok' and c and c.maybeFinal == i then c.finalItem = i end
+end
+
+-- Writes what a batch added up (one HINCRBY per hash field), then completes each campaign
+-- whose contacts are now all final; the last commit that made one of them final answers 'completed'.
+local function flush(acc, out)
+  for _, key in ipairs(acc.hashOrder) do
+    local h = acc.hashes[key]
+    for _, field in ipairs(h.fields) do
+      local by = h.by[field]
+      if by ~= 0 then redis.call('HINCRBY', key, field, by) end
+    end
+  end
+  for _, cmp in ipairs(acc.campOrder) do
+    local c = acc.camps[cmp]
+    if c.maybeFinal then
+      local f = campFields(c, cmp)
+      local final = tonumber(redis.call('HGET', c.counts, '_final') or '0')
+      if f[3] == '1' and final >= tonumber(f[2] or '0') then
+        if f[4] == 'running' or f[4] == 'paused' then
+          redis.call('HSET', cmp, 'state', 'completed', 'finishedAt', c.now)
+        end
+        redis.call('SREM', c.active, c.cid)
+        if c.finalItem then out[c.finalItem] = 'completed' end
+      end
+    end
+  end
 end
 `;
 
 export const COMMIT = `${COMMIT_FUNCTION}
-return commit(KEYS, ARGV)
+local acc = newAcc()
+local out = { commit(KEYS, ARGV, 0, 1, acc) }
+answered(acc, KEYS, 1, out[1])
+flush(acc, out)
+return out[1]
 `;
 
 /**
@@ -251,20 +321,25 @@ return commit(KEYS, ARGV)
  * Returns one answer per commit: 'conflict', 'ok', 'completed' or 'error: …'.
  */
 export const COMMIT_MANY = `${COMMIT_FUNCTION}
+local acc = newAcc()
 local out = {}
-local all = KEYS
 local ap = 2
 for i = 1, tonumber(ARGV[1]) do
   local kc, ac = tonumber(ARGV[ap]), tonumber(ARGV[ap + 1])
   ap = ap + 2
-  local keys, args = {}, {}
-  for j = 1, kc do keys[j] = all[tonumber(ARGV[ap + j - 1])] end
+  local keys = {}
+  for j = 1, kc do keys[j] = KEYS[tonumber(ARGV[ap + j - 1])] end
   ap = ap + kc
-  for j = 1, ac do args[j] = ARGV[ap + j - 1] end
+  local ok, r = pcall(commit, keys, ARGV, ap - 1, i, acc)
+  if ok then
+    out[i] = r
+    answered(acc, keys, i, r)
+  else
+    out[i] = 'error: ' .. tostring(r)
+  end
   ap = ap + ac
-  local ok, r = pcall(commit, keys, args)
-  if ok then out[i] = r else out[i] = 'error: ' .. tostring(r) end
 end
+flush(acc, out)
 return out
 `;
 

@@ -134,20 +134,61 @@ describe('attempt store: batched commits and reads', () => {
     expect(good.status === 'fulfilled' && good.value?.a.idx).toBe(1);
   });
 
+  it('a batch adds its counter moves up and completes the campaign once its last contact is final', async () => {
+    const cid = 'cmpeeeee';
+    // Three contacts, imported and begun; the campaign runs and notifies.
+    await base.hset(k.campaign(cid), { total: '3', importDone: '1', state: 'running', notify: '1' });
+    await base.hset(k.counts(cid), { pending: '3', _final: '0' });
+    await base.sadd(k.active, cid);
+    const store = makeAttemptStore({ redis: base, keys: k });
+    expect(await Promise.all([0, 1, 2].map((i) => store.commit(first(cid, i))))).toEqual(['ok', 'ok', 'ok']);
+    const end = (idx: number, status: 'answered' | 'busy', stats: Record<string, number>): CommitInput => ({
+      cuuid: `${cid}-${idx}-1`,
+      expectedVersion: 1,
+      fields: { state: 'final', outcome: status },
+      contact: {
+        idx,
+        expectedRaw: JSON.stringify({ s: 'pending', n: 1, p: 0, ph: 'dialing', a: `${cid}-${idx}-1` }),
+        next: { s: status, n: 1, p: 1 },
+        oldStatus: 'pending',
+        newStatus: status,
+      },
+      dueAt: null,
+      deadline: 'del',
+      now: 1_700_000_001_000,
+      stats,
+    });
+    // Two end in one batch: counts and sums move, the campaign is not complete yet.
+    const firstTwo = await Promise.all([store.commit(end(0, 'answered', { answered: 1, billsec: 20 })), store.commit(end(1, 'answered', { answered: 1, billsec: 7 }))]);
+    expect(firstTwo).toEqual(['ok', 'ok']);
+    expect(await base.hgetall(k.counts(cid))).toMatchObject({ pending: '1', answered: '2', _final: '2' });
+    expect(await base.hgetall(k.stats(cid))).toEqual({ answered: '2', billsec: '27' });
+    expect(await base.hget(k.campaign(cid), 'state')).toBe('running');
+    // The last one, with a conflicting one in the same batch: only the commit that ends the campaign answers 'completed'.
+    const last = await Promise.all([store.commit(end(2, 'busy', {})), store.commit(end(0, 'busy', {}))]);
+    expect(last).toEqual(['completed', 'conflict']);
+    expect(await base.hgetall(k.counts(cid))).toMatchObject({ pending: '0', answered: '2', busy: '1', _final: '3' });
+    expect(await base.hget(k.campaign(cid), 'state')).toBe('completed');
+    expect(await base.sismember(k.active, cid)).toBe(0);
+    // Each final contact was announced to the outbox once.
+    const outbox = await base.xrange(k.outbox, '-', '+');
+    expect(outbox.filter(([, f]) => f[1] === cid).map(([, f]) => f[3])).toEqual(['0', '1', '2']);
+  });
+
   it('an error inside one commit of a batch is that commit\u2019s answer; the others are applied', async () => {
     // Straight to the script: the store never sends unreadable stats, so one is written by hand here.
-    const call = (cid: string, idx: number, stats: string): { keys: string[]; args: string[] } => ({
+    const call = (cid: string, idx: number, stats: string[]): { keys: string[]; args: string[] } => ({
       keys: [k.attempt(`${cid}-${idx}-1`), k.campaign(cid), k.deadlines, k.active, k.outbox],
-      args: ['0', '1', String(idx), '', '', 'pending', 'pending', '', '', `${cid}-${idx}-1`, new Date(0).toISOString(), cid, stats, '', '', '', 'state', 'dialing'],
+      args: ['0', '1', String(idx), '', '', 'pending', 'pending', '', '', `${cid}-${idx}-1`, new Date(0).toISOString(), cid, String(stats.length / 2), '', '', '', 'state', 'dialing', ...stats],
     });
-    const batch = [call('cmpddddd', 0, ''), call('cmpddddd', 1, 'not json'), call('cmpddddd', 2, '{"talk":3}')];
+    const batch = [call('cmpddddd', 0, []), call('cmpddddd', 1, ['talk', 'not a number']), call('cmpddddd', 2, ['talk', '3'])];
     // Each key named once in KEYS; each commit passes its keys as places in KEYS.
     const keyList = [...new Set(batch.flatMap((c) => c.keys))];
     const place = (key: string): string => String(keyList.indexOf(key) + 1);
     const args = [String(batch.length), ...batch.flatMap((c) => [String(c.keys.length), String(c.args.length), ...c.keys.map(place), ...c.args])];
     const replies = (await base.eval(COMMIT_MANY, keyList.length, ...keyList, ...args)) as string[];
     expect(replies[0]).toBe('ok');
-    expect(replies[1]).toMatch(/^error: .*/);
+    expect(replies[1]).toMatch(/^error: .*talk.*not a number/);
     expect(replies[2]).toBe('ok');
     expect(await base.hgetall(k.attempt('cmpddddd-2-1'))).toEqual({ state: 'dialing', ver: '1' });
     expect(await base.hget(k.stats('cmpddddd'), 'talk')).toBe('3');
