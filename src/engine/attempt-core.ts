@@ -83,7 +83,7 @@ export function makeAttemptCore(deps: AttemptCoreDeps) {
       // The contact has moved on (or is final already): only the attempt record changes.
       const r = await attempts.commit({
         cuuid: a.id,
-        expectedVersion: a.ver,
+        base: a,
         fields,
         contact: { idx: a.idx, expectedRaw: raw, next: null, oldStatus: state.s, newStatus: state.s },
         dueAt: null,
@@ -112,7 +112,7 @@ export function makeAttemptCore(deps: AttemptCoreDeps) {
     if (decision.status === 'pending' && !opts.notSent) stats.retries = (stats.retries ?? 0) + 1;
     const r = await attempts.commit({
       cuuid: a.id,
-      expectedVersion: a.ver,
+      base: a,
       fields,
       contact: { idx: a.idx, expectedRaw: raw, next: decision.next, oldStatus: 'pending', newStatus: decision.status },
       dueAt: decision.dueAt,

@@ -93,7 +93,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       const fields: AttemptFields = { ...recordFields(record), cid, idx, n, family: d.provider, number, deadline };
       const r = await attempts.commit({
         cuuid: id,
-        expectedVersion: 0,
+        base: null,
         fields,
         contact: { idx, expectedRaw: raw, next, oldStatus: 'pending', newStatus: 'pending' },
         dueAt: null,
@@ -131,7 +131,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
             // The result callback beat the HTTP answer: keep the final record, note the call id.
             return attempts.commit({
               cuuid: id,
-              expectedVersion: a.ver,
+              base: a,
               fields: { providerCallId: outcome.providerCallId ?? a.providerCallId ?? '' },
               contact: { idx: a.idx, expectedRaw: ctx.raw, next: null, oldStatus: 'pending', newStatus: 'pending' },
               dueAt: null,
@@ -147,7 +147,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
           const next = state.a === id && state.s === 'pending' ? { ...state, ph: 'waiting' as const } : null;
           const r = await attempts.commit({
             cuuid: id,
-            expectedVersion: a.ver,
+            base: a,
             fields: { ...changedFields(a, step.record), providerCallId: outcome.providerCallId ?? '', deadline },
             contact: { idx: a.idx, expectedRaw: raw, next, oldStatus: state.s, newStatus: state.s },
             dueAt: null,
@@ -163,7 +163,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
           const next = state.a === id && state.s === 'pending' ? { ...state, ph: 'waiting' as const } : null;
           const r = await attempts.commit({
             cuuid: id,
-            expectedVersion: a.ver,
+            base: a,
             fields: { ...changedFields(a, step.record), inDoubt: true, error: `in doubt: ${outcome.reason}` },
             contact: { idx: a.idx, expectedRaw: raw, next, oldStatus: state.s, newStatus: state.s },
             dueAt: null,
@@ -258,7 +258,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
           const { raw, state } = ctx;
           const r = await attempts.commit({
             cuuid: id,
-            expectedVersion: a.ver,
+            base: a,
             fields: changedFields(a, step.record),
             contact: { idx: a.idx, expectedRaw: raw, next: null, oldStatus: state.s, newStatus: state.s },
             dueAt: null,
@@ -309,7 +309,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
     }
     return attempts.commit({
       cuuid: a.id,
-      expectedVersion: a.ver,
+      base: a,
       fields,
       contact: { idx: a.idx, expectedRaw: raw, next, oldStatus: state.s, newStatus },
       dueAt: null,
@@ -335,7 +335,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       const fields: AttemptFields = { ...changedFields(a, step.record), callUuid: callUuid ?? a.callUuid ?? '' };
       const r = await attempts.commit({
         cuuid: id,
-        expectedVersion: a.ver,
+        base: a,
         fields,
         contact: { idx: a.idx, expectedRaw: raw, next: null, oldStatus: state.s, newStatus: state.s },
         dueAt: null,
@@ -362,7 +362,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         const { raw, state } = ctx;
         const r = await attempts.commit({
           cuuid: id,
-          expectedVersion: a.ver,
+          base: a,
           fields: null,
           contact: { idx: a.idx, expectedRaw: raw, next: null, oldStatus: state.s, newStatus: state.s },
           dueAt: null,

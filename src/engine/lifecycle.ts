@@ -1,5 +1,5 @@
 /**
- * The bridge between a stored attempt (Redis hash) and the pure attempt state
+ * The bridge between a stored attempt (one Redis value) and the pure attempt state
  * machine of src/domain/attempt.ts.
  */
 import { applyAttemptEvent, type AttemptEvent, type AttemptRecord, type AttemptTransition, type ResultSource } from '../domain/attempt.js';
@@ -31,7 +31,7 @@ export function toRecord(a: StoredAttempt): AttemptRecord {
   };
 }
 
-/** The hash fields that persist a record (unset values are left as they are). */
+/** The stored fields that persist a record (unset values are left as they are). */
 export function recordFields(r: AttemptRecord): AttemptFields {
   return {
     state: r.state,

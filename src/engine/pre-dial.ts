@@ -24,7 +24,7 @@ export function makePreDialActions(deps: { attempts: AttemptStore; contacts: Con
       // Keyed on a pseudo attempt id that never exists: the contact CAS alone guards the change.
       const r = await attempts.commit({
         cuuid: attemptId({ campaignId: cid, contact: idx, attempt: 0 }),
-        expectedVersion: 0,
+        base: null,
         fields: null,
         contact: { idx, expectedRaw: raw, next, oldStatus: 'pending', newStatus: status },
         dueAt: null,
@@ -46,7 +46,7 @@ export function makePreDialActions(deps: { attempts: AttemptStore; contacts: Con
       const next: ContactState = { ...state, n: n - 1, ph: 'due' };
       const r = await attempts.commit({
         cuuid: attemptId({ campaignId: cid, contact: idx, attempt: 0 }),
-        expectedVersion: 0,
+        base: null,
         fields: null,
         contact: { idx, expectedRaw: raw, next, oldStatus: 'pending', newStatus: 'pending' },
         dueAt: at,

@@ -1,7 +1,9 @@
 /**
- * An attempt record as stored (one Redis hash per attempt, keyed by its
- * customuuid) and its decoder: checked field by field, by hand, because it
- * runs for every dial answer and every result.
+ * An attempt record as stored (one Redis string per attempt, keyed by its
+ * customuuid: `<version>|<JSON object of text fields>`) and its decoder:
+ * checked field by field, by hand, because it runs for every dial answer and
+ * every result. One string, not a hash of fields: a read or a write is one
+ * value, not thirty.
  */
 import {
   ATTEMPT_OUTCOMES,
@@ -18,9 +20,11 @@ const FAMILIES: ReadonlySet<string> = new Set(PROVIDER_FAMILIES);
 const DIAL_KINDS = ['accepted', 'rejected', 'fatal', 'not_sent', 'transient', 'in_doubt'] as const;
 const DIAL_KIND_SET: ReadonlySet<string> = new Set(DIAL_KINDS);
 
-/** An attempt record as stored (one Redis hash), decoded. */
+/** An attempt record as stored, decoded. */
 export interface StoredAttempt {
   id: string;
+  /** The fields as stored (text, without the version): what the next commit writes over. */
+  stored: Readonly<Record<string, string>>;
   cid: string;
   idx: number;
   n: number;
@@ -110,14 +114,17 @@ function oneOf<T extends string>(raw: Raw, f: string, set: ReadonlySet<string>, 
 }
 
 /**
- * Decodes an attempt hash read from Redis, field by field (a hand-written
+ * Decodes an attempt record read from Redis (its fields as text), field by field (a hand-written
  * check: it runs for every result and dial answer). Throws naming every
  * damaged field.
  */
 export function decodeStoredAttempt(id: string, raw: Raw): StoredAttempt {
   const problems: string[] = [];
+  const stored: Record<string, string> = {};
+  for (const key in raw) if (key !== 'ver') stored[key] = raw[key]!;
   const a: StoredAttempt = {
     id,
+    stored,
     cid: reqStr(raw, 'cid', problems),
     idx: reqInt(raw, 'idx', problems),
     n: reqInt(raw, 'n', problems),
@@ -154,6 +161,35 @@ export function decodeStoredAttempt(id: string, raw: Raw): StoredAttempt {
   };
   if (problems.length > 0) throw new AttemptStoreError(`attempt ${id} record is damaged: ${problems.join('; ')}`);
   return a;
+}
+
+/** The stored value of an attempt: its version, then its fields as a JSON object of text. */
+export function encodeAttemptValue(ver: number, fields: Readonly<Record<string, string>>): string {
+  return `${ver}|${JSON.stringify(fields)}`;
+}
+
+const VALUE = /^(\d+)\|/;
+
+/** Decodes a stored attempt value; throws naming what is damaged. */
+export function decodeAttemptValue(id: string, value: string): StoredAttempt {
+  const m = VALUE.exec(value);
+  if (!m) throw new AttemptStoreError(`attempt ${id} record is damaged: no version before its fields`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value.slice(m[0].length));
+  } catch (err) {
+    throw new AttemptStoreError(`attempt ${id} record is damaged: its fields are not JSON (${(err as Error).message})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new AttemptStoreError(`attempt ${id} record is damaged: its fields are not an object`);
+  const raw: Record<string, string> = {};
+  const fields = parsed as Record<string, unknown>;
+  for (const key in fields) {
+    const v = fields[key];
+    if (typeof v !== 'string') throw new AttemptStoreError(`attempt ${id} record is damaged: ${key}: not text`);
+    raw[key] = v;
+  }
+  raw.ver = m[1]!;
+  return decodeStoredAttempt(id, raw);
 }
 
 export class AttemptStoreError extends Error {

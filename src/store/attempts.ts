@@ -11,17 +11,18 @@ import { keyTable, luaScript, runScript } from '../infra/lua.js';
 import { makeTurnBatcher, type BatchOutcome } from '../infra/turn-batch.js';
 import { encodeContactState, type ContactState } from './contacts.js';
 import { parseAttemptId } from './ids.js';
-import { AttemptStoreError, decodeStoredAttempt, type StoredAttempt } from './attempt-record.js';
+import { AttemptStoreError, decodeAttemptValue, decodeStoredAttempt, encodeAttemptValue, type StoredAttempt } from './attempt-record.js';
 
-export { AttemptStoreError, decodeStoredAttempt, type StoredAttempt } from './attempt-record.js';
+export { AttemptStoreError, decodeAttemptValue, decodeStoredAttempt, encodeAttemptValue, type StoredAttempt } from './attempt-record.js';
 
-/** Field values written to the attempt hash: strings or numbers, null clears nothing (skipped). */
+/** Field values written to the attempt record: strings or numbers, null clears nothing (skipped). */
 export type AttemptFields = Record<string, string | number | boolean | null>;
 
 export interface CommitInput {
   cuuid: string;
-  /** The version read; 0 when the attempt must not exist yet. */
-  expectedVersion: number;
+  /** The attempt as read (its version is the compare-and-set token); null when it must not exist yet. */
+  base: StoredAttempt | null;
+  /** Fields written over the base (null: the record is left as it is, version included). */
   fields: AttemptFields | null;
   contact: {
     idx: number;
@@ -50,12 +51,12 @@ export type AttemptIndex = { ttlMs: number } & (
 
 export type CommitResult = 'conflict' | 'ok' | 'completed';
 
-/** A field value as the attempt hash stores it. */
+/** A field value as the attempt record stores it. */
 const stored = (v: string | number | boolean): string => (typeof v === 'boolean' ? (v ? '1' : '0') : String(v));
 
-/** Field values as the attempt hash stores them (null: not written). */
-function hashFields(fields: AttemptFields): Record<string, string> {
-  const out: Record<string, string> = {};
+/** The stored fields of `base` with `fields` written over them (null: not written). */
+function mergedFields(base: Readonly<Record<string, string>> | null, fields: AttemptFields): Record<string, string> {
+  const out: Record<string, string> = { ...base };
   for (const key in fields) {
     const v = fields[key];
     if (v !== null && v !== undefined) out[key] = stored(v);
@@ -63,21 +64,9 @@ function hashFields(fields: AttemptFields): Record<string, string> {
   return out;
 }
 
-/** Appends the fields as name, value pairs (null: not written); returns how many pairs. */
-function pushFields(fields: AttemptFields, into: string[]): number {
-  let n = 0;
-  for (const key in fields) {
-    const v = fields[key];
-    if (v === null || v === undefined) continue;
-    into.push(key, stored(v));
-    n++;
-  }
-  return n;
-}
-
-/** The record a first commit (expectedVersion 0) of these fields leaves in Redis, decoded: no read needed. */
+/** The record a first commit (no base) of these fields leaves in Redis, decoded: no read needed. */
 export function createdAttempt(id: string, fields: AttemptFields): StoredAttempt {
-  return decodeStoredAttempt(id, { ...hashFields(fields), ver: '1' });
+  return decodeStoredAttempt(id, { ...mergedFields(null, fields), ver: '1' });
 }
 
 const COMMIT_SCRIPT = luaScript(COMMIT, null);
@@ -98,7 +87,7 @@ function commitResult(reply: unknown): BatchOutcome<CommitResult> {
   return COMMIT_RESULTS.has(r) ? (r as CommitResult) : new AttemptStoreError(`attempt commit failed: ${r}`);
 }
 
-/** An attempt hash with its contact's raw state, as one read returns them (null: no such attempt). */
+/** An attempt with its contact's raw state, as one read returns them (null: no such attempt). */
 export interface AttemptWithState {
   a: StoredAttempt;
   /** The contact's state as stored ('' when it has none yet): the compare-and-set token. */
@@ -123,9 +112,8 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
   }
 
   async function get(cuuid: string): Promise<StoredAttempt | null> {
-    const raw = await redis.hgetall(k.attempt(cuuid));
-    if (!raw.ver) return null;
-    return decodeStoredAttempt(cuuid, raw);
+    const value = await redis.get(k.attempt(cuuid));
+    return value === null ? null : decodeAttemptValue(cuuid, value);
   }
 
   /** The keys and args of one commit, as COMMIT takes them. */
@@ -137,9 +125,10 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
     const keys = [k.attempt(input.cuuid), k.campaign(cid), k.deadlines, k.active, k.outbox];
     if (input.index) keys.push(indexKey(input.index));
     if (input.release) keys.push(input.release[0], input.release[1]);
+    const ver = input.base?.ver ?? 0;
     const args = [
-      String(input.expectedVersion),
-      '',
+      String(ver),
+      input.fields ? encodeAttemptValue(ver + 1, mergedFields(input.base?.stored ?? null, input.fields)) : '',
       String(input.contact.idx),
       input.contact.expectedRaw,
       input.contact.next ? encodeContactState(input.contact.next) : '',
@@ -155,8 +144,7 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
       input.index ? input.cuuid : '',
       input.release ? '1' : '',
     ];
-    // The attempt fields follow the 16 fixed args, as pairs (ARGV[2] says how many), then the stats increments (ARGV[13]).
-    if (input.fields) args[1] = String(pushFields(input.fields, args));
+    // The stats increments follow the 16 fixed args, as pairs (ARGV[13] says how many).
     if (input.stats) {
       let n = 0;
       for (const field in input.stats) {
@@ -203,21 +191,18 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
       for (const id of ids) {
         const ref = parseAttemptId(id);
         // Not an attempt id: nothing to read (an unknown key pair answers as a missing attempt).
-        const hash = table.place(k.attempt(id));
-        args.push(hash, ref ? table.place(k.contactState(ref.campaignId)) : hash, ref ? String(ref.contact) : '');
+        const att = table.place(k.attempt(id));
+        args.push(att, ref ? table.place(k.contactState(ref.campaignId)) : att, ref ? String(ref.contact) : '');
       }
       const replies = await runScript(redis, READ_SCRIPT, table.keys, args);
       if (!Array.isArray(replies) || replies.length !== ids.length) throw new AttemptStoreError(`a batch of ${ids.length} attempt reads answered ${String(replies)}`);
       return ids.map((id, i): BatchOutcome<AttemptWithState | null> => {
         const pair: unknown = replies[i];
         if (!Array.isArray(pair)) return new AttemptStoreError(`reading attempt ${id} answered ${String(pair)}`);
-        const [flat, raw] = pair as unknown[];
-        if (!Array.isArray(flat) || flat.length === 0 || !parseAttemptId(id)) return null;
-        const hash: Record<string, string> = {};
-        for (let j = 0; j + 1 < flat.length; j += 2) hash[String(flat[j])] = String(flat[j + 1]);
-        if (!hash.ver) return null;
+        const [value, raw] = pair as unknown[];
+        if (typeof value !== 'string' || !parseAttemptId(id)) return null;
         try {
-          return { a: decodeStoredAttempt(id, hash), raw: typeof raw === 'string' ? raw : '' };
+          return { a: decodeAttemptValue(id, value), raw: typeof raw === 'string' ? raw : '' };
         } catch (err) {
           return err instanceof Error ? err : new AttemptStoreError(String(err));
         }

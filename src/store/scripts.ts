@@ -154,13 +154,11 @@ return out
  *       pacer's channel holds of the campaign and the account (with a release)
  * A contact that reaches (or changes) a final status is appended to the
  * outbox when its campaign sends notifications.
- * ARGV: expectedAttVer ('0' = must not exist), number of attempt fields
- *       written ('' = none, not even the version; '0' = only the version),
- *       idx, expectedSt ('' = absent), newSt ('' = unchanged),
+ * ARGV: expectedAttVer ('0' = must not exist), the attempt's new stored
+ *       value ('<expectedAttVer + 1>|<fields JSON>'; '' = left as it is), idx, expectedSt ('' = absent), newSt ('' = unchanged),
  *       oldStatus, newStatus, dueAt ('' = none), deadline ('' | 'del' | ms),
  *       cuuid, now, campaignId, number of stats increments ('' = none),
  *       index TTL ms ('' = no index), index value, release ('1' = free the channel),
- *       then the attempt fields: name, value, name, value…,
  *       then the stats increments: field, by, field, by…
  * The index key is set to the index value with that TTL (an attempt found by
  * callee, call uuid or provider call id); a release removes the attempt from
@@ -224,20 +222,15 @@ local function commit(K, A, o, i, acc)
   end
   local release = A[o + 16] == '1'
   if release then holdsCampaign, holdsAccount = K[nextKey], K[nextKey + 1] end
-  local ver = redis.call('HGET', K[1], 'ver') or '0'
+  -- The version is the value's prefix ('<ver>|'); a value without one never matches.
+  local cur = redis.call('GET', K[1])
+  local ver = '0'
+  if cur then ver = string.match(cur, '^(%d+)|') or 'damaged' end
   if ver ~= A[o + 1] then return 'conflict' end
   local idx = A[o + 3]
   local st = redis.call('HGET', c.st, idx) or ''
   if st ~= A[o + 4] then return 'conflict' end
-  local nFields = 0
-  if A[o + 2] ~= '' then
-    nFields = tonumber(A[o + 2])
-    local flat = {}
-    for j = 1, 2 * nFields do flat[j] = A[o + 16 + j] end
-    flat[2 * nFields + 1] = 'ver'
-    flat[2 * nFields + 2] = tostring(tonumber(ver) + 1)
-    redis.call('HSET', K[1], unpack(flat))
-  end
+  if A[o + 2] ~= '' then redis.call('SET', K[1], A[o + 2]) end
   if A[o + 5] ~= '' then redis.call('HSET', c.st, idx, A[o + 5]) end
   local old, new = A[o + 6], A[o + 7]
   if old ~= new then
@@ -252,7 +245,7 @@ local function commit(K, A, o, i, acc)
   if A[o + 8] ~= '' then redis.call('ZADD', c.due, tonumber(A[o + 8]), idx) end
   redis.call('ZREM', c.feeding, idx)
   local nStats = tonumber(A[o + 13]) or 0
-  local s0 = o + 16 + 2 * nFields
+  local s0 = o + 16
   for j = 1, nStats do incr(acc, c.stats, A[s0 + 2 * j - 1], tonumber(A[s0 + 2 * j])) end
   if old ~= new and new ~= 'pending' and campFields(c, cmp)[1] == '1' then
     redis.call('XADD', outboxKey, '*', 'cid', A[o + 12], 'idx', idx, 'status', new, 'from', old)
@@ -348,14 +341,17 @@ return out
  * KEYS: every key the reads use, each once
  * ARGV: per attempt: its hash and its campaign's contact-state hash as places
  *       in KEYS, the contact index ('' = no contact state to read)
- * Returns per attempt { HGETALL of the hash, the state or false }.
+ * Returns per attempt { its stored value or false, the state or false }.
  */
 export const READ_WITH_STATE = `
 local out = {}
 for i = 1, #ARGV, 3 do
   local st = false
   if ARGV[i + 2] ~= '' then st = redis.call('HGET', KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2]) end
-  out[(i + 2) / 3] = { redis.call('HGETALL', KEYS[tonumber(ARGV[i])]), st }
+  -- A key of another type is that attempt's damage, not the batch's: it comes back as a value without a version.
+  local v = redis.pcall('GET', KEYS[tonumber(ARGV[i])])
+  if type(v) == 'table' and v.err then v = 'unreadable: ' .. v.err end
+  out[(i + 2) / 3] = { v, st }
 end
 return out
 `;

@@ -12,7 +12,10 @@ import { testPrefix } from '../support/redis.js';
 async function snapshot(c: Container, cids: string[], attemptIds: string[]) {
   const r = c.redis;
   const out: Record<string, unknown> = {};
-  for (const id of attemptIds) out[`attempt ${id}`] = await r.hgetall(c.keys.attempt(id));
+  for (const id of attemptIds) {
+    const a = await c.attempts.get(id);
+    out[`attempt ${id}`] = a ? { ...a.stored, ver: String(a.ver) } : null;
+  }
   for (const cid of cids) {
     out[`contacts ${cid}`] = await r.hgetall(c.keys.contactState(cid));
     out[`counts ${cid}`] = await r.hgetall(c.keys.counts(cid));

@@ -134,7 +134,7 @@ describe('notifier delivery', () => {
     const a = await seed.attempts.get(`${seed.cid}-1-1`);
     await seed.attempts.commit({
       cuuid: `${seed.cid}-1-1`,
-      expectedVersion: a!.ver,
+      base: a,
       fields: { outcome: 'answered', late: true, billsec: 3 },
       contact: { idx: 1, expectedRaw: raw, next: { ...state, s: 'answered', late: true }, oldStatus: 'no_answer', newStatus: 'answered' },
       dueAt: null,

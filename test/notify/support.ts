@@ -113,7 +113,7 @@ export async function seedCampaign(redis: Redis, prefix: string, webhookUrl: str
     const { raw, state } = await contacts.state(cid, idx);
     const r = await attempts.commit({
       cuuid,
-      expectedVersion: 0,
+      base: null,
       fields: {
         cid,
         idx,

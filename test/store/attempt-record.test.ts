@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeStoredAttempt, AttemptStoreError, COMMIT_CAMPAIGN_SUFFIXES } from '../../src/store/attempts.js';
+import { decodeAttemptValue, decodeStoredAttempt, encodeAttemptValue, AttemptStoreError, COMMIT_CAMPAIGN_SUFFIXES } from '../../src/store/attempts.js';
 import { keys } from '../../src/store/keys.js';
 import { contactStateSchema, parseContactState } from '../../src/store/contacts.js';
 import { COMMIT } from '../../src/store/scripts.js';
@@ -61,6 +61,26 @@ describe('stored attempt records', () => {
       expect(msg).toContain(f);
     }
     expect(() => decodeStoredAttempt('c1-7-2', { ...base, n: '1.5' })).toThrow(/n: not a whole number/);
+  });
+});
+
+describe('stored attempt values', () => {
+  it('round-trip: the version before the fields, the fields as text', () => {
+    const { ver, ...fields } = base;
+    const value = encodeAttemptValue(Number(ver), fields);
+    expect(value.startsWith('4|{')).toBe(true);
+    const a = decodeAttemptValue('c1-7-2', value);
+    expect(a).toMatchObject({ ver: 4, idx: 7, billsec: 31, late: true });
+    expect(a.stored).toEqual(fields);
+    expect(decodeAttemptValue('c1-7-2', encodeAttemptValue(a.ver + 1, a.stored))).toEqual({ ...a, ver: 5 });
+  });
+
+  it('names what is damaged', () => {
+    expect(() => decodeAttemptValue('c1-7-2', '{"cid":"c1"}')).toThrow(/c1-7-2 record is damaged: no version/);
+    expect(() => decodeAttemptValue('c1-7-2', '3|{"cid":')).toThrow(/c1-7-2 record is damaged: its fields are not JSON/);
+    expect(() => decodeAttemptValue('c1-7-2', '3|["c1"]')).toThrow(/not an object/);
+    expect(() => decodeAttemptValue('c1-7-2', '3|{"cid":"c1","idx":7}')).toThrow(/idx: not text/);
+    expect(() => decodeAttemptValue('c1-7-2', '3|{"cid":"c1"}')).toThrow(/idx: missing/);
   });
 });
 

@@ -13,13 +13,17 @@ import { COMMIT_MANY } from '../../src/store/scripts.js';
 import { packRow } from '../../src/store/row-codec.js';
 import { cleanPrefix, connectRedis, testPrefix } from '../support/redis.js';
 
-/** The same connection, counting the scripts it runs (EVALSHA and EVAL). */
+/**
+ * The same connection, counting the script calls it carries: each is one
+ * EVALSHA (the EVAL that follows a NOSCRIPT, when Redis has not seen the
+ * script yet, is the same call again and is not counted).
+ */
 function counting(redis: Redis): { redis: Redis; scripts: () => number } {
   let n = 0;
   const proxy = new Proxy(redis, {
     get(target, prop, receiver) {
       const v: unknown = Reflect.get(target, prop, receiver);
-      if ((prop === 'evalsha' || prop === 'eval') && typeof v === 'function') {
+      if (prop === 'evalsha' && typeof v === 'function') {
         return (...args: unknown[]) => {
           n++;
           return (v as (...a: unknown[]) => unknown).apply(target, args);
@@ -91,7 +95,7 @@ describe('attempt store: batched commits and reads', () => {
 
   const first = (cid: string, idx: number): CommitInput => ({
     cuuid: `${cid}-${idx}-1`,
-    expectedVersion: 0,
+    base: null,
     fields: { cid, idx, n: 1, family: 'sipcall', number: `1380000000${idx}`, state: 'dialing' },
     contact: { idx, expectedRaw: '', next: { s: 'pending', n: 1, p: 0, ph: 'dialing', a: `${cid}-${idx}-1` }, oldStatus: 'pending', newStatus: 'pending' },
     dueAt: null,
@@ -107,7 +111,7 @@ describe('attempt store: batched commits and reads', () => {
     const results = await Promise.all([first('cmpaaaaa', 0), first('cmpaaaaa', 1), first('cmpaaaaa', 2), first('cmpaaaaa', 0)].map((c) => store.commit(c)));
     expect(results).toEqual(['ok', 'ok', 'ok', 'conflict']);
     expect(scripts() - before).toBe(1);
-    expect(await base.hget(k.attempt('cmpaaaaa-1-1'), 'ver')).toBe('1');
+    expect(await base.get(k.attempt('cmpaaaaa-1-1'))).toBe('1|{"cid":"cmpaaaaa","idx":"1","n":"1","family":"sipcall","number":"13800000001","state":"dialing"}');
     expect(JSON.parse((await base.hget(k.contactState('cmpaaaaa'), '2')) ?? '{}')).toMatchObject({ ph: 'dialing', a: 'cmpaaaaa-2-1' });
   });
 
@@ -126,12 +130,22 @@ describe('attempt store: batched commits and reads', () => {
 
   it('a damaged record fails its own read only', async () => {
     const store = makeAttemptStore({ redis: base, keys: k });
-    await base.hset(k.attempt('cmpccccc-0-1'), { ver: '1', cid: 'cmpccccc', idx: 'seven' });
+    await base.set(k.attempt('cmpccccc-0-1'), '1|{"cid":"cmpccccc","idx":"seven"}');
+    await base.set(k.attempt('cmpccccc-2-1'), 'no version');
+    await base.set(k.attempt('cmpccccc-3-1'), '1|{"cid":"cmpccccc","idx":3}');
+    await base.hset(k.attempt('cmpccccc-4-1'), { ver: '1', cid: 'cmpccccc' });
     await store.commit(first('cmpccccc', 1));
-    const [bad, good] = await Promise.allSettled([store.readWithState('cmpccccc-0-1'), store.readWithState('cmpccccc-1-1')]);
-    expect(bad.status).toBe('rejected');
-    expect(String((bad as PromiseRejectedResult).reason)).toMatch(/attempt cmpccccc-0-1 record is damaged: .*idx/);
-    expect(good.status === 'fulfilled' && good.value?.a.idx).toBe(1);
+    const ids = ['cmpccccc-0-1', 'cmpccccc-1-1', 'cmpccccc-2-1', 'cmpccccc-3-1', 'cmpccccc-4-1'];
+    const [bad, good, noVersion, notText, wrongType] = await Promise.allSettled(ids.map((id) => store.readWithState(id)));
+    const reason = (r: PromiseSettledResult<unknown> | undefined): string => (r?.status === 'rejected' ? String(r.reason) : 'not rejected');
+    expect(reason(bad)).toMatch(/attempt cmpccccc-0-1 record is damaged: .*idx/);
+    expect(good?.status === 'fulfilled' && good.value?.a.idx).toBe(1);
+    expect(reason(noVersion)).toMatch(/attempt cmpccccc-2-1 record is damaged: no version/);
+    expect(reason(notText)).toMatch(/attempt cmpccccc-3-1 record is damaged: idx: not text/);
+    expect(reason(wrongType)).toMatch(/attempt cmpccccc-4-1 record is damaged: no version/);
+    // A commit over a damaged record is refused as a conflict (the next read names the damage), never written blind.
+    expect(await store.commit({ ...first('cmpccccc', 2), base: null })).toBe('conflict');
+    expect(await base.get(k.attempt('cmpccccc-2-1'))).toBe('no version');
   });
 
   it('a batch adds its counter moves up and completes the campaign once its last contact is final', async () => {
@@ -142,9 +156,10 @@ describe('attempt store: batched commits and reads', () => {
     await base.sadd(k.active, cid);
     const store = makeAttemptStore({ redis: base, keys: k });
     expect(await Promise.all([0, 1, 2].map((i) => store.commit(first(cid, i))))).toEqual(['ok', 'ok', 'ok']);
+    const begun = await Promise.all([0, 1, 2].map((i) => store.get(`${cid}-${i}-1`)));
     const end = (idx: number, status: 'answered' | 'busy', stats: Record<string, number>): CommitInput => ({
       cuuid: `${cid}-${idx}-1`,
-      expectedVersion: 1,
+      base: begun[idx] ?? null,
       fields: { state: 'final', outcome: status },
       contact: {
         idx,
@@ -170,6 +185,8 @@ describe('attempt store: batched commits and reads', () => {
     expect(await base.hgetall(k.counts(cid))).toMatchObject({ pending: '0', answered: '2', busy: '1', _final: '3' });
     expect(await base.hget(k.campaign(cid), 'state')).toBe('completed');
     expect(await base.sismember(k.active, cid)).toBe(0);
+    // The record keeps what the begin wrote, with the end's fields over it.
+    expect(await store.get(`${cid}-2-1`)).toMatchObject({ ver: 2, number: '13800000002', state: 'final', outcome: 'busy' });
     // Each final contact was announced to the outbox once.
     const outbox = await base.xrange(k.outbox, '-', '+');
     expect(outbox.filter(([, f]) => f[1] === cid).map(([, f]) => f[3])).toEqual(['0', '1', '2']);
@@ -179,7 +196,7 @@ describe('attempt store: batched commits and reads', () => {
     // Straight to the script: the store never sends unreadable stats, so one is written by hand here.
     const call = (cid: string, idx: number, stats: string[]): { keys: string[]; args: string[] } => ({
       keys: [k.attempt(`${cid}-${idx}-1`), k.campaign(cid), k.deadlines, k.active, k.outbox],
-      args: ['0', '1', String(idx), '', '', 'pending', 'pending', '', '', `${cid}-${idx}-1`, new Date(0).toISOString(), cid, String(stats.length / 2), '', '', '', 'state', 'dialing', ...stats],
+      args: ['0', '1|{"state":"dialing"}', String(idx), '', '', 'pending', 'pending', '', '', `${cid}-${idx}-1`, new Date(0).toISOString(), cid, String(stats.length / 2), '', '', '', ...stats],
     });
     const batch = [call('cmpddddd', 0, []), call('cmpddddd', 1, ['talk', 'not a number']), call('cmpddddd', 2, ['talk', '3'])];
     // Each key named once in KEYS; each commit passes its keys as places in KEYS.
@@ -190,7 +207,7 @@ describe('attempt store: batched commits and reads', () => {
     expect(replies[0]).toBe('ok');
     expect(replies[1]).toMatch(/^error: .*talk.*not a number/);
     expect(replies[2]).toBe('ok');
-    expect(await base.hgetall(k.attempt('cmpddddd-2-1'))).toEqual({ state: 'dialing', ver: '1' });
+    expect(await base.get(k.attempt('cmpddddd-2-1'))).toBe('1|{"state":"dialing"}');
     expect(await base.hget(k.stats('cmpddddd'), 'talk')).toBe('3');
   });
 });
