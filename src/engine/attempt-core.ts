@@ -56,11 +56,6 @@ export function makeAttemptCore(deps: AttemptCoreDeps) {
     return at + d.resultTimeoutMs;
   }
 
-  /** The channel release to write with an attempt's end (empty: the caller asks the pacer). */
-  function releaseOf(a: { family: ProviderFamily; cid: string }): { release?: readonly [string, string] } {
-    return deps.holdKeys ? { release: deps.holdKeys(a.family, a.cid) } : {};
-  }
-
   /** The attempt and its contact's state, read together (one script call for all reads of a turn). */
   async function read(id: string): Promise<Ctx | null> {
     const ref = parseAttemptId(id);
@@ -78,7 +73,8 @@ export function makeAttemptCore(deps: AttemptCoreDeps) {
     opts: { dueOverride?: number; notSent?: boolean; stats?: Record<string, number>; release?: boolean; index?: AttemptIndex } = {},
   ): Promise<'conflict' | 'ok' | 'completed'> {
     const { a, raw, state } = ctx;
-    const extra = { ...(opts.release ? releaseOf(a) : {}), ...(opts.index ? { index: opts.index } : {}) };
+    // Built without spreads: this runs for every attempt's end.
+    const release = opts.release && deps.holdKeys ? deps.holdKeys(a.family, a.cid) : undefined;
     if (state.a !== a.id || state.s !== 'pending') {
       // The contact has moved on (or is final already): only the attempt record changes.
       const r = await attempts.commit({
@@ -89,8 +85,9 @@ export function makeAttemptCore(deps: AttemptCoreDeps) {
         dueAt: null,
         deadline: 'del',
         now: now(),
-        ...(opts.stats ? { stats: opts.stats } : {}),
-        ...extra,
+        stats: opts.stats,
+        index: opts.index,
+        release,
       });
       return r;
     }
@@ -108,8 +105,8 @@ export function makeAttemptCore(deps: AttemptCoreDeps) {
       if (typeof fields.error === 'string' && decision.status !== 'pending') decision.next.e = fields.error;
       else if (decision.status !== 'pending') delete decision.next.e;
     }
-    const stats = { ...(opts.stats ?? {}) };
-    if (decision.status === 'pending' && !opts.notSent) stats.retries = (stats.retries ?? 0) + 1;
+    let stats = opts.stats;
+    if (decision.status === 'pending' && !opts.notSent) stats = Object.assign({}, stats, { retries: (stats?.retries ?? 0) + 1 });
     const r = await attempts.commit({
       cuuid: a.id,
       base: a,
@@ -119,7 +116,8 @@ export function makeAttemptCore(deps: AttemptCoreDeps) {
       deadline: 'del',
       now: now(),
       stats,
-      ...extra,
+      index: opts.index,
+      release,
     });
     if (r !== 'conflict') {
       if (decision.status === 'pending' && decision.dueAt !== null) {
@@ -132,7 +130,7 @@ export function makeAttemptCore(deps: AttemptCoreDeps) {
     return r;
   }
 
-  return { read, finalizeContact, resultDeadline, dialDeadline, releaseOf, releasesInCommit: deps.holdKeys !== undefined };
+  return { read, finalizeContact, resultDeadline, dialDeadline, releasesInCommit: deps.holdKeys !== undefined };
 }
 
 export type AttemptCore = ReturnType<typeof makeAttemptCore>;

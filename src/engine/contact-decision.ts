@@ -41,9 +41,10 @@ export function nextContact(
   now: number,
   random: () => number,
 ): ContactDecision {
-  const o = { ...(state.o ?? {}) };
+  // Object.assign, not spreads: states differ in their fields, and V8 copies such objects faster this way.
+  const o: Record<string, number> = Object.assign({}, state.o);
   if (placed) o[outcome] = (o[outcome] ?? 0) + 1;
-  const base: ContactState = { ...state, p: state.p + (placed ? 1 : 0), o };
+  const base: ContactState = Object.assign({}, state, { p: state.p + (placed ? 1 : 0), o });
   delete base.ph;
   delete base.ns;
   const ended = !c || c.record.state === 'cancelled' || (c.window.expiresAt !== null && now >= c.window.expiresAt);
@@ -51,8 +52,13 @@ export function nextContact(
     ? { retry: false, reason: 'not_retryable' }
     : decideRetry(c.retry, { outcome, attemptsTotal: base.p, attemptsByOutcome: o, lastDialAt: state.ld ?? null, now, random });
   const decision = decideContact(outcome, retry, c ? { window: c.window, zone } : undefined);
-  if (decision.status === 'pending') return { next: { ...base, s: 'pending', ph: 'due' }, status: 'pending', dueAt: decision.retryAt };
-  return { next: { ...base, s: decision.status }, status: decision.status, dueAt: null };
+  if (decision.status === 'pending') {
+    base.s = 'pending';
+    base.ph = 'due';
+    return { next: base, status: 'pending', dueAt: decision.retryAt };
+  }
+  base.s = decision.status;
+  return { next: base, status: decision.status, dueAt: null };
 }
 
 /**

@@ -119,12 +119,16 @@ function oneOf<T extends string>(raw: Raw, f: string, set: ReadonlySet<string>, 
  * damaged field.
  */
 export function decodeStoredAttempt(id: string, raw: Raw): StoredAttempt {
+  const { ver, ...fields } = raw;
+  return decodeAttemptFields(id, fields, ver);
+}
+
+/** Decodes the stored fields (kept as they are, not copied) with the version stored beside them. */
+export function decodeAttemptFields(id: string, raw: Raw, version: string | undefined): StoredAttempt {
   const problems: string[] = [];
-  const stored: Record<string, string> = {};
-  for (const key in raw) if (key !== 'ver') stored[key] = raw[key]!;
   const a: StoredAttempt = {
     id,
-    stored,
+    stored: raw,
     cid: reqStr(raw, 'cid', problems),
     idx: reqInt(raw, 'idx', problems),
     n: reqInt(raw, 'n', problems),
@@ -134,7 +138,7 @@ export function decodeStoredAttempt(id: string, raw: Raw): StoredAttempt {
     outcome: oneOf<AttemptOutcome>(raw, 'outcome', OUTCOMES, false, problems),
     late: flag(raw, 'late', problems),
     inDoubt: flag(raw, 'inDoubt', problems),
-    ver: reqInt(raw, 'ver', problems),
+    ver: reqInt(version === undefined ? {} : { ver: version }, 'ver', problems),
     dialingAt: optNum(raw, 'dialingAt', problems),
     acceptedAt: optNum(raw, 'acceptedAt', problems),
     ringingAt: optNum(raw, 'ringingAt', problems),
@@ -181,15 +185,11 @@ export function decodeAttemptValue(id: string, value: string): StoredAttempt {
     throw new AttemptStoreError(`attempt ${id} record is damaged: its fields are not JSON (${(err as Error).message})`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new AttemptStoreError(`attempt ${id} record is damaged: its fields are not an object`);
-  const raw: Record<string, string> = {};
   const fields = parsed as Record<string, unknown>;
   for (const key in fields) {
-    const v = fields[key];
-    if (typeof v !== 'string') throw new AttemptStoreError(`attempt ${id} record is damaged: ${key}: not text`);
-    raw[key] = v;
+    if (typeof fields[key] !== 'string') throw new AttemptStoreError(`attempt ${id} record is damaged: ${key}: not text`);
   }
-  raw.ver = m[1]!;
-  return decodeStoredAttempt(id, raw);
+  return decodeAttemptFields(id, fields as Raw, m[1]);
 }
 
 export class AttemptStoreError extends Error {

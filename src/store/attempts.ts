@@ -11,7 +11,7 @@ import { keyTable, luaScript, runScript } from '../infra/lua.js';
 import { makeTurnBatcher, type BatchOutcome } from '../infra/turn-batch.js';
 import { encodeContactState, type ContactState } from './contacts.js';
 import { parseAttemptId } from './ids.js';
-import { AttemptStoreError, decodeAttemptValue, decodeStoredAttempt, encodeAttemptValue, type StoredAttempt } from './attempt-record.js';
+import { AttemptStoreError, decodeAttemptFields, decodeAttemptValue, encodeAttemptValue, type StoredAttempt } from './attempt-record.js';
 
 export { AttemptStoreError, decodeAttemptValue, decodeStoredAttempt, encodeAttemptValue, type StoredAttempt } from './attempt-record.js';
 
@@ -56,7 +56,8 @@ const stored = (v: string | number | boolean): string => (typeof v === 'boolean'
 
 /** The stored fields of `base` with `fields` written over them (null: not written). */
 function mergedFields(base: Readonly<Record<string, string>> | null, fields: AttemptFields): Record<string, string> {
-  const out: Record<string, string> = { ...base };
+  // Object.assign, not a spread: records differ in their fields, and V8 spreads such objects about four times slower.
+  const out: Record<string, string> = Object.assign({}, base);
   for (const key in fields) {
     const v = fields[key];
     if (v !== null && v !== undefined) out[key] = stored(v);
@@ -66,7 +67,7 @@ function mergedFields(base: Readonly<Record<string, string>> | null, fields: Att
 
 /** The record a first commit (no base) of these fields leaves in Redis, decoded: no read needed. */
 export function createdAttempt(id: string, fields: AttemptFields): StoredAttempt {
-  return decodeStoredAttempt(id, { ...mergedFields(null, fields), ver: '1' });
+  return decodeAttemptFields(id, mergedFields(null, fields), '1');
 }
 
 const COMMIT_SCRIPT = luaScript(COMMIT, null);
