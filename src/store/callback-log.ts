@@ -80,22 +80,42 @@ return ids
  * at or before it) and leases them until `leaseUntil` (re-scored: no other
  * process takes them before then), with their stored fields. An id whose
  * log entry is gone is taken out of the pending set.
+ * The entries of a page are mostly neighbours in the log: they are read by one
+ * XRANGE from the lowest id to the highest (at most twice the page), and the
+ * few it did not reach one by one.
  * KEYS: pending, log   ARGV: now, leaseUntil, limit
  * Returns {id, score, fields | false, ...} flattened by entry.
  */
 const LEASE = `
 local flat = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
+local lo, hi, loMs, loSeq, hiMs, hiSeq
+for i = 1, #flat, 2 do
+  local ms, seq = string.match(flat[i], '^(%d+)%-(%d+)$')
+  if ms then
+    ms, seq = tonumber(ms), tonumber(seq)
+    if not lo or ms < loMs or (ms == loMs and seq < loSeq) then lo, loMs, loSeq = flat[i], ms, seq end
+    if not hi or ms > hiMs or (ms == hiMs and seq > hiSeq) then hi, hiMs, hiSeq = flat[i], ms, seq end
+  end
+end
+local near = {}
+if lo then
+  for _, e in ipairs(redis.call('XRANGE', KEYS[2], lo, hi, 'COUNT', #flat)) do near[e[1]] = e[2] end
+end
 local out = {}
 local leased, gone = {}, {}
 for i = 1, #flat, 2 do
   local id = flat[i]
-  local e = redis.call('XRANGE', KEYS[2], id, id)
+  local fields = near[id]
+  if not fields then
+    local e = redis.call('XRANGE', KEYS[2], id, id)
+    if e[1] then fields = e[1][2] end
+  end
   out[#out + 1] = id
   out[#out + 1] = flat[i + 1]
-  if e[1] then
+  if fields then
     leased[#leased + 1] = ARGV[2]
     leased[#leased + 1] = id
-    out[#out + 1] = e[1][2]
+    out[#out + 1] = fields
   else
     gone[#gone + 1] = id
     out[#out + 1] = false

@@ -89,6 +89,25 @@ describe('correlation in worker processes', () => {
     expect((await c.campaigns.counts(cid)).byStatus.answered).toBe(2);
   });
 
+  it('leases entries spread over the log, each with its own fields, and drops ids whose entry is gone', async () => {
+    rig = await startRig('cb-deferred-spread', { AUTODIALER_CORRELATE_IN: 'worker' });
+    const { c } = rig;
+    const at = 1_700_000_000_000;
+    const ids = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => c.callbackLog.append({ kind: 'sipcall-cdr', receivedAt: at + i, remoteIp: '127.0.0.1', contentType: 'application/json', body: JSON.stringify({ n: i }) })),
+    );
+    // Settled in the middle: pending are the first, the last five, and one whose log entry was deleted.
+    await c.callbackLog.settle(ids.slice(1, 25).map((id) => ({ settlement: { id, counter: 'orphan', kind: 'orphan', attemptId: null, campaignId: null } })));
+    await c.redis.xdel(c.keys.callbackLog, ids[27]!);
+    const leased = await c.callbackLog.lease(at + 100, at + 60_000, 10);
+    expect(leased.entries.map((e) => JSON.parse(e.cb.body) as { n: number })).toEqual([{ n: 0 }, { n: 25 }, { n: 26 }, { n: 28 }, { n: 29 }]);
+    expect(leased.entries.map((e) => e.cb.id)).toEqual([ids[0], ids[25], ids[26], ids[28], ids[29]]);
+    expect(leased.gone).toEqual([ids[27]]);
+    // Leased: nobody takes them again before the lease ends; the gone one left the pending set.
+    expect((await c.callbackLog.lease(at + 200, at + 60_000, 10)).entries).toEqual([]);
+    expect(await c.callbackLog.pendingCount()).toBe(5);
+  });
+
   it('stores callbacks received together in one script call, in order, each with its own id', async () => {
     rig = await startRig('cb-deferred-batch', { AUTODIALER_CORRELATE_IN: 'worker' });
     const { c } = rig;
