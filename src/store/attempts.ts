@@ -70,6 +70,9 @@ export function createdAttempt(id: string, fields: AttemptFields): StoredAttempt
   return decodeAttemptFields(id, mergedFields(null, fields), '1');
 }
 
+/** How a stored contact state (JSON, as encodeContactState and the take script's cjson write it) says it was taken by the feeder. */
+const QUEUED = '"ph":"queued"';
+
 const COMMIT_SCRIPT = luaScript(COMMIT, null);
 const COMMIT_MANY_SCRIPT = luaScript(COMMIT_MANY, null);
 const READ_SCRIPT = luaScript(READ_WITH_STATE, null);
@@ -144,8 +147,10 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
       input.index ? String(Math.max(1000, Math.round(input.index.ttlMs))) : '',
       input.index ? input.cuuid : '',
       input.release ? '1' : '',
+      // Only a contact taken by the feeder and not begun yet (or one with no state) can be in the feeding set.
+      input.contact.expectedRaw === '' || input.contact.expectedRaw.includes(QUEUED) ? '1' : '',
     ];
-    // The stats increments follow the 16 fixed args, as pairs (ARGV[13] says how many).
+    // The stats increments follow the 17 fixed args, as pairs (ARGV[13] says how many).
     if (input.stats) {
       let n = 0;
       for (const field in input.stats) {

@@ -159,6 +159,7 @@ return out
  *       oldStatus, newStatus, dueAt ('' = none), deadline ('' | 'del' | ms),
  *       cuuid, now, campaignId, number of stats increments ('' = none),
  *       index TTL ms ('' = no index), index value, release ('1' = free the channel),
+ *       unfeed ('1' = the contact may still be in the feeding set: take it out),
  *       then the stats increments: field, by, field, by…
  * The index key is set to the index value with that TTL (an attempt found by
  * callee, call uuid or provider call id); a release removes the attempt from
@@ -243,9 +244,9 @@ local function commit(K, A, o, i, acc)
     if new == 'pending' then incr(acc, c.counts, '_final', -1) end
   end
   if A[o + 8] ~= '' then redis.call('ZADD', c.due, tonumber(A[o + 8]), idx) end
-  redis.call('ZREM', c.feeding, idx)
+  if A[o + 17] == '1' then redis.call('ZREM', c.feeding, idx) end
   local nStats = tonumber(A[o + 13]) or 0
-  local s0 = o + 16
+  local s0 = o + 17
   for j = 1, nStats do incr(acc, c.stats, A[s0 + 2 * j - 1], tonumber(A[s0 + 2 * j])) end
   if old ~= new and new ~= 'pending' and campFields(c, cmp)[1] == '1' then
     redis.call('XADD', outboxKey, '*', 'cid', A[o + 12], 'idx', idx, 'status', new, 'from', old)

@@ -192,11 +192,32 @@ describe('attempt store: batched commits and reads', () => {
     expect(outbox.filter(([, f]) => f[1] === cid).map(([, f]) => f[3])).toEqual(['0', '1', '2']);
   });
 
+  it('a commit over a state the feeder took takes the contact out of the feeding set; later commits leave that set alone', async () => {
+    const cid = 'cmpfffff';
+    await base.rpush(k.rowBucket(cid, 0), packRow({ l: 2, v: ['138 0000 0000'], d: '13800000000', e: '+8613800000000' }));
+    await base.rpush(k.fresh(cid), '0');
+    await base.hset(k.campaign(cid), { freshAt: '0' });
+    const contacts = makeContactStore({ redis: base, keys: k });
+    const [taken] = await contacts.takeDue(cid, Date.now(), 10);
+    expect(taken?.stateRaw).toBeDefined();
+    expect(await base.zscore(k.feeding(cid), '0')).not.toBeNull();
+    const store = makeAttemptStore({ redis: base, keys: k });
+    const begin = first(cid, 0);
+    expect(await store.commit({ ...begin, contact: { ...begin.contact, expectedRaw: taken?.stateRaw ?? '' } })).toBe('ok');
+    expect(await base.zscore(k.feeding(cid), '0')).toBeNull();
+    // Written back by hand (as a feeder that had not yet marked it done would leave it): a commit past the queued phase does not look.
+    await base.zadd(k.feeding(cid), 1, '0');
+    const a = await store.get(`${cid}-0-1`);
+    const state = await contacts.state(cid, 0);
+    expect(await store.commit({ ...begin, base: a, fields: { state: 'accepted' }, contact: { ...begin.contact, expectedRaw: state.raw, next: { ...state.state, ph: 'waiting' } } })).toBe('ok');
+    expect(await base.zscore(k.feeding(cid), '0')).toBe('1');
+  });
+
   it('an error inside one commit of a batch is that commit\u2019s answer; the others are applied', async () => {
     // Straight to the script: the store never sends unreadable stats, so one is written by hand here.
     const call = (cid: string, idx: number, stats: string[]): { keys: string[]; args: string[] } => ({
       keys: [k.attempt(`${cid}-${idx}-1`), k.campaign(cid), k.deadlines, k.active, k.outbox],
-      args: ['0', '1|{"state":"dialing"}', String(idx), '', '', 'pending', 'pending', '', '', `${cid}-${idx}-1`, new Date(0).toISOString(), cid, String(stats.length / 2), '', '', '', ...stats],
+      args: ['0', '1|{"state":"dialing"}', String(idx), '', '', 'pending', 'pending', '', '', `${cid}-${idx}-1`, new Date(0).toISOString(), cid, String(stats.length / 2), '', '', '', '1', ...stats],
     });
     const batch = [call('cmpddddd', 0, []), call('cmpddddd', 1, ['talk', 'not a number']), call('cmpddddd', 2, ['talk', '3'])];
     // Each key named once in KEYS; each commit passes its keys as places in KEYS.
