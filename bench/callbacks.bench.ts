@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import pLimit from 'p-limit';
 import { Pool } from 'undici';
+import { Session } from 'node:inspector/promises';
+import { writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config.js';
 import { createContainer, type Container } from '../src/app/container.js';
@@ -71,6 +73,21 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
   await exited;
   clearTimeout(timer);
+}
+
+/** CALLBACKS_SERVER_PROF=dir: a CPU profile of this process over the timed part only (not the setup). */
+async function startProfile(): Promise<(() => Promise<void>) | null> {
+  const dir = process.env.CALLBACKS_SERVER_PROF;
+  if (!dir) return null;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(join(dir, `server-${process.pid}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  };
 }
 
 /** Resolves once the campaign is completed and no callback is pending (polled: the correlator may be another process). */
@@ -239,12 +256,14 @@ async function main(): Promise<void> {
     const correlatorsCpu = (): number => correlators.reduce((sum, p) => sum + (p.pid ? (processCpuMs(p.pid) ?? 0) : 0), 0);
     const correlatorCpu0 = correlatorsCpu();
     const redisCpu0 = await redisCpuMs(redis);
+    const profiler = await startProfile();
     const started = performance.now();
     const sent = await blast(origin, '/callbacks/sipcall/cdr', bodies, CONNECTIONS);
     await drained(c, cid, Number(process.env.CALLBACKS_DRAIN_MS ?? 30 * 60_000));
     await c.receiver.idle();
     const endToEndMs = performance.now() - started;
     const serverCpu = cpuMs(process.cpuUsage(cpu0));
+    await profiler?.();
     const correlatorCpu1 = correlatorsCpu();
     const redisCpu1 = await redisCpuMs(redis);
     const redisCpu = redisCpu0 !== null && redisCpu1 !== null ? redisCpu1 - redisCpu0 : null;
@@ -291,7 +310,7 @@ async function main(): Promise<void> {
       `${fmt(N)} accepted sipcall attempts, one seed-shaped CDR each (customuuid = attempt id), posted as JSON over HTTP`,
       `through one undici Pool of ${CONNECTIONS} connections, ${CONNECTIONS} requests in flight; Redis on the same machine.`,
       CORRELATE_IN === 'worker'
-        ? `Server and client in one Node process; correlation in ${CORRELATORS === 1 ? 'one `autodialer correlator` process' : `${CORRELATORS} \`autodialer correlator\` processes`} (AUTODIALER_CORRELATE_IN=worker: the server stores, parses and answers, correlators lease pending entries from the log). The no-op route runs in the same process as the client, as the server does.`
+        ? `Server and client in one Node process; correlation in ${CORRELATORS === 1 ? 'one `autodialer correlator` process' : `${CORRELATORS} \`autodialer correlator\` processes`} (AUTODIALER_CORRELATE_IN=worker: the server stores, parses and answers, correlators lease pending entries from the log), at the priority a correlator gives itself (AUTODIALER_CORRELATOR_NICE, default nice 10). The no-op route runs in the same process as the client, as the server does.`
         : 'Server, client and correlation in one Node process (AUTODIALER_CORRELATE_IN=server).',
       'Setup (import, begin, accepted) is not timed.',
       `Redis connection: ${AUTOPIPELINE ? 'ioredis auto-pipelining ON (CALLBACKS_AUTOPIPELINE=1)' : 'as the container makes it (the stores on an auto-pipelined connection of their own)'}.`,
@@ -319,12 +338,13 @@ async function main(): Promise<void> {
       '### Where the time goes',
       '',
       CORRELATE_IN === 'worker'
-        ? 'The HTTP answer waits for the raw append and the parse: the callbacks a server receives in one turn of its event loop are stored by one script call (XADD, pending mark and count per entry, all or none). The correlator leases pending entries by pages of 256 (one script returns their stored fields), parses them again, applies up to 256 at once through the attempt service (their reads and commits go to Redis 32 to a script call), and settles them in batches (one transaction of summed counters per batch).'
+        ? 'The HTTP answer waits for the raw append and the parse: the callbacks a server receives in one turn of its event loop are stored by one script call (XADD, pending mark and count per entry, all or none). The correlator leases pending entries by pages of 256 (one script reads a page\u2019s entries with one XRANGE and returns their stored fields), parses them again, applies up to 256 at once through the attempt service (their reads and commits go to Redis 32 to a script call), and settles them in batches (one transaction of summed counters per batch). It runs at nice 10: when the two cores are short, the HTTP answers and Redis go first.'
         : 'The HTTP answer waits for the raw append and the parse; correlation runs off the request, 64 at a time, per-call order kept, and settles in batches.',
       '',
-      'Per result the attempt service reads the attempt with its contact (one item of a batched read script), decides in',
-      'TypeScript, and writes with one compare-and-set (one item of a batched commit script) that also frees the channel',
-      'and indexes the call uuid. The rest of the CPU is HTTP (both ends), socket writes and garbage collection. The three',
+      'Per result the attempt service reads the attempt (one stored value) with its contact (one item of a batched read',
+      'script), decides in TypeScript, and writes with one compare-and-set (one item of a batched commit script) that also',
+      'frees the channel and indexes the call uuid; the status counts and report sums of a batch of commits are added up and',
+      'written once per field. The rest of the CPU is HTTP (both ends), socket writes and garbage collection. The three',
       'processes (server and client, correlator, Redis) together use most of the two cores: the rate is bound by the',
       'total CPU per callback (Node plus Redis, the lines above), not by one of them.',
     ].join('\n');

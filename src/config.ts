@@ -57,6 +57,12 @@ export interface Config {
    */
   correlateIn: 'server' | 'worker';
   shutdownGraceMs: number;
+  /**
+   * Nice value an `autodialer correlator` process gives itself (0–19; 0 keeps
+   * the normal priority): on a shared host, HTTP answers and Redis come first
+   * and interpretation takes the CPU they leave.
+   */
+  correlatorNice: number;
   providers: { sipcall: SipcallConfig | null; pbx: PbxConfig | null };
   /** Why a provider is unavailable: the variables that are missing. */
   missing: Record<ProviderFamily, string[]>;
@@ -211,6 +217,7 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
   const correlateIn =
     pick(problems, 'AUTODIALER_CORRELATE_IN', z.enum(['server', 'worker'], { message: "AUTODIALER_CORRELATE_IN must be 'server' or 'worker'" }), get('AUTODIALER_CORRELATE_IN')) ?? 'server';
   const shutdownGraceMs = pick(problems, 'AUTODIALER_SHUTDOWN_GRACE_MS', intIn('AUTODIALER_SHUTDOWN_GRACE_MS', 0, 600_000), get('AUTODIALER_SHUTDOWN_GRACE_MS'), 10_000);
+  const correlatorNice = pick(problems, 'AUTODIALER_CORRELATOR_NICE', intIn('AUTODIALER_CORRELATOR_NICE', 0, 19), get('AUTODIALER_CORRELATOR_NICE'), 10);
   const zone = (name: string) => z.string().refine(zoneOk, `${name} must be an IANA time zone such as Asia/Shanghai`);
 
   const missing: Record<ProviderFamily, string[]> = {
@@ -279,6 +286,7 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     pacingMarginMs,
     correlateIn,
     shutdownGraceMs,
+    correlatorNice,
     providers: { sipcall, pbx },
     missing,
     outcomeTables,

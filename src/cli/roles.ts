@@ -2,6 +2,7 @@
  * `autodialer start | worker | server`: long-running roles, stopped cleanly
  * by SIGTERM/SIGINT within the configured grace period.
  */
+import { getPriority, setPriority } from 'node:os';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { createContainer, type Container } from '../app/container.js';
@@ -47,8 +48,16 @@ export function addRoleCommands(program: Command, io: CliIo): void {
       log.info({ providers: [...c.providers.keys()] }, 'worker running');
     }
     if (roles.correlator) {
+      // Interpretation waits in the log and can wait a little: on a shared host the HTTP answers and Redis go first.
+      if (config.correlatorNice > 0) {
+        try {
+          setPriority(Math.max(getPriority(), config.correlatorNice));
+        } catch (err) {
+          log.warn({ err, nice: config.correlatorNice }, 'could not lower the correlator process priority; it runs at the normal one');
+        }
+      }
       c.startCorrelator();
-      log.info('correlator running: interpreting stored callbacks');
+      log.info({ nice: getPriority() }, 'correlator running: interpreting stored callbacks');
     }
     await runUntilSignal(c, io);
   };

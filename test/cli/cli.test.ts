@@ -1,6 +1,6 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -79,6 +79,28 @@ describe('the autodialer command line', () => {
     expect((await cli(['dnc', 'check', '13800000009', '--region', 'CN'])).out).toMatch(/on no list/);
   });
 
+  it('runs a correlator at the configured lower priority, and stops it on SIGTERM', async () => {
+    for (const [nice, expected] of [[undefined, 10], ['3', 3]] as const) {
+      const child = spawn(process.execPath, ['bin/autodialer.js', 'correlator'], {
+        env: { ...process.env, ...env, AUTODIALER_CORRELATE_IN: 'worker', LOG_LEVEL: 'info', ...(nice ? { AUTODIALER_CORRELATOR_NICE: nice } : {}) },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+      let log = '';
+      await new Promise<void>((ready, fail) => {
+        child.stderr.on('data', (chunk: Buffer) => {
+          log += chunk.toString();
+          if (log.includes('correlator running')) ready();
+        });
+        void exited.then((code) => fail(new Error(`correlator exited (${code}): ${log}`)));
+      });
+      expect(getPriority(child.pid)).toBe(Math.max(getPriority(), expected));
+      expect(log).toMatch(new RegExp(`"nice":${Math.max(getPriority(), expected)}`));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  });
+
   it('refuses bad input with one clear line and exit code 2', async () => {
     const missing = await cli(['campaign', 'create', 'nope.csv', '--action', 'makecall', '--param', 'extnumber=1001']);
     expect(missing).toMatchObject({ code: 2 });
@@ -97,6 +119,9 @@ describe('the autodialer command line', () => {
     const correlator = await cli(['correlator']);
     expect(correlator.code).toBe(2);
     expect(correlator.err).toMatch(/set AUTODIALER_CORRELATE_IN=worker/);
+    const badNice = await cli(['correlator'], { AUTODIALER_CORRELATE_IN: 'worker', AUTODIALER_CORRELATOR_NICE: '25' });
+    expect(badNice.code).toBe(2);
+    expect(badNice.err).toMatch(/AUTODIALER_CORRELATOR_NICE must be between 0 and 19/);
     const badMode = await cli(['correlator'], { AUTODIALER_CORRELATE_IN: 'elsewhere' });
     expect(badMode.code).toBe(2);
     expect(badMode.err).toMatch(/AUTODIALER_CORRELATE_IN must be 'server' or 'worker'/);
