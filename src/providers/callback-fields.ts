@@ -169,16 +169,28 @@ function steadyHourStart(key: string, zone: string, y: number, mo: number, d: nu
   return start;
 }
 
+/**
+ * The UTC ISO text up to the minute ('2020-02-09T04:32:') of one local minute
+ * of a zone, keyed by zone and `YYYY-MM-DD HH:mm` (null: the hour of a clock
+ * change). Offsets are whole minutes, so the seconds carry over as written.
+ */
+const minutePrefixes = new Map<string, string | null>();
+const MINUTE_PREFIXES_MAX = 20_000;
+
 /** Converts `YYYY-MM-DD HH:mm:ss` read in `zone` to UTC ISO 8601. */
 export function wallClockToUtc(s: string, zone: string, field = 'time', what = 'callback'): string {
   const m = WALL_CLOCK.exec(s);
-  if (m) {
-    const mi = +m[5]!;
-    const sec = +m[6]!;
-    if (mi < 60 && sec < 60) {
-      const start = steadyHourStart(`${zone}|${s.slice(0, 13)}`, zone, +m[1]!, +m[2]!, +m[3]!, +m[4]!);
-      if (start !== null) return new Date(start + mi * 60_000 + sec * 1000).toISOString();
+  if (m && +m[5]! < 60 && +m[6]! < 60) {
+    const day = s.slice(0, 10);
+    const key = `${zone}|${day} ${s.slice(11, 16)}`;
+    let prefix = minutePrefixes.get(key);
+    if (prefix === undefined) {
+      const start = steadyHourStart(`${zone}|${day} ${m[4]!}`, zone, +m[1]!, +m[2]!, +m[3]!, +m[4]!);
+      prefix = start === null ? null : new Date(start + +m[5]! * 60_000).toISOString().slice(0, 17);
+      if (minutePrefixes.size >= MINUTE_PREFIXES_MAX) minutePrefixes.clear();
+      minutePrefixes.set(key, prefix);
     }
+    if (prefix !== null) return `${prefix}${m[6]!}.000Z`;
   }
   // A clock-change hour, an unknown zone or a malformed value: luxon decides (and explains).
   const dt = m
