@@ -31,36 +31,47 @@ export function toRecord(a: StoredAttempt): AttemptRecord {
   };
 }
 
+/** Each stored field that persists a record, with the record key it holds. */
+const PERSISTED: readonly (readonly [string, keyof AttemptRecord])[] = Object.entries({
+  state: 'state',
+  outcome: 'outcome',
+  late: 'late',
+  resultSource: 'resultSource',
+  dialKind: 'dialResult',
+  dialingAt: 'dialingAt',
+  acceptedAt: 'acceptedAt',
+  ringingAt: 'ringingAt',
+  answerSeenAt: 'answeredAt',
+  hangupAt: 'hangupAt',
+  finalAt: 'finalAt',
+  correctedAt: 'correctedAt',
+  correctedFrom: 'correctedFrom',
+  duplicates: 'duplicates',
+  conflicts: 'conflicts',
+} satisfies Record<string, keyof AttemptRecord>);
+
 /** The stored fields that persist a record (unset values are left as they are). */
 export function recordFields(r: AttemptRecord): AttemptFields {
-  return {
-    state: r.state,
-    outcome: r.outcome,
-    late: r.late,
-    resultSource: r.resultSource,
-    dialKind: r.dialResult,
-    dialingAt: r.dialingAt,
-    acceptedAt: r.acceptedAt,
-    ringingAt: r.ringingAt,
-    answerSeenAt: r.answeredAt,
-    hangupAt: r.hangupAt,
-    finalAt: r.finalAt,
-    correctedAt: r.correctedAt,
-    correctedFrom: r.correctedFrom,
-    duplicates: r.duplicates,
-    conflicts: r.conflicts,
-  };
+  const out: AttemptFields = {};
+  for (const [field, key] of PERSISTED) out[field] = r[key];
+  return out;
 }
 
 export function applyEvent(a: StoredAttempt, event: AttemptEvent, now: number): AttemptTransition {
   return applyAttemptEvent(toRecord(a), event, now);
 }
 
-/** Only the fields that changed from the stored attempt (smaller commits on the hot paths). */
+/**
+ * Only the fields that changed from the stored attempt, in a fresh object the
+ * caller may write more fields into. Runs for every dial answer and result:
+ * one pass over the two records, no intermediate objects.
+ */
 export function changedFields(a: StoredAttempt, r: AttemptRecord): AttemptFields {
-  const before = recordFields(toRecord(a));
-  const after = recordFields(r);
+  const before = toRecord(a);
   const out: AttemptFields = {};
-  for (const [k, v] of Object.entries(after)) if (v !== before[k]) out[k] = v;
+  for (const [field, key] of PERSISTED) {
+    const v = r[key];
+    if (v !== before[key]) out[field] = v;
+  }
   return out;
 }
