@@ -9,8 +9,9 @@ import { createContainer, type Container } from '../app/container.js';
 import { createLogger } from '../infra/logger.js';
 import { CliExit, type CliIo } from './shared.js';
 
-async function runUntilSignal(c: Container, io: CliIo): Promise<void> {
-  await new Promise<void>((resolve) => {
+/** Resolves once a SIGTERM/SIGINT stopped the container; the handlers are installed when this is called. */
+function untilSignal(c: Container, io: CliIo): Promise<void> {
+  return new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       c.log.info({ signal, graceMs: c.config.shutdownGraceMs }, 'stopping: no new jobs, finishing those in hand');
       process.off('SIGTERM', onTerm);
@@ -36,6 +37,8 @@ export function addRoleCommands(program: Command, io: CliIo): void {
       throw new CliExit(2, 'autodialer correlator: set AUTODIALER_CORRELATE_IN=worker (servers then store callbacks and leave them to correlators)');
     }
     const c = await createContainer(config, { log });
+    // Before anything starts or says it runs: a SIGTERM from then on stops cleanly, never kills.
+    const stopped = untilSignal(c, io);
     if (!config.callbackSecret && roles.server) {
       log.warn('AUTODIALER_CALLBACK_SECRET is not set: callbacks are accepted without a key');
     }
@@ -59,7 +62,7 @@ export function addRoleCommands(program: Command, io: CliIo): void {
       c.startCorrelator();
       log.info({ nice: getPriority() }, 'correlator running: interpreting stored callbacks');
     }
-    await runUntilSignal(c, io);
+    await stopped;
   };
   program
     .command('start')
