@@ -6,7 +6,8 @@
 import type { Redis } from 'ioredis';
 import type { ContactStatus } from '../domain/types.js';
 import type { Keys } from './keys.js';
-import { COMMIT, COMMIT_MANY, READ_WITH_STATE } from './scripts.js';
+import { COMMIT, COMMIT_MANY } from './commit-script.js';
+import { READ_WITH_STATE } from './scripts.js';
 import { keyTable, luaScript, runScript } from '../infra/lua.js';
 import { makeTurnBatcher, type BatchOutcome } from '../infra/turn-batch.js';
 import { encodeContactState, type ContactState } from './contacts.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeAttemptValue, decodeStoredAttempt, encodeAttemptValue, AttemptStoreError, COMMIT_CAMPAIGN_SUFFIXES } from '../../src/store/attempts.js';
 import { keys } from '../../src/store/keys.js';
 import { contactStateSchema, parseContactState } from '../../src/store/contacts.js';
-import { COMMIT } from '../../src/store/scripts.js';
+import { COMMIT } from '../../src/store/commit-script.js';
 
 const base = {
   cid: 'c1',

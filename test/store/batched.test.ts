@@ -9,7 +9,7 @@ import { makeTurnBatcher } from '../../src/infra/turn-batch.js';
 import { makeAttemptStore, type CommitInput } from '../../src/store/attempts.js';
 import { makeContactStore } from '../../src/store/contacts.js';
 import { keys as makeKeys } from '../../src/store/keys.js';
-import { COMMIT_MANY } from '../../src/store/scripts.js';
+import { COMMIT_MANY } from '../../src/store/commit-script.js';
 import { packRow } from '../../src/store/row-codec.js';
 import { cleanPrefix, connectRedis, testPrefix } from '../support/redis.js';
 

@@ -3,7 +3,7 @@
  * fallback for dispositions not in the table. Overridable by a partial table.
  */
 import { z } from 'zod';
-import { callOutcomeSchema, describeIssues, type CallOutcome } from '../outcomes-common.js';
+import { callOutcomeSchema, describeIssues, memoizedResolver, type CallOutcome } from '../outcomes-common.js';
 
 export interface PbxDispositionTable {
   /** disposition (e.g. "NO ANSWER"; case and spacing do not matter) → outcome. */
@@ -34,18 +34,8 @@ export function normalizeDisposition(d: string): string {
   return d.trim().replace(/[\s_]+/g, ' ').toUpperCase();
 }
 
-/** Tables already resolved, by the override object (configuration is read once and not changed). */
-const resolved = new WeakMap<PbxDispositionTable, ResolvedPbxDispositionTable>();
-
-/** The default table with `overrides` merged over it (disposition keys normalized). */
-export function resolvePbxDispositions(overrides?: PbxDispositionTable): ResolvedPbxDispositionTable {
-  if (overrides === undefined) return DEFAULT_PBX_DISPOSITIONS;
-  const hit = resolved.get(overrides);
-  if (hit) return hit;
-  const table = mergePbxDispositions(overrides);
-  resolved.set(overrides, table);
-  return table;
-}
+/** The default table with `overrides` merged over it, disposition keys normalized (each override object merged once). */
+export const resolvePbxDispositions: (overrides?: PbxDispositionTable) => ResolvedPbxDispositionTable = memoizedResolver(DEFAULT_PBX_DISPOSITIONS, mergePbxDispositions);
 
 function mergePbxDispositions(overrides: PbxDispositionTable): ResolvedPbxDispositionTable {
   const extra = Object.entries(overrides.outcomes ?? {}).map(([k, v]) => [normalizeDisposition(k), v] as const);

@@ -4,7 +4,7 @@
  * fallback for codes not in the table. Overridable by a partial table.
  */
 import { z } from 'zod';
-import { callOutcomeSchema, describeIssues, type CallOutcome } from '../outcomes-common.js';
+import { callOutcomeSchema, describeIssues, memoizedResolver, type CallOutcome } from '../outcomes-common.js';
 
 /** A table as configured: every part optional, merged over the default. */
 export interface SipcallOutcomeTable {
@@ -30,18 +30,8 @@ export const DEFAULT_SIPCALL_OUTCOMES: ResolvedSipcallOutcomeTable = {
   fallback: 'no_answer',
 };
 
-/** Tables already resolved, by the override object (configuration is read once and not changed). */
-const resolved = new WeakMap<SipcallOutcomeTable, ResolvedSipcallOutcomeTable>();
-
-/** The default table with `overrides` merged over it, cause by cause. */
-export function resolveSipcallOutcomes(overrides?: SipcallOutcomeTable): ResolvedSipcallOutcomeTable {
-  if (overrides === undefined) return DEFAULT_SIPCALL_OUTCOMES;
-  const hit = resolved.get(overrides);
-  if (hit) return hit;
-  const table = mergeSipcallOutcomes(overrides);
-  resolved.set(overrides, table);
-  return table;
-}
+/** The default table with `overrides` merged over it, cause by cause (each override object merged once). */
+export const resolveSipcallOutcomes: (overrides?: SipcallOutcomeTable) => ResolvedSipcallOutcomeTable = memoizedResolver(DEFAULT_SIPCALL_OUTCOMES, mergeSipcallOutcomes);
 
 function mergeSipcallOutcomes(overrides: SipcallOutcomeTable): ResolvedSipcallOutcomeTable {
   return {
