@@ -9,13 +9,16 @@ import { createContainer, type Container } from '../app/container.js';
 import { createLogger } from '../infra/logger.js';
 import { CliExit, type CliIo } from './shared.js';
 
-/** Resolves once a SIGTERM/SIGINT stopped the container; the handlers are installed when this is called. */
-function untilSignal(c: Container, io: CliIo): Promise<void> {
-  return new Promise<void>((resolve) => {
+/**
+ * Stops the container on SIGTERM/SIGINT: `stopped` resolves once it is closed.
+ * The handlers are installed when this is called; `dispose` takes them away.
+ */
+function onSignals(c: Container, io: CliIo): { stopped: Promise<void>; dispose: () => void } {
+  let dispose = (): void => undefined;
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       c.log.info({ signal, graceMs: c.config.shutdownGraceMs }, 'stopping: no new jobs, finishing those in hand');
-      process.off('SIGTERM', onTerm);
-      process.off('SIGINT', onInt);
+      dispose();
       void c.close().then(resolve, (err: unknown) => {
         io.err(`shutdown failed: ${(err as Error).message}\n`);
         resolve();
@@ -25,7 +28,40 @@ function untilSignal(c: Container, io: CliIo): Promise<void> {
     const onInt = () => stop('SIGINT');
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
+    dispose = () => {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+    };
   });
+  return { stopped, dispose };
+}
+
+/** Starts the roles asked for in this process and says so in the log. */
+async function startRoles(c: Container, roles: { server: boolean; worker: boolean; correlator?: boolean }): Promise<void> {
+  const { config, log } = c;
+  if (!config.callbackSecret && roles.server) {
+    log.warn('AUTODIALER_CALLBACK_SECRET is not set: callbacks are accepted without a key');
+  }
+  if (roles.server) {
+    await c.startServer();
+    log.info({ port: config.httpPort, publicUrl: config.publicUrl }, 'HTTP server listening (callbacks, API)');
+  }
+  if (roles.worker) {
+    c.startWorker();
+    log.info({ providers: [...c.providers.keys()] }, 'worker running');
+  }
+  if (roles.correlator) {
+    // Interpretation waits in the log and can wait a little: on a shared host the HTTP answers and Redis go first.
+    if (config.correlatorNice > 0) {
+      try {
+        setPriority(Math.max(getPriority(), config.correlatorNice));
+      } catch (err) {
+        log.warn({ err, nice: config.correlatorNice }, 'could not lower the correlator process priority; it runs at the normal one');
+      }
+    }
+    c.startCorrelator();
+    log.info({ nice: getPriority() }, 'correlator running: interpreting stored callbacks');
+  }
 }
 
 export function addRoleCommands(program: Command, io: CliIo): void {
@@ -38,31 +74,16 @@ export function addRoleCommands(program: Command, io: CliIo): void {
     }
     const c = await createContainer(config, { log });
     // Before anything starts or says it runs: a SIGTERM from then on stops cleanly, never kills.
-    const stopped = untilSignal(c, io);
-    if (!config.callbackSecret && roles.server) {
-      log.warn('AUTODIALER_CALLBACK_SECRET is not set: callbacks are accepted without a key');
+    const signals = onSignals(c, io);
+    try {
+      await startRoles(c, roles);
+    } catch (err) {
+      // A role that cannot start (a port in use, say): close what did start, so the process ends with the error.
+      signals.dispose();
+      await c.close().catch(() => undefined);
+      throw err;
     }
-    if (roles.server) {
-      await c.startServer();
-      log.info({ port: config.httpPort, publicUrl: config.publicUrl }, 'HTTP server listening (callbacks, API)');
-    }
-    if (roles.worker) {
-      c.startWorker();
-      log.info({ providers: [...c.providers.keys()] }, 'worker running');
-    }
-    if (roles.correlator) {
-      // Interpretation waits in the log and can wait a little: on a shared host the HTTP answers and Redis go first.
-      if (config.correlatorNice > 0) {
-        try {
-          setPriority(Math.max(getPriority(), config.correlatorNice));
-        } catch (err) {
-          log.warn({ err, nice: config.correlatorNice }, 'could not lower the correlator process priority; it runs at the normal one');
-        }
-      }
-      c.startCorrelator();
-      log.info({ nice: getPriority() }, 'correlator running: interpreting stored callbacks');
-    }
-    await stopped;
+    await signals.stopped;
   };
   program
     .command('start')

@@ -101,6 +101,27 @@ describe('the autodialer command line', () => {
     }
   });
 
+  it('ends with the error, not a hang, when a role cannot start (its port in use)', async () => {
+    const { createServer } = await import('node:net');
+    const busy = createServer();
+    await new Promise<void>((ready) => busy.listen(0, '0.0.0.0', ready));
+    const address = busy.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    try {
+      const child = spawn(process.execPath, ['bin/autodialer.js', 'server'], {
+        env: { ...process.env, ...env, AUTODIALER_HTTP_PORT: String(port), LOG_LEVEL: 'silent' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+      const code = await new Promise<number | null>((done) => child.once('exit', (c) => done(c)));
+      expect(code).toBe(1);
+      expect(err).toMatch(/autodialer: .*EADDRINUSE/);
+    } finally {
+      await new Promise<void>((done) => busy.close(() => done()));
+    }
+  }, 60_000);
+
   it('refuses bad input with one clear line and exit code 2', async () => {
     const missing = await cli(['campaign', 'create', 'nope.csv', '--action', 'makecall', '--param', 'extnumber=1001']);
     expect(missing).toMatchObject({ code: 2 });
