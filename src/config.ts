@@ -8,6 +8,8 @@ import { z } from 'zod';
 import type { ProviderFamily } from './domain/types.js';
 import { parseSipcallOutcomeTable, type SipcallOutcomeTable } from './providers/sipcall/outcomes.js';
 import { parsePbxDispositionTable, type PbxDispositionTable } from './providers/pbx/outcomes.js';
+import { notifierOptionsFromEnv } from './notify/env.js';
+import type { NotifierOptionsInput } from './notify/policy.js';
 
 export interface SipcallConfig {
   apiUrl: string;
@@ -68,6 +70,8 @@ export interface Config {
   missing: Record<ProviderFamily, string[]>;
   /** Overrides of the outcome tables (merged over the defaults). */
   outcomeTables: { sipcall: SipcallOutcomeTable | null; pbx: PbxDispositionTable | null };
+  /** Outbound notification options set by AUTODIALER_NOTIFY_* and AUTODIALER_WEBHOOK_PRIVATE_ADDRESSES (checked; unset ones keep their defaults). */
+  notifier: NotifierOptionsInput;
 }
 
 export class ConfigError extends Error {
@@ -269,6 +273,8 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     pbx: readTable(problems, 'PBX_DISPOSITION_TABLE', get('PBX_DISPOSITION_TABLE'), parsePbxDispositionTable),
   };
 
+  const notifier = notifierOptionsFromEnv(get, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     redisUrl,
@@ -290,6 +296,7 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     providers: { sipcall, pbx },
     missing,
     outcomeTables,
+    notifier,
   };
 }
 

@@ -31,6 +31,7 @@ import { makeAttemptService } from '../engine/attempts.js';
 import { makeCallbackReceiver } from '../correlation/receiver.js';
 import { makeStatusReport } from '../reports/status.js';
 import { notificationCounts, startNotifier, type NotifierOptionsInput } from '../notify/index.js';
+import { literalAddressRefusal } from '../notify/address-guard.js';
 import { makeFeeder, type FeederOptions } from '../dispatch/feeder.js';
 import { makeDeadlineSweeper } from '../dispatch/sweeper.js';
 import { makeDialProcessor } from '../dispatch/processor.js';
@@ -132,6 +133,9 @@ export async function createContainer(config: Config, options: ContainerOptions 
     });
     const missing = providerUnavailable(config, def.provider);
     if (missing && !providers.has(def.provider)) throw new DefinitionError([missing]);
+    // A webhook written as a refused address is refused now; a name is checked each time it is resolved.
+    const refused = def.webhook && config.notifier.privateAddresses === 'deny' ? literalAddressRefusal(new URL(def.webhook.url)) : null;
+    if (refused) throw new DefinitionError([`webhook.url: ${refused.message}`]);
     return def;
   }
 
@@ -217,7 +221,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
     running.loops.push(startLoop('sweeper', opts.sweepEveryMs ?? 500, () => sweeper.tick(), log));
     if (config.correlateIn === 'worker') startCorrelator();
     // Outbound notifications; stopped with the other loops in close().
-    const notifier = startNotifier({ redis, keys, campaigns, contacts, attempts, now, random, log, ...(opts.notifier ? { options: opts.notifier } : {}) });
+    // The environment's options (config), with what the caller passes over them.
+    const notifier = startNotifier({ redis, keys, campaigns, contacts, attempts, now, random, log, options: Object.assign({}, config.notifier, opts.notifier) });
     running.loops.push(notifier);
     running.workers = startDialWorkers({
       campaigns,

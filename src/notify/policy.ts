@@ -42,6 +42,8 @@ export const notifierOptionsSchema = z
     deadLetterLimit: z.number().int().min(1).max(1_000_000).default(1000),
     /** Sockets per webhook origin. */
     connectionsPerOrigin: z.number().int().min(1).max(1000).default(8),
+    /** 'deny': refuse webhooks at loopback, private, link-local or reserved addresses (checked as they are resolved). */
+    privateAddresses: z.enum(['allow', 'deny'], { message: "privateAddresses must be 'allow' or 'deny'" }).default('allow'),
     /** This process's name in the consumer group. */
     consumer: z.string().min(1).max(200).optional(),
   })

@@ -4,6 +4,7 @@
  * names the HTTP status or the undici/Node error code. Nothing here retries.
  */
 import { Pool, request, type Dispatcher } from 'undici';
+import { guardedLookup, literalAddressRefusal, PRIVATE_ADDRESS_CODE, type PrivateAddressPolicy } from './address-guard.js';
 
 export type SendResult =
   | { ok: true; httpStatus: number }
@@ -22,6 +23,8 @@ export interface SenderOptions {
   connectTimeoutMs: number;
   requestTimeoutMs: number;
   connectionsPerOrigin: number;
+  /** 'deny': never connect to a loopback, private or reserved address (see address-guard.ts). */
+  privateAddresses: PrivateAddressPolicy;
 }
 
 /** Most of an error response's body kept in the error text. */
@@ -70,6 +73,8 @@ export function makeWebhookSender(opts: SenderOptions) {
         headersTimeout: opts.requestTimeoutMs,
         bodyTimeout: opts.requestTimeoutMs,
         keepAliveTimeout: 4_000,
+        // Every connection's address is checked as it is resolved: a name that points inside is refused too.
+        ...(opts.privateAddresses === 'deny' ? { connect: { lookup: guardedLookup } } : {}),
       });
       pools.set(origin, p);
     }
@@ -87,13 +92,18 @@ export function makeWebhookSender(opts: SenderOptions) {
     if (target.protocol !== 'http:' && target.protocol !== 'https:') {
       return { ok: false, httpStatus: null, code: 'ERR_INVALID_URL', error: `webhook.url must be http or https, not ${target.protocol}`, permanent: true, aborted: false };
     }
+    if (opts.privateAddresses === 'deny') {
+      const refused = literalAddressRefusal(target);
+      if (refused) return { ok: false, httpStatus: null, code: refused.code, error: `${refused.code}: ${refused.message}`, permanent: true, aborted: false };
+    }
     let res: Dispatcher.ResponseData;
     try {
       res = await request(target, { dispatcher: poolFor(target.origin), method: 'POST', headers, body, signal });
     } catch (err) {
       const code = errorCode(err);
       const message = err instanceof Error ? err.message : String(err);
-      return { ok: false, httpStatus: null, code, error: `${code ?? 'ERROR'}: ${message}`, permanent: false, aborted: signal.aborted };
+      // A name that resolves only to refused addresses can never be sent to under this policy: no retry.
+      return { ok: false, httpStatus: null, code, error: `${code ?? 'ERROR'}: ${message}`, permanent: code === PRIVATE_ADDRESS_CODE, aborted: signal.aborted };
     }
     if (res.statusCode >= 200 && res.statusCode < 300) {
       await res.body.dump().catch(() => undefined);

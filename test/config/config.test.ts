@@ -82,4 +82,55 @@ describe('configuration', () => {
     expect(problems.some((p) => p.startsWith('SIPCALL_OUTCOME_TABLE') && p.includes('17'))).toBe(true);
     expect(problems.some((p) => p.startsWith('PBX_DISPOSITION_TABLE') && p.includes('/nope/x.json'))).toBe(true);
   });
+
+  it('takes the notifier options from AUTODIALER_NOTIFY_* (durations as people write them), the rest keeping their defaults', () => {
+    expect(loadConfig({}, null).notifier).toEqual({});
+    const c = loadConfig(
+      {
+        AUTODIALER_NOTIFY_BACKOFF: '10s, 1m,5m',
+        AUTODIALER_NOTIFY_JITTER: '0.1',
+        AUTODIALER_NOTIFY_MAX_TRIES: '5',
+        AUTODIALER_NOTIFY_MAX_AGE: '6h',
+        AUTODIALER_NOTIFY_CONNECT_TIMEOUT: '2s',
+        AUTODIALER_NOTIFY_REQUEST_TIMEOUT: '15s',
+        AUTODIALER_NOTIFY_CONCURRENCY: '4',
+        AUTODIALER_NOTIFY_CONNECTIONS_PER_ORIGIN: '2',
+        AUTODIALER_NOTIFY_CLAIM_AFTER: '2m',
+        AUTODIALER_NOTIFY_LEASE: '90s',
+        AUTODIALER_NOTIFY_DEAD_LETTER_LIMIT: '50',
+        AUTODIALER_WEBHOOK_PRIVATE_ADDRESSES: 'DENY',
+      },
+      null,
+    );
+    expect(c.notifier).toEqual({
+      backoffMs: [10_000, 60_000, 300_000],
+      jitter: 0.1,
+      maxTries: 5,
+      maxAgeMs: 21_600_000,
+      connectTimeoutMs: 2_000,
+      requestTimeoutMs: 15_000,
+      concurrency: 4,
+      connectionsPerOrigin: 2,
+      claimAfterMs: 120_000,
+      leaseMs: 90_000,
+      deadLetterLimit: 50,
+      privateAddresses: 'deny',
+    });
+  });
+
+  it('names the notifier variable that is wrong, and the ones that do not fit together', () => {
+    const unreadable = problemsOf({ AUTODIALER_NOTIFY_BACKOFF: '5s,soon', AUTODIALER_NOTIFY_MAX_TRIES: 'many', AUTODIALER_NOTIFY_JITTER: '-1' });
+    expect(unreadable).toHaveLength(3);
+    expect(unreadable[0]).toMatch(/^AUTODIALER_NOTIFY_BACKOFF: invalid duration "soon"/);
+    expect(unreadable[1]).toBe('AUTODIALER_NOTIFY_JITTER: AUTODIALER_NOTIFY_JITTER must be a number such as 0.2 (got "-1")');
+    expect(unreadable[2]).toBe('AUTODIALER_NOTIFY_MAX_TRIES: AUTODIALER_NOTIFY_MAX_TRIES must be a whole number (got "many")');
+    expect(problemsOf({ AUTODIALER_NOTIFY_JITTER: '1.5', AUTODIALER_WEBHOOK_PRIVATE_ADDRESSES: 'sometimes' })).toEqual([
+      'AUTODIALER_NOTIFY_JITTER must be between 0 and 1',
+      "AUTODIALER_WEBHOOK_PRIVATE_ADDRESSES must be 'allow' or 'deny'",
+    ]);
+    expect(problemsOf({ AUTODIALER_NOTIFY_REQUEST_TIMEOUT: '2m' })).toEqual([
+      'AUTODIALER_NOTIFY_CLAIM_AFTER must be longer than AUTODIALER_NOTIFY_CONNECT_TIMEOUT + AUTODIALER_NOTIFY_REQUEST_TIMEOUT, or a live consumer would lose entries it is still sending',
+      'AUTODIALER_NOTIFY_LEASE must be longer than AUTODIALER_NOTIFY_CONNECT_TIMEOUT + AUTODIALER_NOTIFY_REQUEST_TIMEOUT, or a retry in flight would be taken again',
+    ]);
+  });
 });

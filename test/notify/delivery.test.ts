@@ -215,6 +215,19 @@ describe('notifier delivery', () => {
     expect((await deadLetters(redis, seed.keys, seed.cid))[0]?.lastError).toMatch(/http or https/);
   });
 
+  it("under privateAddresses 'deny', gives up at once on a webhook inside the dialer's network and never posts to it", async () => {
+    const { rx, seed } = await setup(undefined, 'notify-private');
+    await seed.finalize(0, 'answered');
+    const n = makeNotifier(deps(seed, { options: { ...FAST, privateAddresses: 'deny' } }));
+    cleanups.push(() => n.close());
+    const failed = n.events.waitFor('notification:failed');
+    await n.tick();
+    expect((await failed)[0]).toMatchObject({ reason: 'permanent', tries: 1 });
+    expect(rx.received).toHaveLength(0);
+    expect(await counts(seed)).toEqual({ delivered: 0, retrying: 0, failed: 1 });
+    expect((await deadLetters(redis, seed.keys, seed.cid))[0]?.lastError).toMatch(/^ERR_WEBHOOK_PRIVATE_ADDRESS: webhook address 127\.0\.0\.1 is loopback/);
+  });
+
   it('keeps the retry schedule in Redis across a restart', async () => {
     const { rx, seed } = await setup((n, _req, res) => res.writeHead(n === 1 ? 502 : 200).end(), 'notify-restart');
     await seed.finalize(0, 'no_answer');

@@ -76,3 +76,36 @@ describe('a campaign with a webhook, end to end against the simulator', () => {
     }
   });
 });
+
+describe('a deployment that refuses webhooks inside its network (AUTODIALER_WEBHOOK_PRIVATE_ADDRESSES=deny)', () => {
+  let h: Harness;
+  let rx: Receiver;
+  const params = { voicetype: '2', voicefile: 'http://example.invalid/promo.mp3', chengshudu: '1', userid: '1@extGroup-1' };
+
+  beforeAll(async () => {
+    rx = await startReceiver();
+    h = await startHarness('notify-deny', { script: { '13800000201': ['answered:1'] } }, { AUTODIALER_WEBHOOK_PRIVATE_ADDRESSES: 'deny' });
+    h.container.startWorker({ feedEveryMs: 50, sweepEveryMs: 100, notifier: { pollMs: 20 } });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await rx?.close();
+  });
+
+  it('refuses a campaign whose webhook is written as such an address, naming the setting', () => {
+    expect(() => h.container.definition({ action: 'playvoice', params, webhook: { url: 'http://10.0.0.7:8080/hook', secret: SECRET } })).toThrow(
+      /webhook\.url: webhook address 10\.0\.0\.7 is loopback, private or reserved, and this dialer refuses those \(AUTODIALER_WEBHOOK_PRIVATE_ADDRESSES=deny\)/,
+    );
+  });
+
+  it('gives up the notifications of a webhook whose name resolves inside, without posting them', async () => {
+    const url = rx.url.replace('127.0.0.1', 'localhost');
+    const def = h.container.definition({ action: 'playvoice', params, cps: 10, maxConcurrent: 2, maxAttempts: 1, resultTimeout: '2s', webhook: { url, secret: SECRET } });
+    const done = h.container.events.waitFor('campaign:completed', () => true, 60_000);
+    const { id } = await h.container.createCampaign(def, csvSource('phone\n13800000201'), 'deny.csv');
+    if ((await h.container.campaigns.get(id))?.state !== 'completed') await done;
+    await until(async () => (await h.container.status(id))?.notifications.failed === 1, 'the notification given up');
+    expect((await h.container.status(id))?.notifications).toEqual({ delivered: 0, retrying: 0, failed: 1 });
+    expect(rx.received).toHaveLength(0);
+  });
+});
