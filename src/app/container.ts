@@ -30,7 +30,7 @@ import { DialerEvents } from '../engine/events.js';
 import { makeAttemptService } from '../engine/attempts.js';
 import { makeCallbackReceiver } from '../correlation/receiver.js';
 import { makeStatusReport } from '../reports/status.js';
-import { notificationCounts, startNotifier, type NotifierOptionsInput } from '../notify/index.js';
+import { deadLetters, notificationCounts, resendDeadLetters, startNotifier, type DeadLetter, type NotifierOptionsInput } from '../notify/index.js';
 import { literalAddressRefusal } from '../notify/address-guard.js';
 import { makeFeeder, type FeederOptions } from '../dispatch/feeder.js';
 import { makeDeadlineSweeper } from '../dispatch/sweeper.js';
@@ -124,6 +124,11 @@ export async function createContainer(config: Config, options: ContainerOptions 
   });
   const status = makeStatusReport({ campaigns, contacts, callbackLog, pacer, notifications: (id) => notificationCounts(redis, keys, id) });
   const importDeps = { redis, keys, campaigns, contacts, now, log };
+  /** Given-up notifications: listed (newest first, without their bodies), and sent again on request. */
+  const notifications = {
+    failed: (cid: string, limit?: number): Promise<DeadLetter[]> => deadLetters(redis, keys, cid, limit),
+    resend: (cid: string): Promise<{ resent: number; kept: number }> => resendDeadLetters(redis, keys, cid, now()),
+  };
 
   /** Parses a raw definition with this deployment's defaults and checks its provider is configured. */
   function definition(raw: unknown): CampaignDefinition {
@@ -242,7 +247,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
       log,
       redis,
       callbacks: { receiver, callbackLog, secret: config.callbackSecret, allowIps: config.callbackAllowIps, now },
-      api: { campaigns, contacts, attempts, status, control },
+      api: { campaigns, contacts, attempts, status, control, notifications },
       dashboard: { campaigns, status, queues },
       upload: {
         definition,
@@ -293,6 +298,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     service,
     receiver,
     status,
+    notifications,
     definition,
     createCampaign,
     addContacts,

@@ -16,6 +16,7 @@ import { dialQueueName } from '../store/ids.js';
 import { sleep } from '../infra/clock.js';
 import type { ImportProgress } from '../campaign/import.js';
 import { addRejectsCommand } from './rejects.js';
+import { addNotificationsCommand } from './notifications.js';
 
 interface CreateFlags {
   definition?: string;
@@ -318,4 +319,5 @@ export function addCampaignCommands(program: Command, io: CliIo): void {
     });
 
   addRejectsCommand(campaign, io);
+  addNotificationsCommand(campaign, io);
 }

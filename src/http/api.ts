@@ -13,6 +13,7 @@ import type { ContactStore } from '../store/contacts.js';
 import type { AttemptStore } from '../store/attempts.js';
 import { ControlError, type CampaignControl } from '../campaign/control.js';
 import { isCampaignId } from '../store/ids.js';
+import type { DeadLetter } from '../notify/deliveries.js';
 
 export interface ApiOptions {
   campaigns: CampaignStore;
@@ -20,10 +21,15 @@ export interface ApiOptions {
   attempts: AttemptStore;
   status: StatusReport;
   control: CampaignControl;
+  notifications: {
+    failed(cid: string, limit?: number): Promise<DeadLetter[]>;
+    resend(cid: string): Promise<{ resent: number; kept: number }>;
+  };
 }
 
 const idParams = z.object({ id: z.string().refine(isCampaignId, 'campaign ids are 8 lowercase letters or digits') });
 const resultsQuery = z.object({ format: z.enum(['csv', 'jsonl'], { message: 'format must be csv or jsonl' }).default('csv') });
+const failedQuery = z.object({ limit: z.coerce.number({ message: 'limit must be a number' }).int('limit must be a whole number').min(1, 'limit must be at least 1').max(10_000, 'limit must be at most 10000').default(100) }).strict();
 const paceBody = z.object({ cps: z.number().min(0).optional(), maxConcurrent: z.number().int().min(0).optional() }).strict();
 
 export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise<void> {
@@ -76,6 +82,20 @@ export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise
       return { id, action, state: (await opts.campaigns.get(id))?.state };
     });
   }
+
+  // Given-up notifications to the campaign's webhook: newest first, and sent again on request.
+  app.get('/campaigns/:id/notifications/failed', async (req, reply) => {
+    const { id } = idParams.parse(req.params);
+    const { limit } = failedQuery.parse(req.query);
+    if (!(await opts.campaigns.get(id))) return reply.code(404).send({ error: `no campaign ${id}` });
+    return { id, failed: await opts.notifications.failed(id, limit) };
+  });
+
+  app.post('/campaigns/:id/notifications/resend', async (req, reply) => {
+    const { id } = idParams.parse(req.params);
+    if (!(await opts.campaigns.get(id))) return reply.code(404).send({ error: `no campaign ${id}` });
+    return { id, ...(await opts.notifications.resend(id)) };
+  });
 
   app.post('/campaigns/:id/pace', async (req, reply) => {
     const { id } = idParams.parse(req.params);

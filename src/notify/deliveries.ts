@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { CONTACT_STATUSES, type ContactStatus } from '../domain/types.js';
 import type { Keys } from '../store/keys.js';
 import { NOTIFIER_GROUP, notifyKeys } from './keys.js';
-import { ENTRY_DEFERRED, ENTRY_DELIVERED, ENTRY_FAILED, LEASE_DUE, RETRY_DELIVERED, RETRY_DROP, RETRY_FAILED, RETRY_LATER, RETRY_RELEASE } from './scripts.js';
+import { ENTRY_DEFERRED, ENTRY_DELIVERED, ENTRY_FAILED, LEASE_DUE, RESEND_DEAD, RETRY_DELIVERED, RETRY_DROP, RETRY_FAILED, RETRY_LATER, RETRY_RELEASE } from './scripts.js';
 
 export interface NotificationCounts {
   delivered: number;
@@ -30,6 +30,8 @@ export interface DeadLetter {
   failedAt: string;
   reason: string;
   lastError: string;
+  /** The body it was given up with is kept: it can be sent again (`resendDeadLetters`). */
+  resendable: boolean;
 }
 
 /** A delivery waiting in the retry set. */
@@ -69,6 +71,8 @@ const deadLetterSchema = z.object({
   failedAt: z.string(),
   reason: z.string(),
   lastError: z.string(),
+  /** The body sent on every try (absent when the contact could not be read, and in letters of older versions). */
+  body: z.string().optional(),
 });
 
 export class DeliveryStoreError extends Error {
@@ -93,12 +97,30 @@ export async function deadLetters(redis: Redis, keys: Keys, cid: string, limit =
   for (const line of raw) {
     try {
       const r = deadLetterSchema.safeParse(JSON.parse(line));
-      if (r.success) out.push(r.data);
+      if (!r.success) continue;
+      // The body stays in Redis: it holds the contact's columns (phone numbers), and listing needs none of it.
+      const { body, ...letter } = r.data;
+      out.push({ ...letter, resendable: body !== undefined });
     } catch {
       // A line that is not JSON is not ours: skip it.
     }
   }
   return out;
+}
+
+/**
+ * Sends a campaign's given-up notifications again: each one whose body was
+ * kept goes back to the retry set, due now, with the same delivery id and
+ * body and a fresh schedule; the notifiers take it from there.
+ */
+export async function resendDeadLetters(redis: Redis, keys: Keys, cid: string, now: number): Promise<{ resent: number; kept: number }> {
+  const nk = notifyKeys(keys);
+  const reply = (await redis.eval(RESEND_DEAD, 3, nk.dead(cid), nk.counts(cid), nk.retry, String(Math.round(now)), nk.delivery(''))) as unknown;
+  const [resent, kept] = Array.isArray(reply) ? reply.map(Number) : [];
+  if (resent === undefined || kept === undefined || !Number.isInteger(resent) || !Number.isInteger(kept)) {
+    throw new DeliveryStoreError(`resending the given-up notifications of campaign ${cid} answered ${JSON.stringify(reply)}`);
+  }
+  return { resent, kept };
 }
 
 export function makeDeliveryStore(deps: { redis: Redis; keys: Keys; deadLetterLimit: number }) {
@@ -108,8 +130,14 @@ export function makeDeliveryStore(deps: { redis: Redis; keys: Keys; deadLetterLi
   const run = async (script: string, keyList: string[], args: (string | number)[]): Promise<boolean> =>
     Number(await redis.eval(script, keyList.length, ...keyList, ...args.map(String))) === 1;
 
-  function letter(d: { delivery: string; campaignId: string; contact: number; status: ContactStatus; tries: number; firstAt: number }, failedAt: number, reason: string, lastError: string): string {
-    const l: DeadLetter = {
+  function letter(
+    d: { delivery: string; campaignId: string; contact: number; status: ContactStatus; tries: number; firstAt: number },
+    failedAt: number,
+    reason: string,
+    lastError: string,
+    body: string | null,
+  ): string {
+    const l: z.input<typeof deadLetterSchema> = {
       delivery: d.delivery,
       campaignId: d.campaignId,
       contact: d.contact,
@@ -119,6 +147,7 @@ export function makeDeliveryStore(deps: { redis: Redis; keys: Keys; deadLetterLi
       failedAt: new Date(failedAt).toISOString(),
       reason,
       lastError,
+      ...(body !== null ? { body } : {}),
     };
     return JSON.stringify(l);
   }
@@ -142,8 +171,10 @@ export function makeDeliveryStore(deps: { redis: Redis; keys: Keys; deadLetterLi
     at: number,
     reason: string,
     lastError: string,
+    /** What was sent (null: nothing could be built), kept with the letter so that it can be sent again. */
+    body: string | null,
   ): Promise<boolean> {
-    return run(ENTRY_FAILED, [nk.outbox, nk.counts(d.campaignId), nk.dead(d.campaignId)], [NOTIFIER_GROUP, entryId, letter(d, at, reason, lastError), keep]);
+    return run(ENTRY_FAILED, [nk.outbox, nk.counts(d.campaignId), nk.dead(d.campaignId)], [NOTIFIER_GROUP, entryId, letter(d, at, reason, lastError, body), keep]);
   }
 
   /** Takes up to `limit` due retries until `leaseUntil`; the lease is the token for what follows. */
@@ -175,7 +206,7 @@ export function makeDeliveryStore(deps: { redis: Redis; keys: Keys; deadLetterLi
     return run(
       RETRY_FAILED,
       [nk.retry, nk.delivery(d.delivery), nk.counts(d.campaignId), nk.dead(d.campaignId)],
-      [d.delivery, lease, letter({ ...d, tries }, at, reason, lastError), keep],
+      [d.delivery, lease, letter({ ...d, tries }, at, reason, lastError, d.body), keep],
     );
   }
 

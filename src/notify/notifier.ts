@@ -109,7 +109,7 @@ export function makeNotifier(deps: NotifierDeps) {
     } catch (err) {
       if (!UNREADABLE.has(codeOf(err) ?? '')) throw err;
       const error = (err as Error).message;
-      if (await store.entryFailed(e.id, { ...facts, firstAt }, now(), 'unreadable', error)) {
+      if (await store.entryFailed(e.id, { ...facts, firstAt }, now(), 'unreadable', error, null)) {
         log.error({ campaignId: e.campaignId, contact: e.contact, delivery }, 'notification given up: its contact could not be read');
         events.emit('notification:failed', { ...facts, reason: 'unreadable', error });
       }
@@ -130,7 +130,7 @@ export function makeNotifier(deps: NotifierDeps) {
         log.warn({ ...logFields, nextAt: new Date(next.at).toISOString() }, 'notification not acknowledged: will retry');
         events.emit('notification:retrying', { ...facts, nextAt: next.at, error: res.error });
       }
-    } else if (await store.entryFailed(e.id, { ...facts, firstAt }, t, next.reason, res.error)) {
+    } else if (await store.entryFailed(e.id, { ...facts, firstAt }, t, next.reason, res.error, body)) {
       log.error({ ...logFields, reason: next.reason }, 'notification given up');
       events.emit('notification:failed', { ...facts, reason: next.reason, error: res.error });
     }

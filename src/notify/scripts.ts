@@ -132,3 +132,39 @@ export const RETRY_DROP = `${OWNED}
 redis.call('ZREM', KEYS[1], ARGV[1])
 return 1
 `;
+
+/**
+ * Puts a campaign's given-up deliveries back in the retry set, due now, each
+ * with the body it was given up with and a fresh schedule (no tries yet,
+ * first try now). Letters kept without a body (their contact could not be
+ * read) stay in the list. A delivery already back in the retry set (the same
+ * contact and status failed again since) only loses its letter.
+ * KEYS: dead, counts, retry   ARGV: now, delivery key prefix
+ * Returns { resent, kept }.
+ */
+export const RESEND_DEAD = `
+local letters = redis.call('LRANGE', KEYS[1], 0, -1)
+local kept, resent = {}, 0
+for _, line in ipairs(letters) do
+  local ok, l = pcall(cjson.decode, line)
+  if ok and type(l) == 'table' and type(l.body) == 'string' and type(l.delivery) == 'string' then
+    if redis.call('ZSCORE', KEYS[3], l.delivery) == false then
+      local key = ARGV[2] .. l.delivery
+      redis.call('DEL', key)
+      redis.call('HSET', key, 'cid', tostring(l.campaignId), 'idx', string.format('%d', l.contact), 'status', tostring(l.status), 'body', l.body,
+        'tries', '0', 'firstAt', ARGV[1], 'lastAt', ARGV[1], 'lastError', tostring(l.lastError))
+      redis.call('ZADD', KEYS[3], ARGV[1], l.delivery)
+      redis.call('HINCRBY', KEYS[2], 'retrying', 1)
+    end
+    redis.call('HINCRBY', KEYS[2], 'failed', -1)
+    resent = resent + 1
+  else
+    kept[#kept + 1] = line
+  end
+end
+if resent > 0 then
+  redis.call('DEL', KEYS[1])
+  for from = 1, #kept, 500 do redis.call('RPUSH', KEYS[1], unpack(kept, from, math.min(#kept, from + 499))) end
+end
+return { resent, #kept }
+`;

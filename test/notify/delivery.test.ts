@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { cleanPrefix, connectRedis, testPrefix } from '../support/redis.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { makeNotifier, startNotifier, type NotifierDeps, type RunningNotifier } from '../../src/notify/notifier.js';
-import { deadLetters, notificationCounts, type NotificationCounts } from '../../src/notify/deliveries.js';
+import { deadLetters, notificationCounts, resendDeadLetters, type NotificationCounts } from '../../src/notify/deliveries.js';
 import { notifyKeys } from '../../src/notify/keys.js';
 import type { NotificationPayload } from '../../src/notify/payload.js';
 import type { NotifierOptionsInput } from '../../src/notify/policy.js';
@@ -199,6 +199,65 @@ describe('notifier delivery', () => {
     expect(dead).toHaveLength(1);
     expect(dead[0]).toMatchObject({ delivery: `${seed.cid}-1-failed`, campaignId: seed.cid, contact: 1, status: 'failed', tries: 3, reason: 'max_tries', lastError: 'HTTP 503: down for maintenance' });
     expect(await redis.zcard(notifyKeys(seed.keys).retry)).toBe(0);
+  });
+
+  it('sends given-up notifications again on request: same delivery and body, a fresh schedule, counted once', async () => {
+    let up = false;
+    const { rx, seed } = await setup((_n, _req, res) => res.writeHead(up ? 200 : 503).end(), 'notify-resend');
+    await seed.finalize(0, 'answered', { billsec: 7 });
+    await seed.finalize(1, 'busy');
+    const n = makeNotifier(deps(seed, { options: { ...FAST, maxTries: 1 } }));
+    cleanups.push(() => n.close());
+    await until(async () => (await n.tick(), (await counts(seed)).failed === 2), 'both given up');
+    const dead = await deadLetters(redis, seed.keys, seed.cid);
+    expect(dead.map((d) => [d.delivery, d.reason, d.resendable]).sort()).toEqual([
+      [`${seed.cid}-0-answered`, 'max_tries', true],
+      [`${seed.cid}-1-busy`, 'max_tries', true],
+    ]);
+    // The listing never carries the body (it holds the contact's columns).
+    expect(JSON.stringify(dead)).not.toContain('13800000001');
+
+    up = true;
+    expect(await resendDeadLetters(redis, seed.keys, seed.cid, Date.now())).toEqual({ resent: 2, kept: 0 });
+    expect(await counts(seed)).toEqual({ delivered: 0, retrying: 2, failed: 0 });
+    expect(await deadLetters(redis, seed.keys, seed.cid)).toEqual([]);
+    await until(async () => (await n.tick(), (await counts(seed)).delivered === 2), 'both delivered');
+    expect(await counts(seed)).toEqual({ delivered: 2, retrying: 0, failed: 0 });
+
+    // Each resent request repeats its first try byte for byte, under the same delivery id, counted from 1 again.
+    expect(rx.received).toHaveLength(4);
+    for (const first of rx.received.slice(0, 2)) {
+      const again = rx.received.slice(2).find((r) => r.headers['x-autodialer-delivery'] === first.headers['x-autodialer-delivery']);
+      expect(again?.body).toBe(first.body);
+      expect(again?.headers['x-autodialer-attempt']).toBe('1');
+      expect(verifySignature(WEBHOOK_SECRET, again!.headers, again!.body)).toBe(true);
+    }
+    // Nothing left to send: a second request changes nothing.
+    expect(await resendDeadLetters(redis, seed.keys, seed.cid, Date.now())).toEqual({ resent: 0, kept: 0 });
+    expect(await counts(seed)).toEqual({ delivered: 2, retrying: 0, failed: 0 });
+  });
+
+  it('keeps a given-up letter without a body (its contact could not be read) when the others are sent again', async () => {
+    const { seed } = await setup(undefined, 'notify-resend-keep');
+    const nk = notifyKeys(seed.keys);
+    const withBody = { delivery: `${seed.cid}-0-busy`, campaignId: seed.cid, contact: 0, status: 'busy', tries: 12, firstAt: '2026-03-01T08:00:00.000Z', failedAt: '2026-03-02T08:00:00.000Z', reason: 'max_age', lastError: 'HTTP 502', body: '{"x":"ü\\n"}' };
+    const without = { ...withBody, delivery: `${seed.cid}-1-busy`, contact: 1, reason: 'unreadable', body: undefined };
+    await redis.rpush(nk.dead(seed.cid), JSON.stringify(withBody), JSON.stringify(without), 'not json');
+    await redis.hset(nk.counts(seed.cid), 'failed', 3);
+    expect(await resendDeadLetters(redis, seed.keys, seed.cid, 1_772_352_000_000)).toEqual({ resent: 1, kept: 2 });
+    expect(await redis.lrange(nk.dead(seed.cid), 0, -1)).toEqual([JSON.stringify(without), 'not json']);
+    expect(await redis.hgetall(nk.delivery(withBody.delivery))).toEqual({
+      cid: seed.cid,
+      idx: '0',
+      status: 'busy',
+      body: withBody.body,
+      tries: '0',
+      firstAt: '1772352000000',
+      lastAt: '1772352000000',
+      lastError: 'HTTP 502',
+    });
+    expect(await redis.zscore(nk.retry, withBody.delivery)).toBe('1772352000000');
+    expect(await counts(seed)).toEqual({ delivered: 0, retrying: 1, failed: 2 });
   });
 
   it('gives up at once on a webhook URL that can never be sent to', async () => {

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startHarness, csvSource, type Harness } from '../support/harness.js';
+import { main } from '../../src/cli/main.js';
+import type { CliIo } from '../../src/cli/shared.js';
+import type { DeadLetter } from '../../src/notify/deliveries.js';
 import type { NotificationPayload } from '../../src/notify/payload.js';
 import { startReceiver, until, verifySignature, type Receiver } from './support.js';
 
@@ -107,5 +110,67 @@ describe('a deployment that refuses webhooks inside its network (AUTODIALER_WEBH
     await until(async () => (await h.container.status(id))?.notifications.failed === 1, 'the notification given up');
     expect((await h.container.status(id))?.notifications).toEqual({ delivered: 0, retrying: 0, failed: 1 });
     expect(rx.received).toHaveLength(0);
+  });
+});
+
+describe('given-up notifications, listed and sent again (API and command line)', () => {
+  let h: Harness;
+  let rx: Receiver;
+  let up = false;
+  const params = { voicetype: '2', voicefile: 'http://example.invalid/promo.mp3', chengshudu: '1', userid: '1@extGroup-1' };
+
+  async function cli(args: string[]): Promise<{ code: number; out: string }> {
+    let out = '';
+    const io: CliIo = { out: (t) => (out += t), err: () => undefined, env: { REDIS_URL: h.config.redisUrl, AUTODIALER_PREFIX: h.config.prefix, LOG_LEVEL: 'silent' }, isTty: false };
+    const code = await main(['node', 'autodialer', ...args], io);
+    return { code, out };
+  }
+
+  beforeAll(async () => {
+    rx = await startReceiver((_n, _req, res) => res.writeHead(up ? 200 : 503).end());
+    h = await startHarness('notify-resend', { script: { '13800000301': ['answered:2'], '13800000302': ['busy'] } });
+    // One try only: the CRM's outage outlasts the schedule.
+    h.container.startWorker({ feedEveryMs: 50, sweepEveryMs: 100, notifier: { pollMs: 20, maxTries: 1 } });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await rx?.close();
+  });
+
+  it('lists them with their last error, and delivers them once sent again', async () => {
+    const def = h.container.definition({ action: 'playvoice', params, cps: 10, maxConcurrent: 2, maxAttempts: 1, resultTimeout: '2s', webhook: { url: rx.url, secret: SECRET } });
+    const done = h.container.events.waitFor('campaign:completed', () => true, 60_000);
+    const { id } = await h.container.createCampaign(def, csvSource('phone\n13800000301\n13800000302'), 'outage.csv');
+    if ((await h.container.campaigns.get(id))?.state !== 'completed') await done;
+    await until(async () => (await h.container.status(id))?.notifications.failed === 2, 'both given up');
+
+    const listed = await request(`${h.serverUrl}/campaigns/${id}/notifications/failed?limit=10`);
+    expect(listed.statusCode).toBe(200);
+    const { failed } = (await listed.body.json()) as { failed: DeadLetter[] };
+    expect(failed.map((f) => [f.status, f.tries, f.reason, f.lastError, f.resendable]).sort()).toEqual([
+      ['answered', 1, 'max_tries', 'HTTP 503', true],
+      ['busy', 1, 'max_tries', 'HTTP 503', true],
+    ]);
+    const bad = await request(`${h.serverUrl}/campaigns/${id}/notifications/failed?limit=none`);
+    expect(bad.statusCode).toBe(400);
+    expect(await bad.body.text()).toMatch(/limit must be a number/);
+
+    const table = await cli(['campaign', 'notifications', id]);
+    expect(table.code).toBe(0);
+    expect(table.out).toMatch(/^failed at +contact +status +tries +reason +resendable +last error\n/);
+    expect(table.out).toMatch(/busy +1 +max_tries +yes +HTTP 503/);
+
+    up = true;
+    const resent = await request(`${h.serverUrl}/campaigns/${id}/notifications/resend`, { method: 'POST' });
+    expect(await resent.body.json()).toEqual({ id, resent: 2, kept: 0 });
+    await until(async () => (await h.container.status(id))?.notifications.delivered === 2, 'both delivered');
+    expect((await h.container.status(id))?.notifications).toEqual({ delivered: 2, retrying: 0, failed: 0 });
+    expect(rx.received.filter((r) => r.n > 2).map((r) => r.headers['x-autodialer-delivery']).sort()).toEqual(
+      rx.received.filter((r) => r.n <= 2).map((r) => r.headers['x-autodialer-delivery']).sort(),
+    );
+
+    expect(await cli(['campaign', 'notifications', id])).toEqual({ code: 0, out: `campaign ${id}: no notification given up\n` });
+    expect(await cli(['campaign', 'notifications', id, '--resend', '--json'])).toEqual({ code: 0, out: `${JSON.stringify({ id, resent: 0, kept: 0 })}\n` });
+    expect((await cli(['campaign', 'notifications', 'zzzzzzzz'])).code).toBe(2);
   });
 });
