@@ -19,7 +19,8 @@ import {
 } from './options.js';
 import { keyTable, luaScript, runScript } from '../infra/lua.js';
 import { makeTurnBatcher } from '../infra/turn-batch.js';
-import { ACQUIRE_LUA, ACQUIRE_MANY_LUA, ADMIT_LUA, LANDED_LUA, RELEASE_LUA, EFFECTIVE_RATE_LUA, EXTEND_LUA, IN_FLIGHT_LUA, PENALIZE_LUA } from './scripts.js';
+import { ACQUIRE_LUA, ACQUIRE_MANY_LUA, RELEASE_LUA, EFFECTIVE_RATE_LUA, EXTEND_LUA, IN_FLIGHT_LUA, PENALIZE_LUA } from './scripts.js';
+import { ADMIT_LUA, LANDED_LUA } from './admission-scripts.js';
 import type { AcquireBlock, AcquireRequest, AcquireResult, PaceLimits, Pacer } from './types.js';
 
 /** Epoch milliseconds; replaces Redis `TIME` when given (tests, simulations). */
