@@ -29,7 +29,7 @@ export interface ApiOptions {
 
 const idParams = z.object({ id: z.string().refine(isCampaignId, 'campaign ids are 8 lowercase letters or digits') });
 const resultsQuery = z.object({ format: z.enum(['csv', 'jsonl'], { message: 'format must be csv or jsonl' }).default('csv') });
-const failedQuery = z.object({ limit: z.coerce.number({ message: 'limit must be a number' }).int('limit must be a whole number').min(1, 'limit must be at least 1').max(10_000, 'limit must be at most 10000').default(100) }).strict();
+const failedQuery = z.object({ limit: z.coerce.number({ message: 'limit must be a number' }).int('limit must be a whole number').min(1, 'limit must be at least 1').max(10_000, 'limit must be at most 10000').default(100) });
 const paceBody = z.object({ cps: z.number().min(0).optional(), maxConcurrent: z.number().int().min(0).optional() }).strict();
 
 export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise<void> {
