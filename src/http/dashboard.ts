@@ -41,6 +41,13 @@ const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({'&':'&amp;','<':'&lt;',
 const token = new URLSearchParams(location.hash.slice(1)).get('token');
 const auth = token ? { authorization: 'Bearer ' + token } : {};
 async function act(id, what) { await fetch('/campaigns/' + id + '/' + what, { method: 'POST', headers: auth }); load(); }
+// Notifications to the campaign's webhook, with a button that sends the given-up ones again.
+function webhook(s) {
+  const n = s.notifications;
+  if (!n || n.delivered + n.retrying + n.failed === 0) return '';
+  const resend = n.failed > 0 ? ' <button onclick="act(\\'' + s.id + '\\',\\'notifications/resend\\')">resend</button>' : '';
+  return '<br><small>webhook: ' + n.delivered + ' delivered, ' + n.retrying + ' retrying, ' + n.failed + ' failed</small>' + resend;
+}
 async function load() {
   const res = await fetch('/dashboard/data', { headers: auth });
   if (res.status === 401) { document.getElementById('rows').innerHTML = '<tr><td colspan="9">this server needs an API token: open /#token=…</td></tr>'; return; }
@@ -60,7 +67,7 @@ async function load() {
       + '<td>' + counts + '</td><td class="num">' + s.inFlight + '</td>'
       + '<td>' + (q ? q.waiting + ' / ' + q.active + ' / ' + q.delayed : '–') + '<br><small>' + s.ready + ' ready, ' + s.scheduled + ' scheduled</small></td>'
       + '<td class="num">' + (s.answerRate === null ? '–' : (100 * s.answerRate).toFixed(1) + '%') + '</td>'
-      + '<td><small>' + cb.correlated + ' results, ' + cb.duplicate + ' dup, ' + cb.late + ' late, ' + cb.orphan + ' orphan</small></td>'
+      + '<td><small>' + cb.correlated + ' results, ' + cb.duplicate + ' dup, ' + cb.late + ' late, ' + cb.orphan + ' orphan</small>' + webhook(s) + '</td>'
       + '<td>' + buttons + cancel + '</td></tr>';
   }).join('') || '<tr><td colspan="9">no campaigns yet</td></tr>';
 }

@@ -1,3 +1,4 @@
+import { createContext, Script } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startHarness, csvSource, type Harness } from '../support/harness.js';
@@ -159,6 +160,20 @@ describe('given-up notifications, listed and sent again (API and command line)',
     expect(table.code).toBe(0);
     expect(table.out).toMatch(/^failed at +contact +status +tries +reason +resendable +last error\n/);
     expect(table.out).toMatch(/busy +1 +max_tries +yes +HTTP 503/);
+
+    // The dashboard shows them, with a button that posts the resend (its script compiles).
+    const dash = (await (await request(`${h.serverUrl}/dashboard/data`)).body.json()) as { campaigns: { status: { id: string; notifications: unknown } }[] };
+    expect(dash.campaigns.find((c) => c.status.id === id)?.status.notifications).toEqual({ delivered: 0, retrying: 0, failed: 2 });
+    const page = await (await request(`${h.serverUrl}/`)).body.text();
+    const script = /<script>([\s\S]*)<\/script>/.exec(page)?.[1] ?? '';
+    // The page's own script, run against this server's data with a stand-in document.
+    const elements: Record<string, { innerHTML: string; textContent: string }> = {};
+    const fetchData = async (path: string) => ({ status: 200, json: async () => (await request(`${h.serverUrl}${path}`)).body.json() });
+    const context = createContext({ document: { getElementById: (k: string) => (elements[k] ??= { innerHTML: '', textContent: '' }) }, location: { hash: '' }, URLSearchParams, fetch: fetchData, setInterval: () => 0 });
+    new Script(script).runInContext(context);
+    await until(() => (elements.rows?.innerHTML ?? '').includes('webhook:'), 'the dashboard rendered');
+    expect(elements.rows!.innerHTML).toContain('<small>webhook: 0 delivered, 0 retrying, 2 failed</small>');
+    expect(elements.rows!.innerHTML).toContain(`<button onclick="act('${id}','notifications/resend')">resend</button>`);
 
     up = true;
     const resent = await request(`${h.serverUrl}/campaigns/${id}/notifications/resend`, { method: 'POST' });
