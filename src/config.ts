@@ -9,6 +9,7 @@ import type { ProviderFamily } from './domain/types.js';
 import { parseSipcallOutcomeTable, type SipcallOutcomeTable } from './providers/sipcall/outcomes.js';
 import { parsePbxDispositionTable, type PbxDispositionTable } from './providers/pbx/outcomes.js';
 import { notifierOptionsFromEnv } from './notify/env.js';
+import { DurationError, parseDuration } from './domain/duration.js';
 import type { NotifierOptionsInput } from './notify/policy.js';
 
 export interface SipcallConfig {
@@ -70,6 +71,8 @@ export interface Config {
   missing: Record<ProviderFamily, string[]>;
   /** Overrides of the outcome tables (merged over the defaults). */
   outcomeTables: { sipcall: SipcallOutcomeTable | null; pbx: PbxDispositionTable | null };
+  /** How long stored callbacks are kept (ms; null: for ever). Pending ones are kept until settled. */
+  callbackRetentionMs: number | null;
   /** Outbound notification options set by AUTODIALER_NOTIFY_* and AUTODIALER_WEBHOOK_PRIVATE_ADDRESSES (checked; unset ones keep their defaults). */
   notifier: NotifierOptionsInput;
 }
@@ -274,6 +277,18 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
   };
 
   const notifier = notifierOptionsFromEnv(get, problems);
+  let callbackRetentionMs: number | null = 30 * 86_400_000;
+  const retention = get('AUTODIALER_CALLBACK_RETENTION');
+  if (retention !== undefined) {
+    try {
+      const ms = parseDuration(retention);
+      callbackRetentionMs = ms === 0 ? null : ms;
+      if (ms !== 0 && ms < 3_600_000) problems.push(`AUTODIALER_CALLBACK_RETENTION: keep callbacks at least 1h (0 keeps them for ever), got ${JSON.stringify(retention)}`);
+    } catch (err) {
+      if (!(err instanceof DurationError)) throw err;
+      problems.push(`AUTODIALER_CALLBACK_RETENTION: ${err.message}`);
+    }
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -296,6 +311,7 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     providers: { sipcall, pbx },
     missing,
     outcomeTables,
+    callbackRetentionMs,
     notifier,
   };
 }

@@ -16,6 +16,7 @@ import { makeCampaignStore } from '../store/campaigns.js';
 import { makeContactStore } from '../store/contacts.js';
 import { makeAttemptStore } from '../store/attempts.js';
 import { makeCallbackLog } from '../store/callback-log.js';
+import { makeCallbackRetention } from '../store/callback-retention.js';
 import { makeDncStore } from '../store/dnc.js';
 import { createRedisPacer } from '../pacing/index.js';
 import { accountKeys, campaignKeys } from '../pacing/keys.js';
@@ -242,7 +243,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     return { feeder, sweeper, workers: running.workers, notifier };
   }
 
-  async function startServer(opts: { port?: number; host?: string; upload?: Partial<UploadLimits> } = {}): Promise<FastifyInstance> {
+  async function startServer(opts: { port?: number; host?: string; upload?: Partial<UploadLimits>; retentionEveryMs?: number } = {}): Promise<FastifyInstance> {
     const app = await buildApp({
       log,
       redis,
@@ -262,6 +263,18 @@ export async function createContainer(config: Config, options: ContainerOptions 
     });
     await app.listen({ port: opts.port ?? config.httpPort, host: opts.host ?? config.httpHost });
     running.app = app;
+    // Stored callbacks older than the retention go, once an hour (and soon after start), settled ones only.
+    const retentionMs = config.callbackRetentionMs;
+    if (retentionMs !== null) {
+      const retention = makeCallbackRetention({ redis, keys });
+      const prune = async () => {
+        const r = await retention.prune(now() - retentionMs);
+        if (r.removed > 0 || r.keptPending > 0) log.info({ ...r, retentionMs }, 'callback log pruned to its retention');
+      };
+      const loop = startLoop('callback-retention', opts.retentionEveryMs ?? 3_600_000, prune, log);
+      running.loops.push(loop);
+      void loop.kick();
+    }
     return app;
   }
 

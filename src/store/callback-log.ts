@@ -154,10 +154,14 @@ const LEASE_SCRIPT = luaScript(LEASE, 2);
 /** Callbacks stored by one script call at most (one turn of the event loop gathers them). */
 const APPEND_BATCH = 64;
 
+/** The log stream and the two keys beside it (pending entries, recorded results). */
+export function callbackLogKeys(k: Keys): { log: string; pending: string; results: string } {
+  return { log: k.callbackLog, pending: `${k.callbackLog}:pending`, results: `${k.callbackLog}:results` };
+}
+
 export function makeCallbackLog(deps: { redis: Redis; keys: Keys }) {
   const { redis, keys: k } = deps;
-  const pendingKey = `${k.callbackLog}:pending`;
-  const resultsKey = `${k.callbackLog}:results`;
+  const { pending: pendingKey, results: resultsKey } = callbackLogKeys(k);
 
   /**
    * Stores the callback raw (and pending). Callbacks received in the same

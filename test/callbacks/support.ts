@@ -25,7 +25,11 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-export async function startRig(name: string, env: Record<string, string> = {}, options: { now?: () => number; prefix?: string } = {}): Promise<Rig> {
+export async function startRig(
+  name: string,
+  env: Record<string, string> = {},
+  options: { now?: () => number; prefix?: string; retentionEveryMs?: number } = {},
+): Promise<Rig> {
   const prefix = options.prefix ?? testPrefix(name);
   const config = loadConfig(
     {
@@ -60,7 +64,7 @@ export async function startRig(name: string, env: Record<string, string> = {}, o
     providers: new Map<ProviderFamily, ProviderAdapter>(),
     ...(options.now ? { now: options.now } : {}),
   });
-  const app = await c.startServer({ port: 0, host: '127.0.0.1' });
+  const app = await c.startServer({ port: 0, host: '127.0.0.1', ...(options.retentionEveryMs ? { retentionEveryMs: options.retentionEveryMs } : {}) });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   return {

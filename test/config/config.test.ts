@@ -133,4 +133,12 @@ describe('configuration', () => {
       'AUTODIALER_NOTIFY_LEASE must be longer than AUTODIALER_NOTIFY_CONNECT_TIMEOUT + AUTODIALER_NOTIFY_REQUEST_TIMEOUT, or a retry in flight would be taken again',
     ]);
   });
+
+  it('keeps stored callbacks 30 days unless AUTODIALER_CALLBACK_RETENTION says otherwise (0: for ever)', () => {
+    expect(loadConfig({}, null).callbackRetentionMs).toBe(30 * 86_400_000);
+    expect(loadConfig({ AUTODIALER_CALLBACK_RETENTION: '7d' }, null).callbackRetentionMs).toBe(7 * 86_400_000);
+    expect(loadConfig({ AUTODIALER_CALLBACK_RETENTION: '0' }, null).callbackRetentionMs).toBeNull();
+    expect(problemsOf({ AUTODIALER_CALLBACK_RETENTION: '10m' })).toEqual(['AUTODIALER_CALLBACK_RETENTION: keep callbacks at least 1h (0 keeps them for ever), got "10m"']);
+    expect(problemsOf({ AUTODIALER_CALLBACK_RETENTION: 'a month' })[0]).toMatch(/^AUTODIALER_CALLBACK_RETENTION: invalid duration "a month"/);
+  });
 });
