@@ -17,6 +17,7 @@ import { makeContactStore } from '../store/contacts.js';
 import { makeAttemptStore } from '../store/attempts.js';
 import { makeCallbackLog } from '../store/callback-log.js';
 import { makeCallbackRetention } from '../store/callback-retention.js';
+import { makeCampaignPurge } from '../campaign/purge.js';
 import { makeDncStore } from '../store/dnc.js';
 import { createRedisPacer } from '../pacing/index.js';
 import { accountKeys, campaignKeys } from '../pacing/keys.js';
@@ -78,6 +79,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const queues = makeQueueRegistry({ connection: bullRedis, bullPrefix: keys.bullPrefix });
   const providers = options.providers ?? createProviders(config);
   const control = makeCampaignControl({ campaigns, cache, queues, pacer, events });
+  const purge = makeCampaignPurge({ redis, keys, prefix: config.prefix, campaigns, cache, queues });
   /** How long a dial request may take (the adapter's connect + response timeouts), per provider. */
   const requestTimeoutMs = (family: ProviderFamily): number => {
     const p = config.providers[family];
@@ -248,7 +250,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
       log,
       redis,
       callbacks: { receiver, callbackLog, secret: config.callbackSecret, allowIps: config.callbackAllowIps, now },
-      api: { campaigns, contacts, attempts, status, control, notifications },
+      api: { campaigns, contacts, attempts, status, control, notifications, purge },
       dashboard: { campaigns, status, queues },
       upload: {
         definition,
@@ -308,6 +310,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     queues,
     providers,
     control,
+    purge,
     service,
     receiver,
     status,

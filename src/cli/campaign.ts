@@ -17,6 +17,7 @@ import { sleep } from '../infra/clock.js';
 import type { ImportProgress } from '../campaign/import.js';
 import { addRejectsCommand } from './rejects.js';
 import { addNotificationsCommand } from './notifications.js';
+import { addDeleteCommand } from './delete.js';
 
 interface CreateFlags {
   definition?: string;
@@ -320,4 +321,5 @@ export function addCampaignCommands(program: Command, io: CliIo): void {
 
   addRejectsCommand(campaign, io);
   addNotificationsCommand(campaign, io);
+  addDeleteCommand(campaign, io);
 }

@@ -14,6 +14,7 @@ import type { AttemptStore } from '../store/attempts.js';
 import { ControlError, type CampaignControl } from '../campaign/control.js';
 import { isCampaignId } from '../store/ids.js';
 import type { DeadLetter } from '../notify/deliveries.js';
+import type { CampaignPurge } from '../campaign/purge.js';
 
 export interface ApiOptions {
   campaigns: CampaignStore;
@@ -25,6 +26,7 @@ export interface ApiOptions {
     failed(cid: string, limit?: number): Promise<DeadLetter[]>;
     resend(cid: string): Promise<{ resent: number; kept: number }>;
   };
+  purge: CampaignPurge;
 }
 
 const idParams = z.object({ id: z.string().refine(isCampaignId, 'campaign ids are 8 lowercase letters or digits') });
@@ -82,6 +84,13 @@ export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise
       return { id, action, state: (await opts.campaigns.get(id))?.state };
     });
   }
+
+  // Deletes a completed (or cancelled and ended) campaign and everything stored for it: export its results first.
+  app.delete('/campaigns/:id', async (req, reply) => {
+    const { id } = idParams.parse(req.params);
+    if (!(await opts.campaigns.get(id))) return reply.code(404).send({ error: `no campaign ${id}` });
+    return { id, deleted: true, ...(await opts.purge.purge(id)) };
+  });
 
   // Given-up notifications to the campaign's webhook: newest first, and sent again on request.
   app.get('/campaigns/:id/notifications/failed', async (req, reply) => {

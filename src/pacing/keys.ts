@@ -45,8 +45,15 @@ export function accountKeys(prefix: string, account: string): AccountKeys {
   };
 }
 
+const campaignBase = (prefix: string, campaignId: string) => `${prefix}:pace:camp:${campaignId}`;
+
+/** A SCAN pattern matching every pacing key of one campaign (for deleting it). */
+export function campaignKeysPattern(prefix: string, campaignId: string): string {
+  return `${campaignBase(prefix, campaignId)}:*`;
+}
+
 export function campaignKeys(prefix: string, campaignId: string): CampaignKeys {
-  const base = `${prefix}:pace:camp:${campaignId}`;
+  const base = campaignBase(prefix, campaignId);
   return {
     limits: `${base}:limits`,
     last: `${base}:last`,
