@@ -214,8 +214,9 @@ export function makeDeliveryStore(deps: { redis: Redis; keys: Keys; deadLetterLi
     return run(RETRY_RELEASE, [nk.retry], [delivery, lease, dueAt]);
   }
 
+  /** Drops a retry and its record, counting nothing (its record is gone, or its campaign was deleted). */
   function drop(delivery: string, lease: number): Promise<boolean> {
-    return run(RETRY_DROP, [nk.retry], [delivery, lease]);
+    return run(RETRY_DROP, [nk.retry, nk.delivery(delivery)], [delivery, lease]);
   }
 
   /** Deliveries in the retry set, with when each is due (for operators and tests). */

@@ -151,10 +151,18 @@ export function makeNotifier(deps: NotifierDeps) {
     }
     const tries = d.tries + 1;
     const campaign = await deps.campaigns.get(d.campaignId).catch((err: unknown) => {
-      if (codeOf(err) === 'ERR_CAMPAIGN_STORE') return null;
+      if (codeOf(err) === 'ERR_CAMPAIGN_STORE') return 'unreadable' as const;
       throw err;
     });
-    if (!campaign?.definition.webhook) return giveUpRetry(d, lease, d.tries, 'campaign_gone', `campaign ${d.campaignId} is gone or has no webhook; last error: ${d.lastError}`);
+    if (campaign === null) {
+      // Deleted: nothing to send, and nothing to write under a campaign that is no more.
+      await store.drop(id, lease);
+      log.warn({ campaignId: d.campaignId, delivery: d.delivery }, 'notification dropped: its campaign was deleted');
+      return;
+    }
+    if (campaign === 'unreadable' || !campaign.definition.webhook) {
+      return giveUpRetry(d, lease, d.tries, 'campaign_gone', `campaign ${d.campaignId} is unreadable or has no webhook; last error: ${d.lastError}`);
+    }
     if (stopping.signal.aborted) {
       await store.release(id, lease, now());
       return;

@@ -125,11 +125,13 @@ return 1
 `;
 
 /**
- * Drops a retry whose record is gone.
- * KEYS: retry   ARGV: deliveryId, leaseUntil
+ * Drops a retry with its record (the record is gone, or its campaign was
+ * deleted): nothing is counted, nothing is written for the campaign.
+ * KEYS: retry, delivery   ARGV: deliveryId, leaseUntil
  */
 export const RETRY_DROP = `${OWNED}
 redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
 return 1
 `;
 

@@ -237,6 +237,25 @@ describe('notifier delivery', () => {
     expect(await counts(seed)).toEqual({ delivered: 2, retrying: 0, failed: 0 });
   });
 
+  it('drops a retry whose campaign was deleted, writing nothing under it', async () => {
+    const { rx, seed } = await setup((_n, _req, res) => res.writeHead(503).end(), 'notify-deleted');
+    await seed.finalize(0, 'answered');
+    const n = makeNotifier(deps(seed));
+    cleanups.push(() => n.close());
+    await n.tick();
+    expect(await counts(seed)).toEqual({ delivered: 0, retrying: 1, failed: 0 });
+    // The campaign is deleted (as `campaign delete` does) while its delivery waits for a retry.
+    const campaignKeys = async () => (await redis.keys(`${seed.keys.campaign(seed.cid)}*`)).sort();
+    const own = await campaignKeys();
+    expect(own.length).toBeGreaterThan(0);
+    await redis.unlink(...own);
+    const nk = notifyKeys(seed.keys);
+    await until(async () => (await n.tick(), (await redis.zcard(nk.retry)) === 0), 'the retry dropped');
+    expect(await redis.exists(nk.delivery(`${seed.cid}-0-answered`))).toBe(0);
+    expect(await campaignKeys()).toEqual([]);
+    expect(rx.received).toHaveLength(1);
+  });
+
   it('keeps a given-up letter without a body (its contact could not be read) when the others are sent again', async () => {
     const { seed } = await setup(undefined, 'notify-resend-keep');
     const nk = notifyKeys(seed.keys);
