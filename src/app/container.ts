@@ -250,7 +250,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
       log,
       redis,
       callbacks: { receiver, callbackLog, secret: config.callbackSecret, allowIps: config.callbackAllowIps, now },
-      api: { campaigns, contacts, attempts, status, control, notifications, purge },
+      api: { campaigns, contacts, attempts, status, control, notifications, purge, metrics: { callbackLog, campaigns, notifications: (id) => notificationCounts(redis, keys, id) } },
       dashboard: { campaigns, status, queues },
       upload: {
         definition,

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { PROVIDER_FAMILIES, type ProviderFamily } from '../domain/types.js';
 import { checkPhone } from '../ingest/index.js';
+import { callbackStats } from '../reports/metrics.js';
 import { CliExit, positiveNumber, table, wholeNumber, withContainer, type CliIo } from './shared.js';
 
 function readNumbers(path: string, region: string | null): { numbers: string[]; bad: string[] } {
@@ -85,9 +86,19 @@ export function addOpsCommands(program: Command, io: CliIo): void {
       });
     });
 
-  program
-    .command('callbacks')
-    .description('stored callbacks')
+  const callbacks = program.command('callbacks').description('stored callbacks');
+  callbacks
+    .command('stats')
+    .description("the deployment's callbacks: received, what they turned out to be (refusals and orphans included), stored and pending")
+    .option('--json', 'print JSON')
+    .action(async (flags: { json?: boolean }) => {
+      await withContainer(io, async (c) => {
+        const s = await callbackStats(c);
+        if (flags.json) io.out(`${JSON.stringify(s, null, 2)}\n`);
+        else io.out(table([['callbacks', 'count'], ...Object.entries(s.counters).map(([k, v]) => [k, v]), ['stored (in the log)', s.stored], ['pending (not interpreted yet)', s.pending]]));
+      });
+    });
+  callbacks
     .command('replay')
     .description('interpret stored callbacks again, in order (final outcomes never change twice)')
     .option('--from <id>', 'first stream id')

@@ -15,6 +15,7 @@ import { ControlError, type CampaignControl } from '../campaign/control.js';
 import { isCampaignId } from '../store/ids.js';
 import type { DeadLetter } from '../notify/deliveries.js';
 import type { CampaignPurge } from '../campaign/purge.js';
+import { renderMetrics, type MetricsDeps } from '../reports/metrics.js';
 
 export interface ApiOptions {
   campaigns: CampaignStore;
@@ -27,6 +28,7 @@ export interface ApiOptions {
     resend(cid: string): Promise<{ resent: number; kept: number }>;
   };
   purge: CampaignPurge;
+  metrics: MetricsDeps;
 }
 
 const idParams = z.object({ id: z.string().refine(isCampaignId, 'campaign ids are 8 lowercase letters or digits') });
@@ -41,6 +43,9 @@ export async function apiRoutes(app: FastifyInstance, opts: ApiOptions): Promise
     const status = (err as { statusCode?: number }).statusCode ?? 500;
     return reply.code(status).send({ error: status >= 500 ? 'internal error' : (err as Error).message });
   });
+
+  // For a monitoring system (Prometheus text format), behind the same token as the rest of the API.
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(await renderMetrics(opts.metrics)));
 
   app.get('/campaigns', async () => {
     const ids = await opts.campaigns.list();

@@ -5,6 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asForm, numberOf, SECRET, sipcallCdr, sipcallStatus, startRig, type Rig } from './support.js';
+import { main } from '../../src/cli/main.js';
+import type { CliIo } from '../../src/cli/shared.js';
+import { REDIS_URL } from '../support/redis.js';
 
 const WRONG = 'wrong-key-presented-by-somebody';
 
@@ -46,6 +49,33 @@ describe('refused callbacks', () => {
     expect(ok.status).toBe(200);
     await rig.c.receiver.idle();
     expect((await rig.c.callbackLog.counters(null)).received - before.received).toBe(1);
+  });
+
+  it('shows the deployment-wide counts, refusals included, to a monitoring system and on the command line', async () => {
+    const before = await rig.c.callbackLog.counters(null);
+    expect((await rig.post('/callbacks/pbx/cdr', '{}', { key: WRONG })).status).toBe(401);
+    const orphan = JSON.stringify({ originated_call_id: 'orig.nobody', disposition: 'BUSY', calldate: '2026-01-05 10:20:54', duration: 3, billsec: 0 });
+    expect((await rig.post('/callbacks/pbx/cdr', orphan, { header: true })).status).toBe(200);
+    await rig.c.receiver.idle();
+    const res = await fetch(`${rig.url}/metrics`);
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const text = await res.text();
+    const sample = (line: string) => Number(new RegExp(`^${line.replace(/[{}"]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1]);
+    expect(text).toContain('# TYPE autodialer_callbacks gauge');
+    expect(sample('autodialer_callbacks{kind="unauthorized"}')).toBe(before.unauthorized + 1);
+    expect(sample('autodialer_callbacks{kind="orphan"}')).toBe(before.orphan + 1);
+    expect(sample('autodialer_callbacks{kind="received"}')).toBe(before.received + 1);
+    expect(sample('autodialer_callbacks_stored')).toBe(await rig.c.callbackLog.length());
+    expect(sample('autodialer_callbacks_pending')).toBe(0);
+    // Every sample line is well formed: a metric name, optional labels, a number.
+    for (const line of text.trim().split('\n').filter((l) => !l.startsWith('#'))) expect(line).toMatch(/^autodialer_[a-z_]+(\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\})? \d+$/);
+
+    let out = '';
+    const io: CliIo = { out: (t) => (out += t), err: () => undefined, env: { REDIS_URL, AUTODIALER_PREFIX: rig.prefix, LOG_LEVEL: 'silent' }, isTty: false };
+    expect(await main(['node', 'autodialer', 'callbacks', 'stats', '--json'], io)).toBe(0);
+    const stats = JSON.parse(out) as { counters: Record<string, number>; stored: number; pending: number };
+    expect(stats.counters.unauthorized).toBe(before.unauthorized + 1);
+    expect(stats).toMatchObject({ stored: await rig.c.callbackLog.length(), pending: 0 });
   });
 
   it('never writes the secret or a presented key to the log', async () => {

@@ -100,6 +100,10 @@ describe('deleting a campaign', () => {
     const def = h.container.definition({ action: 'playvoice', params, cps: 1, maxConcurrent: 1, maxAttempts: 1, resultTimeout: '2s' });
     const { id } = await h.container.createCampaign(def, csvSource('phone\n13800000421\n13800000422\n13800000423'), 'live.csv');
     await h.container.control.pause(id);
+    // Active, so a monitoring system sees its contacts.
+    const metrics = await (await request(`${h.serverUrl}/metrics`)).body.text();
+    expect(metrics).toContain(`autodialer_campaign_contacts{campaign="${id}",status="pending"} 3`);
+    expect(metrics).toContain(`autodialer_campaign_notifications{campaign="${id}",state="failed"} 0`);
     const refused = await request(`${h.serverUrl}/campaigns/${id}`, { method: 'DELETE' });
     expect(refused.statusCode).toBe(409);
     expect(await refused.body.json()).toEqual({ error: `campaign ${id} is paused: only a completed or cancelled campaign can be deleted (cancel it first)` });

@@ -16,6 +16,10 @@ describe('API token', () => {
     expect((await request(`${h.serverUrl}/campaigns`, { headers: { authorization: 'Bearer wrong-token-000000000' } })).statusCode).toBe(401);
     expect((await request(`${h.serverUrl}/campaigns`, { headers: { authorization: `Bearer ${TOKEN}` } })).statusCode).toBe(200);
     expect((await request(`${h.serverUrl}/campaigns/abcdefgh/pause`, { method: 'POST' })).statusCode).toBe(401);
+    expect((await request(`${h.serverUrl}/metrics`)).statusCode).toBe(401);
+    expect((await request(`${h.serverUrl}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).statusCode).toBe(200);
+    expect((await request(`${h.serverUrl}/campaigns/abcdefgh`, { method: 'DELETE' })).statusCode).toBe(401);
+    expect((await request(`${h.serverUrl}/campaigns/abcdefgh/notifications/resend`, { method: 'POST' })).statusCode).toBe(401);
     expect((await request(`${h.serverUrl}/dashboard/data`)).statusCode).toBe(401);
     expect((await request(`${h.serverUrl}/dashboard/data`, { headers: { authorization: `Bearer ${TOKEN}` } })).statusCode).toBe(200);
     expect((await request(`${h.serverUrl}/`)).statusCode).toBe(200);
