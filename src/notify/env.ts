@@ -4,7 +4,7 @@
  * environment, passes its reader in; every problem names its variable.
  */
 import { DurationError, parseDuration } from '../domain/duration.js';
-import { notifierOptionsSchema, NotifierOptionsError, resolveNotifierOptions, type NotifierOptionsInput } from './policy.js';
+import { NotifierOptionsError, resolveNotifierOptions, type NotifierOptionsInput } from './policy.js';
 
 type Kind = 'duration' | 'durations' | 'int' | 'number' | 'policy';
 
@@ -66,18 +66,9 @@ export function notifierOptionsFromEnv(get: (name: string) => string | undefined
     }
   }
   if (!readable) return {};
-  // The schema's messages name options (maxAgeMs); here they name the variables.
+  // Checked as the notifier checks them (ranges, and limits that must fit together); its messages
+  // name options (maxAgeMs, "maxAgeMs: …"), here they name the variables.
   const named = (message: string) => message.replace(/\b[a-z][a-zA-Z]*\b/g, (word) => nameOf.get(word) ?? word);
-  const r = notifierOptionsSchema.safeParse(input);
-  if (!r.success) {
-    for (const issue of r.error.issues) {
-      const option = String(issue.path[0] ?? '');
-      const message = named(issue.message);
-      const name = nameOf.get(option) ?? option;
-      problems.push(message.startsWith(name) ? message : `${name}: ${message}`);
-    }
-    return {};
-  }
   const options = input as NotifierOptionsInput;
   try {
     resolveNotifierOptions(options);
