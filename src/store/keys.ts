@@ -17,6 +17,10 @@ export function keys(prefix: string) {
     due: (cid: string) => `${prefix}:cmp:${cid}:due`,
     feeding: (cid: string) => `${prefix}:cmp:${cid}:feeding`,
     phones: (cid: string) => `${prefix}:cmp:${cid}:phones`,
+    /** Attempts begun per second (field: epoch second), the last few seconds only: the campaign's recent rate. */
+    sends: (cid: string) => `${prefix}:cmp:${cid}:sends`,
+    /** Attempts begun to one E.164 number (member: attempt id, score: epoch ms), across campaigns: frequency caps. */
+    numberCalls: (e164: string) => `${prefix}:freq:${e164}`,
     rejectSeen: (cid: string) => `${prefix}:cmp:${cid}:rejseen`,
     attempt: (cuuid: string) => `${prefix}:att:${cuuid}`,
     deadlines: `${prefix}:deadlines`,
