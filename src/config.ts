@@ -9,7 +9,8 @@ import type { ProviderFamily } from './domain/types.js';
 import { parseSipcallOutcomeTable, type SipcallOutcomeTable } from './providers/sipcall/outcomes.js';
 import { parsePbxDispositionTable, type PbxDispositionTable } from './providers/pbx/outcomes.js';
 import { notifierOptionsFromEnv } from './notify/env.js';
-import { DurationError, parseDuration } from './domain/duration.js';
+import { DurationError, formatDuration, parseDuration } from './domain/duration.js';
+import { FrequencyCapError, longestPeriod, parseFrequencyCap, type FrequencyCap } from './domain/frequency-cap.js';
 import type { NotifierOptionsInput } from './notify/policy.js';
 
 export interface SipcallConfig {
@@ -75,6 +76,20 @@ export interface Config {
   callbackRetentionMs: number | null;
   /** Outbound notification options set by AUTODIALER_NOTIFY_* and AUTODIALER_WEBHOOK_PRIVATE_ADDRESSES (checked; unset ones keep their defaults). */
   notifier: NotifierOptionsInput;
+  /**
+   * Frequency caps of every campaign (AUTODIALER_FREQUENCY_CAP, none by
+   * default), and how long each number's attempts are kept to count them
+   * (AUTODIALER_FREQUENCY_HISTORY: default the longest cap period, at least 1d;
+   * 0 keeps none, and then no cap may be set).
+   */
+  frequency: { caps: FrequencyCap[]; historyMs: number };
+}
+
+export interface AccountLimitsEnv {
+  /** Calls per second (0: no limit), or null when the variable is not set. */
+  cps: number | null;
+  /** Channels at once (0: no limit), or null when the variable is not set. */
+  maxConcurrent: number | null;
 }
 
 export class ConfigError extends Error {
@@ -128,6 +143,13 @@ const url = (name: string) =>
       return false;
     }
   }, `${name} must be an http(s) URL, for example http://127.0.0.1:8090`);
+
+const cpsIn = (name: string) =>
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, `${name} must be a number of calls per second such as 10 or 0.5 (0: no limit)`)
+    .transform(Number)
+    .refine((n) => n <= 10_000, `${name} must be at most 10000`);
 
 function pick<T>(problems: string[], name: string, schema: z.ZodType<T>, value: string | undefined, fallback: T): T;
 function pick<T>(problems: string[], name: string, schema: z.ZodType<T>, value: string | undefined): T | undefined;
@@ -276,6 +298,12 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     pbx: readTable(problems, 'PBX_DISPOSITION_TABLE', get('PBX_DISPOSITION_TABLE'), parsePbxDispositionTable),
   };
 
+  const accountLimits = (family: 'SIPCALL' | 'PBX'): AccountLimitsEnv => ({
+    cps: pick(problems, `${family}_MAX_CPS`, cpsIn(`${family}_MAX_CPS`), get(`${family}_MAX_CPS`)) ?? null,
+    maxConcurrent:
+      pick(problems, `${family}_MAX_CHANNELS`, intIn(`${family}_MAX_CHANNELS`, 0, 100_000), get(`${family}_MAX_CHANNELS`)) ?? null,
+  });
+
   const notifier = notifierOptionsFromEnv(get, problems);
   let callbackRetentionMs: number | null = 30 * 86_400_000;
   const retention = get('AUTODIALER_CALLBACK_RETENTION');
@@ -289,6 +317,8 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
       problems.push(`AUTODIALER_CALLBACK_RETENTION: ${err.message}`);
     }
   }
+
+  const frequency = frequencyFromEnv(get, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -313,7 +343,38 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     outcomeTables,
     callbackRetentionMs,
     notifier,
+    frequency,
   };
+}
+
+/** AUTODIALER_FREQUENCY_CAP and AUTODIALER_FREQUENCY_HISTORY, checked together. */
+function frequencyFromEnv(get: (name: string) => string | undefined, problems: string[]): Config['frequency'] {
+  let caps: FrequencyCap[] = [];
+  const spec = get('AUTODIALER_FREQUENCY_CAP');
+  if (spec !== undefined) {
+    try {
+      caps = parseFrequencyCap(spec);
+    } catch (err) {
+      if (!(err instanceof FrequencyCapError)) throw err;
+      problems.push(`AUTODIALER_FREQUENCY_CAP: ${err.message}`);
+    }
+  }
+  let historyMs = Math.max(longestPeriod(caps), 86_400_000);
+  const history = get('AUTODIALER_FREQUENCY_HISTORY');
+  if (history !== undefined) {
+    try {
+      historyMs = parseDuration(history);
+      if (historyMs < longestPeriod(caps)) {
+        problems.push(
+          `AUTODIALER_FREQUENCY_HISTORY: ${JSON.stringify(history)} is shorter than the longest period of AUTODIALER_FREQUENCY_CAP (${formatDuration(longestPeriod(caps))}): attempts would be forgotten before they stop counting`,
+        );
+      }
+    } catch (err) {
+      if (!(err instanceof DurationError)) throw err;
+      problems.push(`AUTODIALER_FREQUENCY_HISTORY: ${err.message}`);
+    }
+  }
+  return { caps, historyMs };
 }
 
 /** A message naming the missing variables, or null when the provider is configured. */

@@ -138,6 +138,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     const def = parseCampaignDefinition(raw, {
       timezone: (config.providers.sipcall ?? config.providers.pbx)?.timezone ?? 'UTC',
       region: config.defaultRegion,
+      frequencyHistoryMs: config.frequency.historyMs,
     });
     const missing = providerUnavailable(config, def.provider);
     if (missing && !providers.has(def.provider)) throw new DefinitionError([missing]);
@@ -220,6 +221,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
       sleep: (ms) => sleep(ms),
       log,
       pauseCampaign: (id, reason) => control.pause(id, reason).catch(() => undefined),
+      frequency: config.frequency,
     });
     events.on('attempt:dialed', ({ attemptId, kind, family, providerCallId }) => {
       if (kind !== 'accepted' || family !== 'pbx' || !providerCallId) return;

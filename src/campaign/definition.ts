@@ -5,7 +5,8 @@
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { ACTION_FAMILY, ACTIONS, PROVIDER_FAMILIES } from '../domain/types.js';
-import { parseDuration } from '../domain/duration.js';
+import { formatDuration, parseDuration } from '../domain/duration.js';
+import { formatFrequencyCap, longestPeriod, parseFrequencyCap } from '../domain/frequency-cap.js';
 import { parseBlackout, parseDays, parseHours } from '../domain/window-spec.js';
 import { buildRetryPolicy } from '../domain/retry.js';
 import { validateDialParams } from '../providers/params.js';
@@ -79,6 +80,8 @@ export const rawDefinitionSchema = z
       .strict()
       .default({ numberFormat: 'as_written' }),
     dnc: z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a DNC list name may hold letters, digits, _ . -')).default([]),
+    /** Attempts per number within rolling periods, across campaigns (`2/1d,7/7d`): adds to the deployment's cap. */
+    frequencyCap: z.string().optional(),
     webhook: z
       .object({ url: z.url({ message: 'webhook.url must be an http(s) URL' }), secret: z.string().min(16, 'webhook.secret must be at least 16 characters') })
       .strict()
@@ -119,6 +122,8 @@ export const campaignDefinitionSchema = z
       delimiter: z.string().nullable(),
     }),
     dnc: z.array(z.string()),
+    /** The campaign's own frequency cap, normalized ('' = none beyond the deployment's). */
+    frequencyCap: z.string().default(''),
     webhook: z.object({ url: z.string(), secret: z.string() }).nullable(),
   })
   .strict();
@@ -141,7 +146,15 @@ function issuePath(path: readonly PropertyKey[]): string {
  * Parses a raw definition; throws a DefinitionError listing every problem
  * (with the field named) so the user fixes them in one go.
  */
-export function parseCampaignDefinition(raw: unknown, defaults: { timezone: string; region: string | null }): CampaignDefinition {
+export function parseCampaignDefinition(
+  raw: unknown,
+  defaults: {
+    timezone: string;
+    region: string | null;
+    /** How long each number's attempts are kept (AUTODIALER_FREQUENCY_HISTORY): no cap may span longer. */
+    frequencyHistoryMs?: number;
+  },
+): CampaignDefinition {
   const parsed = rawDefinitionSchema.safeParse(raw);
   if (!parsed.success) {
     throw new DefinitionError(
@@ -170,6 +183,19 @@ export function parseCampaignDefinition(raw: unknown, defaults: { timezone: stri
   if (d.window.blackout) tryParse('window.blackout', () => parseBlackout(d.window.blackout!));
   if (d.window.starts && d.window.expires && Date.parse(d.window.expires) <= Date.parse(d.window.starts)) {
     problems.push('window.expires must come after window.starts');
+  }
+  let frequencyCap = '';
+  if (d.frequencyCap !== undefined) {
+    tryParse('frequencyCap', () => {
+      const caps = parseFrequencyCap(d.frequencyCap!);
+      const keep = defaults.frequencyHistoryMs;
+      if (keep !== undefined && longestPeriod(caps) > keep) {
+        throw new Error(
+          `a period of ${formatDuration(longestPeriod(caps))} is longer than the attempts kept per number (${formatDuration(keep)}): shorten it or set AUTODIALER_FREQUENCY_HISTORY=${formatDuration(longestPeriod(caps))}`,
+        );
+      }
+      frequencyCap = formatFrequencyCap(caps);
+    });
   }
   tryParse('retry', () =>
     buildRetryPolicy({ retry: d.retry, maxAttempts: d.maxAttempts, retryDelayMs: d.retryDelay, minGapMs: d.minGap ?? 0 }),
@@ -205,6 +231,7 @@ export function parseCampaignDefinition(raw: unknown, defaults: { timezone: stri
       delimiter: d.ingest.delimiter ?? null,
     },
     dnc: d.dnc,
+    frequencyCap,
     webhook: d.webhook ?? null,
   };
 }

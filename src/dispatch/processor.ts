@@ -1,9 +1,11 @@
 /**
  * The dial job processor: one job = one attempt of one contact.
  * Order matters: campaign state → calling window → DNC → pacing slot (in
- * line behind this process's other jobs of the campaign) → attempt recorded
- * as dialing → wait for the slot → last look at the campaign → request →
- * classified answer recorded.
+ * line behind this process's other jobs of the campaign) → wait for the slot
+ * → send-time admission → attempt recorded as dialing, atomically with the
+ * last checks (campaign running, window still open, DNC lists, frequency
+ * caps: a refusal frees the slot and ends or reschedules the contact as the
+ * early checks do) → request → classified answer recorded.
  *
  * A job that cannot dial now but has no attempt yet (campaign paused, window
  * closed, worker stopping) is kept and delayed, never completed: it is the
@@ -29,6 +31,9 @@ import { parseContactRow, parseContactState, type ContactRow, type ContactState,
 import type { DncStore } from '../store/dnc.js';
 import type { QueueRegistry, DialJobData } from '../infra/queues.js';
 import { nextCallableTime } from '../domain/window.js';
+import { parseFrequencyCap, type FrequencyCap } from '../domain/frequency-cap.js';
+import type { CampaignDefinition } from '../campaign/definition.js';
+import type { BeginRefusal } from '../store/attempts.js';
 import { attemptId } from '../store/ids.js';
 import { makeSlotGate, type SlotGate } from './slot-gate.js';
 import { makeWindowCheck } from './window-check.js';
@@ -70,7 +75,7 @@ export function readJobData(data: unknown): { contacts: JobContact[]; grouped: b
   return { contacts, grouped: true };
 }
 
-export type ProcessResult = 'dialed' | 'exists' | 'stale' | 'ended' | 'missing' | 'withdrawn';
+export type ProcessResult = 'dialed' | 'exists' | 'stale' | 'ended' | 'missing';
 
 /** What became of each contact of a group job, counted. */
 export type GroupResult = Partial<Record<ProcessResult | 'deferred', number>>;
@@ -96,9 +101,8 @@ export const DIAL_SAFETY_MARGIN_MS = 5;
 export const DEFAULT_DIAL_FLIGHT_MS = 30_000;
 
 /**
- * No slot sooner than this from the grant; the attempt is recorded as dialing
- * this long before its slot, so the request leaves at the slot, not after the
- * writes.
+ * No slot sooner than this from the grant: the work between the grant and
+ * the slot (the wait, the admission) never makes the send late.
  */
 export const DIAL_LEAD_MS = 50;
 
@@ -119,6 +123,11 @@ export interface DialProcessorDeps {
   /** Default DIAL_SAFETY_MARGIN_MS. */
   safetyMarginMs?: number;
   /**
+   * Frequency caps of every campaign, and how long each number's attempts are
+   * kept to count them (0: not kept). Default: none, not kept.
+   */
+  frequency?: { caps: FrequencyCap[]; historyMs: number };
+  /**
    * Longest a provider request may take (its connect + response timeouts): the
    * send-time admission counts a dial whose worker died mid-request until then.
    * Default DEFAULT_DIAL_FLIGHT_MS.
@@ -138,7 +147,18 @@ function dialing(c: ResolvedCampaign | null): boolean {
 export function makeDialProcessor(deps: DialProcessorDeps) {
   const { service, campaigns, contacts, pacer, now, log } = deps;
   const gate = deps.gate ?? makeSlotGate({ pacer, now, sleep: deps.sleep });
-  const isCallable = makeWindowCheck();
+  const openUntil = makeWindowCheck();
+  const frequency = deps.frequency ?? { caps: [], historyMs: 0 };
+  /** The caps a campaign's calls are under: the deployment's and the campaign's own (both hold). */
+  const capsMemo = new WeakMap<CampaignDefinition, FrequencyCap[]>();
+  const capsOf = (d: CampaignDefinition): FrequencyCap[] => {
+    let caps = capsMemo.get(d);
+    if (!caps) {
+      caps = d.frequencyCap === '' ? frequency.caps : [...frequency.caps, ...parseFrequencyCap(d.frequencyCap)];
+      capsMemo.set(d, caps);
+    }
+    return caps;
+  };
   const safetyMarginMs = deps.safetyMarginMs ?? DIAL_SAFETY_MARGIN_MS;
   const flightMs = (family: ProviderFamily): number => deps.requestTimeoutMs?.(family) ?? DEFAULT_DIAL_FLIGHT_MS;
   const admissions = makeAdmissionLines();
@@ -170,6 +190,40 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
     }
   }
 
+  /** A contact whose calling window is closed at `t`: it waits for the next opening, or ends expired when there is none. */
+  async function windowClosed(cid: string, idx: number, c: ResolvedCampaign, zone: string, t: number, why: string): Promise<ProcessResult | Deferral> {
+    const next = nextCallableTime(c.window, zone, t);
+    if (next !== null) return { defer: 'later', at: next };
+    await service.endContact(cid, idx, 'expired', why);
+    return 'ended';
+  }
+
+  /** What becomes of a contact whose begin was refused by its last checks (nothing was recorded). */
+  async function refused(cid: string, idx: number, c: ResolvedCampaign, zone: string, why: BeginRefusal): Promise<ProcessResult | Deferral> {
+    const t = now();
+    switch (why.refused) {
+      case 'state':
+        if (why.state === 'cancelled') {
+          await service.endContact(cid, idx, 'cancelled', 'campaign cancelled before this contact was dialed');
+          return 'ended';
+        }
+        if (why.state === 'gone') return 'missing';
+        return { defer: 'later', at: t + PAUSED_RECHECK_MS };
+      case 'window':
+        return windowClosed(cid, idx, c, zone, t, 'the calling window closed for good before this contact was dialed');
+      case 'dnc':
+        await service.endContact(cid, idx, 'dnc', `number added to do-not-call list ${why.lists.join(', ')} before it was dialed`);
+        return 'ended';
+      case 'cap': {
+        // Over its frequency cap: it waits until the cap allows the next call and its window is open.
+        const next = c.window.expiresAt !== null && why.retryAt >= c.window.expiresAt ? null : nextCallableTime(c.window, zone, Math.max(t, why.retryAt));
+        if (next !== null) return { defer: 'later', at: next };
+        await service.endContact(cid, idx, 'expired', `frequency cap reached: the next call was allowed at ${new Date(why.retryAt).toISOString()}, after the campaign expired`);
+        return 'ended';
+      }
+    }
+  }
+
   /** One contact of a job in hand, from the campaign's state to the recorded answer. */
   async function dialContact(cid: string, k: JobContact, signal: AbortSignal | undefined): Promise<ProcessResult | Deferral> {
     const { idx, n } = k;
@@ -190,14 +244,10 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
     }
     const t = now();
     const zone = row.z ?? c.zone;
-    if (!isCallable(c.window, zone, t)) {
-      const next = nextCallableTime(c.window, zone, t);
-      if (next === null) {
-        await service.endContact(cid, idx, 'expired', 'the calling window closed for good before this contact was dialed');
-        return 'ended';
-      }
-      return { defer: 'later', at: next };
-    }
+    // Early checks: a contact that cannot be called now takes no slot. They are made again, atomically, when
+    // the attempt is recorded right before the request leaves (the begin's guard), whatever changed meanwhile.
+    const windowUntil = openUntil(c.window, zone, t);
+    if (windowUntil === null) return windowClosed(cid, idx, c, zone, t, 'the calling window closed for good before this contact was dialed');
     const d = c.record.definition;
     if (d.dnc.length > 0) {
       const on = await deps.dnc.check(row.e, d.dnc);
@@ -217,33 +267,24 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
     const holdMs = service.dialDeadline(c, t) - t + 30_000;
     const slot = await gate.acquire(`${d.provider}|${cid}`, {
       request: () => ({ account: d.provider, campaignId: cid, attemptId: id, holdUntilMs: now() + holdMs, safetyMarginMs, leadMs: DIAL_LEAD_MS }),
-      wanted: async () => dialing(await campaigns.get(cid)),
+      // A contact whose window closed while it waited in line leaves it at once (it takes no slot).
+      wanted: async () => now() < windowUntil && dialing(await campaigns.get(cid)),
       ...(signal ? { signal } : {}),
     });
     if (slot === null) {
-      // No slot and no attempt: the campaign stopped dialing, or this worker is stopping.
+      // No slot and no attempt: the campaign stopped dialing, the window closed, or this worker is stopping.
       const current = await campaigns.get(cid);
       if (current?.record.state === 'cancelled') {
         await service.endContact(cid, idx, 'cancelled', 'campaign cancelled before this contact was dialed');
         return 'ended';
       }
       if (signal?.aborted) return { defer: 'back' };
+      if (now() >= windowUntil) return windowClosed(cid, idx, c, zone, now(), 'the calling window closed for good before this contact was dialed');
       return { defer: 'later', at: now() + PAUSED_RECHECK_MS };
     }
 
-    // The attempt is recorded as dialing just before its slot (within the lead), not when the slot was
-    // reserved: a worker that dies while waiting leaves no attempt in doubt that never left.
-    const beginAt = slot.sendAt - DIAL_LEAD_MS;
-    if (beginAt > now()) await deps.sleep(beginAt - now());
-    // The begin also indexes the callee (sipcall status callbacks carry only the number).
-    const begun = await service.begin(c, idx, n, row.d, known);
-    if (begun.result !== 'began') {
-      await pacer.release(d.provider, cid, id);
-      log.warn({ campaignId: cid, attemptId: id, result: begun.result }, 'attempt not dialed: already begun or no longer due');
-      return begun.result;
-    }
-    // The request leaves at its reserved slot, not when the bookkeeping before it happens to end,
-    // and only once the send-time log admits it (a sender that woke late never bunches calls).
+    // The request leaves at its reserved slot, and only once the send-time log admits it (a sender that woke
+    // late never bunches calls).
     const wait = slot.sendAt - now();
     if (wait > 0) await deps.sleep(wait);
     if (slot.rated) {
@@ -253,6 +294,27 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
         for (let admitted = await admit(); !admitted.ok; admitted = await admit()) await deps.sleep(admitted.retryInMs);
       });
     }
+    // The attempt is recorded as dialing right before the request leaves, and the same script makes the last
+    // checks (campaign running, window open, DNC lists, frequency caps) at that instant: nothing that changed
+    // while this contact waited for its slot is missed. A worker that dies while waiting leaves no attempt.
+    // The begin also indexes the callee (sipcall status callbacks carry only the number).
+    const begun = await service.begin(c, idx, n, row.d, known, {
+      windowUntil: Number.isFinite(windowUntil) ? windowUntil : null,
+      e164: row.e,
+      dnc: d.dnc,
+      caps: capsOf(d),
+      keepMs: frequency.historyMs,
+    });
+    if (begun.result !== 'began') {
+      // Never sent: the channel and the admitted place in the send log are free again.
+      await Promise.all([pacer.release(d.provider, cid, id), slot.rated ? pacer.withdraw(d.provider, cid, id) : undefined]);
+      if (begun.refusal) {
+        log.info({ campaignId: cid, attemptId: id, refused: begun.refusal }, 'attempt not dialed: refused by its last checks');
+        return refused(cid, idx, c, zone, begun.refusal);
+      }
+      log.warn({ campaignId: cid, attemptId: id, result: begun.result }, 'attempt not dialed: already begun or no longer due');
+      return begun.result === 'refused' ? 'stale' : begun.result;
+    }
     // Admitted, the send is logged as in flight: it is landed once the exchange is over, whatever happened
     // (a failure to land only keeps it counted until its flight bound).
     const land = async (): Promise<void> => {
@@ -260,23 +322,14 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
       await pacer.landed(d.provider, cid, id).catch((err: unknown) => log.warn({ err, campaignId: cid, attemptId: id }, 'could not land a send in the pacing log'));
     };
     let outcome: DialOutcome;
-    let withdrawn = false;
     try {
-      const current = await campaigns.get(cid);
-      if (dialing(current)) {
-        outcome = await adapter.dial({ attemptId: id, number: row.d, action: d.action, params: { ...d.params, ...(row.c ?? {}) } });
-      } else {
-        // Paused or cancelled while this call waited for its slot: it never leaves.
-        withdrawn = true;
-        outcome = { kind: 'not_sent', reason: `campaign ${current?.record.state ?? 'gone'} before the request left`, code: 'ERR_CAMPAIGN_STOPPED' };
-      }
+      outcome = await adapter.dial({ attemptId: id, number: row.d, action: d.action, params: { ...d.params, ...(row.c ?? {}) } });
     } catch (err) {
       await land();
       throw err;
     }
     // The exchange is over, the arrival behind us: landed first, in the same pipeline as the result.
     await Promise.all([land(), service.dialResult(id, d.provider, outcome)]);
-    if (withdrawn) return 'withdrawn';
     log.debug({ campaignId: cid, attemptId: id, outcome: outcome.kind }, 'dialed');
     return 'dialed';
   }

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { AttemptOutcome, CallResult, ProviderFamily } from '../domain/types.js';
 import type { DialOutcome } from '../providers/types.js';
 import type { Pacer } from '../pacing/types.js';
-import { createdAttempt, type AttemptFields, type AttemptIndex } from '../store/attempts.js';
+import { createdAttempt, type AttemptFields, type AttemptIndex, type BeginGuard, type BeginRefusal } from '../store/attempts.js';
 import { encodeContactState, type ContactState } from '../store/contacts.js';
 import type { ResolvedCampaign } from '../campaign/runtime.js';
 import { attemptId, parseAttemptId } from '../store/ids.js';
@@ -26,7 +26,7 @@ export interface AttemptServiceDeps extends AttemptCoreDeps {
   pauseCampaign: (campaignId: string, reason: string) => Promise<void>;
 }
 
-export type BeginResult = 'began' | 'exists' | 'stale';
+export type BeginResult = 'began' | 'exists' | 'stale' | 'refused';
 
 export type ResultEffect = 'final' | 'duplicate' | 'late' | 'conflict' | 'progress' | 'ignored';
 
@@ -77,13 +77,16 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
     number: string,
     /** The contact's state as the caller read it (saves a read; a conflict reads again). */
     known?: { raw: string; state: ContactState },
-  ): Promise<{ result: BeginResult; id: string; deadline: number }> {
+    /** The last checks, made atomically with the record (a refusal writes nothing). */
+    guard?: BeginGuard,
+  ): Promise<{ result: BeginResult; id: string; deadline: number; refusal?: BeginRefusal }> {
     const cid = c.record.id;
     const id = attemptId({ campaignId: cid, contact: idx, attempt: n });
     const t = now();
     const d = c.record.definition;
     const deadline = dialDeadline(c, t);
     let first = known;
+    let refusal: BeginRefusal | undefined;
     const result = await casLoop('begin', async () => {
       const { raw, state } = first ?? (await contacts.state(cid, idx));
       first = undefined;
@@ -92,24 +95,29 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       const next: ContactState = Object.assign({}, state, { ph: 'dialing' as const, a: id, ld: t });
       const record = applyAttemptEvent(newAttempt(t), { type: 'dial_sent' }, t).record;
       const fields: AttemptFields = { ...recordFields(record), cid, idx, n, family: d.provider, number, deadline };
-      const r = await attempts.commit({
+      const input = {
         cuuid: id,
         base: null,
         fields,
-        contact: { idx, expectedRaw: raw, next, oldStatus: 'pending', newStatus: 'pending' },
+        contact: { idx, expectedRaw: raw, next, oldStatus: 'pending' as const, newStatus: 'pending' as const },
         dueAt: null,
         deadline,
         now: t,
         // Status callbacks (sipcall) carry only the callee: they find this attempt while it is live.
         ...(d.provider === 'sipcall' ? { index: { by: 'callee' as const, family: 'sipcall', number, ttlMs: deadline - t + 30_000 } } : {}),
-      });
+      };
+      const r = guard ? await attempts.begin({ ...input, guard }) : await attempts.commit(input);
+      if (typeof r === 'object') {
+        refusal = r;
+        return 'refused' as const;
+      }
       // A conflict is either a concurrent change of the contact (decide again) or this attempt already begun.
       if (r === 'conflict') return (await attempts.get(id)) ? ('exists' as const) : RETRY;
       written.put(id, { a: createdAttempt(id, fields), raw: encodeContactState(next), state: next });
       return 'began' as const;
     });
     if (result === 'began') events.emit('attempt:dialing', { campaignId: cid, attemptId: id });
-    return { result, id, deadline };
+    return refusal ? { result, id, deadline, refusal } : { result, id, deadline };
   }
 
   /** Applies the synchronous answer of the provider to a dialing attempt. */

@@ -82,3 +82,15 @@ if ARGV[2] ~= '' then now = math.floor(tonumber(ARGV[2])) else
 end
 return redis.call('ZADD', KEYS[1], 'XX', 'LT', 'CH', now, ARGV[1]) + redis.call('ZADD', KEYS[2], 'XX', 'LT', 'CH', now, ARGV[1])
 `;
+
+/**
+ * An admitted send that never left (its attempt was refused at the begin):
+ * its entry leaves both logs, so the slot it took is free again at once.
+ *
+ * KEYS: 1 campaign sent log, 2 account sent log
+ * ARGV: 1 attemptId
+ * Reply: number of logs the entry was removed from
+ */
+export const WITHDRAW_LUA = `
+return redis.call('ZREM', KEYS[1], ARGV[1]) + redis.call('ZREM', KEYS[2], ARGV[1])
+`;

@@ -20,7 +20,7 @@ import {
 import { keyTable, luaScript, runScript } from '../infra/lua.js';
 import { makeTurnBatcher } from '../infra/turn-batch.js';
 import { ACQUIRE_LUA, ACQUIRE_MANY_LUA, RELEASE_LUA, EFFECTIVE_RATE_LUA, EXTEND_LUA, IN_FLIGHT_LUA, PENALIZE_LUA } from './scripts.js';
-import { ADMIT_LUA, LANDED_LUA } from './admission-scripts.js';
+import { ADMIT_LUA, LANDED_LUA, WITHDRAW_LUA } from './admission-scripts.js';
 import type { AcquireBlock, AcquireRequest, AcquireResult, PaceLimits, Pacer } from './types.js';
 
 /** Epoch milliseconds; replaces Redis `TIME` when given (tests, simulations). */
@@ -63,6 +63,13 @@ export interface RedisPacer extends Pacer {
   acquire(req: PacedAcquireRequest): Promise<PacedAcquireResult>;
   penalize(account: string, retryAfterMs: number | null): Promise<void>;
   effectiveRate(account: string): Promise<EffectiveRate>;
+  /** Campaigns waiting on an account now (asked within the active window), each with its own cps as last seen (0 = none). */
+  accountCampaigns(account: string): Promise<AccountCampaign[]>;
+}
+
+export interface AccountCampaign {
+  campaignId: string;
+  cps: number;
 }
 
 const ACQUIRE = luaScript(ACQUIRE_LUA, 11);
@@ -75,6 +82,7 @@ const IN_FLIGHT = luaScript(IN_FLIGHT_LUA, 2);
 const EXTEND = luaScript(EXTEND_LUA, 2);
 const ADMIT = luaScript(ADMIT_LUA, 4);
 const LANDED = luaScript(LANDED_LUA, 2);
+const WITHDRAW = luaScript(WITHDRAW_LUA, 2);
 const RELEASE = luaScript(RELEASE_LUA, 2);
 
 const BLOCKS = ['campaign_rate', 'account_rate', 'campaign_channels', 'account_channels', 'backoff'] as const satisfies readonly AcquireBlock[];
@@ -106,6 +114,7 @@ function decodeAcquireReply(reply: unknown): PacedAcquireResult {
 const decimal = z.string().regex(/^-?[\d.]+(e[+-]?\d+)?$/i).transform(Number);
 const effectiveReply = z.tuple([decimal, decimal, z.number().int().min(0)]);
 const inFlightReply = z.tuple([z.number().int().min(0), z.number().int().min(0)]);
+const accountCampaignsReply = z.tuple([z.tuple([z.coerce.number(), z.coerce.number()]), z.array(z.string()), z.record(z.string(), z.string())]);
 
 function parseReply<T>(schema: z.ZodType<T>, reply: unknown, what: string): T {
   const r = schema.safeParse(reply);
@@ -210,6 +219,12 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
       if (!isWhole(reply, 0) || reply > 2) unexpected('landed', reply);
     },
 
+    async withdraw(account, campaignId, attemptId) {
+      requireIds({ account, campaignId, attemptId });
+      const reply = await runScript(redis, WITHDRAW, [camp(campaignId).sent, acct(account).sent], [attemptId]);
+      if (!isWhole(reply, 0) || reply > 2) unexpected('withdraw', reply);
+    },
+
     async extend(account, campaignId, attemptId, holdUntilMs) {
       requireIds({ account, campaignId, attemptId });
       const until = requireEpochMs('holdUntilMs', holdUntilMs);
@@ -240,6 +255,22 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
       const reply = await runScript(redis, EFFECTIVE_RATE, [a.limits, a.backoff], [nowArg(), bo.recoverPerSecond]);
       const [configuredCps, effectiveCps, blockedForMs] = parseReply(effectiveReply, reply, 'effective rate');
       return { configuredCps, effectiveCps, blockedForMs };
+    },
+
+    async accountCampaigns(account) {
+      requireIds({ account });
+      const a = acct(account);
+      const res = await redis.pipeline().time().zrange(a.active, 0, -1, 'WITHSCORES').hgetall(a.campaignCps).exec();
+      const [time, active, cps] = parseReply(accountCampaignsReply, (res ?? []).map(([err, v]) => (err ? null : v)), 'account campaigns');
+      const nowMs = clock ? clock.now() : time[0] * 1000 + Math.floor(time[1] / 1000);
+      const out: AccountCampaign[] = [];
+      for (let i = 0; i + 1 < active.length; i += 2) {
+        if (Number(active[i + 1]) < nowMs - tuning.activeWindowMs) continue;
+        const id = active[i]!;
+        const own = Number(cps[id] ?? 0);
+        out.push({ campaignId: id, cps: Number.isFinite(own) && own > 0 ? own : 0 });
+      }
+      return out;
     },
 
     async setAccountLimits(account, limits) {

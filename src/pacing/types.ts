@@ -43,6 +43,11 @@ export interface Pacer {
    * is counted for one more second from now (instead of until its flight bound).
    */
   landed(account: string, campaignId: string, attemptId: string): Promise<void>;
+  /**
+   * An admitted send that will not leave after all (its attempt was refused
+   * when it was recorded): it leaves the send logs, freeing its place at once.
+   */
+  withdraw(account: string, campaignId: string, attemptId: string): Promise<void>;
   /** Moves a held channel's expiry (e.g. once the provider accepted the call). */
   extend(account: string, campaignId: string, attemptId: string, holdUntilMs: number): Promise<void>;
   /** Frees the channel held by an attempt (idempotent). */

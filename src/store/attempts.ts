@@ -12,6 +12,7 @@ import { keyTable, luaScript, runScript } from '../infra/lua.js';
 import { makeTurnBatcher, type BatchOutcome } from '../infra/turn-batch.js';
 import { encodeContactState, type ContactState } from './contacts.js';
 import { parseAttemptId } from './ids.js';
+import type { FrequencyCap } from '../domain/frequency-cap.js';
 import { AttemptStoreError, decodeAttemptFields, decodeAttemptValue, encodeAttemptValue, type StoredAttempt } from './attempt-record.js';
 
 export { AttemptStoreError, decodeAttemptValue, decodeStoredAttempt, encodeAttemptValue, type StoredAttempt } from './attempt-record.js';
@@ -41,7 +42,33 @@ export interface CommitInput {
   index?: AttemptIndex;
   /** The pacer's channel holds (campaign, account) to free with the commit (same script). */
   release?: readonly [campaignHolds: string, accountHolds: string];
+  /** A begin: the last checks before the call, made in the same script (see BeginGuard). */
+  guard?: BeginGuard;
 }
+
+/**
+ * What a begin checks atomically with recording the attempt, at `now` of the
+ * commit: the campaign is running (or importing), the contact's calling
+ * window is still open (`windowUntil`: when it closes; null: never), the
+ * number is on none of the DNC lists, and no frequency cap is reached. A
+ * begin that passes counts towards the number's caps (its recent attempts
+ * are kept `keepMs`, 0: not kept) and the campaign's recent rate.
+ */
+export interface BeginGuard {
+  windowUntil: number | null;
+  /** The number as DNC lists and caps key it (E.164). */
+  e164: string;
+  dnc: readonly string[];
+  caps: readonly FrequencyCap[];
+  keepMs: number;
+}
+
+/** Why a guarded begin was refused (nothing was written). */
+export type BeginRefusal =
+  | { refused: 'state'; state: string }
+  | { refused: 'window' }
+  | { refused: 'dnc'; lists: string[] }
+  | { refused: 'cap'; retryAt: number };
 
 /** Where a callback that lacks the customuuid finds its attempt; the value is the attempt id. */
 export type AttemptIndex = { ttlMs: number } & (
@@ -87,9 +114,30 @@ export const STORE_BATCH = 32;
 
 const COMMIT_RESULTS: ReadonlySet<string> = new Set(['conflict', 'ok', 'completed']);
 
-function commitResult(reply: unknown): BatchOutcome<CommitResult> {
+function refusal(r: string): BeginRefusal | null {
+  const [, kind, rest = ''] = r.split(':', 3) as [string, string | undefined, string | undefined];
+  const full = r.slice(`refused:${kind ?? ''}:`.length);
+  switch (kind) {
+    case 'state':
+      return { refused: 'state', state: full };
+    case 'window':
+      return { refused: 'window' };
+    case 'dnc':
+      return { refused: 'dnc', lists: full.split(',').filter((l) => l !== '') };
+    case 'cap': {
+      const retryAt = Number(rest);
+      return Number.isFinite(retryAt) ? { refused: 'cap', retryAt } : null;
+    }
+    default:
+      return null;
+  }
+}
+
+function commitResult(reply: unknown): BatchOutcome<CommitResult | BeginRefusal> {
   const r = String(reply);
-  return COMMIT_RESULTS.has(r) ? (r as CommitResult) : new AttemptStoreError(`attempt commit failed: ${r}`);
+  if (COMMIT_RESULTS.has(r)) return r as CommitResult;
+  const refused = r.startsWith('refused:') ? refusal(r) : null;
+  return refused ?? new AttemptStoreError(`attempt commit failed: ${r}`);
 }
 
 /** An attempt with its contact's raw state, as one read returns them (null: no such attempt). */
@@ -130,6 +178,11 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
     const keys = [k.attempt(input.cuuid), k.campaign(cid), k.deadlines, k.active, k.outbox];
     if (input.index) keys.push(indexKey(input.index));
     if (input.release) keys.push(input.release[0], input.release[1]);
+    const guard = input.guard;
+    if (guard) {
+      keys.push(k.sends(cid), k.numberCalls(guard.e164));
+      for (const list of guard.dnc) keys.push(k.dnc(list));
+    }
     const ver = input.base?.ver ?? 0;
     const args = [
       String(ver),
@@ -150,8 +203,9 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
       input.release ? '1' : '',
       // Only a contact taken by the feeder and not begun yet (or one with no state) can be in the feeding set.
       input.contact.expectedRaw === '' || input.contact.expectedRaw.includes(QUEUED) ? '1' : '',
+      guard ? '1' : '',
     ];
-    // The stats increments follow the 17 fixed args, as pairs (ARGV[13] says how many).
+    // The stats increments follow the 18 fixed args, as pairs (ARGV[13] says how many).
     if (input.stats) {
       let n = 0;
       for (const field in input.stats) {
@@ -159,6 +213,11 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
         n++;
       }
       if (n > 0) args[12] = String(n);
+    }
+    if (guard) {
+      args.push(String(Math.round(input.now)), guard.windowUntil === null ? '' : String(Math.round(guard.windowUntil)), guard.e164, String(guard.dnc.length), ...guard.dnc);
+      args.push(String(guard.caps.length), String(Math.max(0, Math.round(guard.keepMs))));
+      for (const cap of guard.caps) args.push(String(cap.count), String(cap.periodMs));
     }
     return { keys, args };
   }
@@ -168,7 +227,7 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
    * same turn of the event loop go as one script call, each still its own
    * compare-and-set with its own answer.
    */
-  const commit = makeTurnBatcher<{ keys: string[]; args: string[] }, CommitResult>({
+  const commit = makeTurnBatcher<{ keys: string[]; args: string[] }, CommitResult | BeginRefusal>({
     max: STORE_BATCH,
     async run(batch) {
       if (batch.length === 1) return [commitResult(await runScript(redis, COMMIT_SCRIPT, batch[0]!.keys, batch[0]!.args))];
@@ -251,7 +310,13 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
   return {
     get,
     readWithState,
-    commit: async (input: CommitInput): Promise<CommitResult> => commit(commitCall(input)),
+    commit: async (input: CommitInput): Promise<CommitResult> => {
+      const r = await commit(commitCall(input));
+      if (typeof r === 'object') throw new AttemptStoreError(`attempt ${input.cuuid}: a commit without a guard was refused (${r.refused})`);
+      return r;
+    },
+    /** A commit with the begin's last checks: refused (nothing written) when one fails. */
+    begin: async (input: CommitInput & { guard: BeginGuard }): Promise<CommitResult | BeginRefusal> => commit(commitCall(input)),
     overdue,
     rememberProviderCallId,
     byProviderCallId,

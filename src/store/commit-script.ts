@@ -20,7 +20,22 @@
  *       cuuid, now, campaignId, number of stats increments ('' = none),
  *       index TTL ms ('' = no index), index value, release ('1' = free the channel),
  *       unfeed ('1' = the contact may still be in the feeding set: take it out),
- *       then the stats increments: field, by, field, by…
+ *       guard ('1' = a begin: the last checks before a call, below; '' = none),
+ *       then the stats increments: field, by, field, by…,
+ *       then, with a guard: now (ms, the caller's clock), windowUntil (ms; '' =
+ *       never closes), the number (E.164), nDnc, the DNC list names (nDnc),
+ *       nCaps, keepMs, then per cap: count, periodMs
+ * With a guard, the keys after the optional ones are: the campaign's
+ * per-second begin counts, the number's recent attempts (frequency caps),
+ * then one DNC list set per name.
+ * A guarded commit (the begin of an attempt, just before its request leaves)
+ * is refused, writing nothing, when the campaign is not running (or
+ * importing), the contact's calling window has closed (now ≥ windowUntil),
+ * the number is on one of the DNC lists, or one of the caps is reached:
+ * 'refused:state:<state>', 'refused:window', 'refused:dnc:<list,…>',
+ * 'refused:cap:<ms when the caps allow the next attempt>'. Once it passes,
+ * the attempt is counted in the number's recent attempts (kept keepMs) and
+ * in the campaign's per-second begin counts (kept about 20 s).
  * The index key is set to the index value with that TTL (an attempt found by
  * callee, call uuid or provider call id); a release removes the attempt from
  * both holds.
@@ -69,6 +84,59 @@ local function campFields(c, cmp)
   return c.fields
 end
 
+-- The last checks of a begin (see the header): nil when the call may leave now, else the refusal.
+local function guardRefusal(K, A, g, kFirst, c, cmp)
+  local now = tonumber(A[g])
+  local state = campFields(c, cmp)[4]
+  if state ~= 'running' and state ~= 'importing' then return 'refused:state:' .. tostring(state or 'gone') end
+  local untilMs = A[g + 1]
+  if untilMs ~= '' and now >= tonumber(untilMs) then return 'refused:window' end
+  local number = A[g + 2]
+  local nDnc = tonumber(A[g + 3])
+  local on = {}
+  for j = 1, nDnc do
+    if redis.call('SISMEMBER', K[kFirst + 1 + j], number) == 1 then on[#on + 1] = A[g + 3 + j] end
+  end
+  if #on > 0 then return 'refused:dnc:' .. table.concat(on, ',') end
+  local capsAt = g + 4 + nDnc
+  local freqKey = K[kFirst + 1]
+  local retryAt = 0
+  for j = 1, tonumber(A[capsAt]) do
+    local count, period = tonumber(A[capsAt + 2 * j]), tonumber(A[capsAt + 2 * j + 1])
+    local since = '(' .. string.format('%d', now - period)
+    if redis.call('ZCOUNT', freqKey, since, '+inf') >= count then
+      local e = redis.call('ZREVRANGEBYSCORE', freqKey, '+inf', since, 'WITHSCORES', 'LIMIT', count - 1, 1)
+      local at = tonumber(e[2]) + period
+      if at > retryAt then retryAt = at end
+    end
+  end
+  if retryAt > 0 then return 'refused:cap:' .. string.format('%d', retryAt) end
+  return nil
+end
+
+-- A begin that passed: the attempt counts towards the number's caps and the campaign's recent rate.
+local function guardRecord(K, A, g, kFirst, cuuid)
+  local now = tonumber(A[g])
+  local nDnc = tonumber(A[g + 3])
+  local keep = tonumber(A[g + 5 + nDnc])
+  local freqKey, sendsKey = K[kFirst + 1], K[kFirst]
+  if keep > 0 then
+    redis.call('ZADD', freqKey, now, cuuid)
+    redis.call('ZREMRANGEBYSCORE', freqKey, '-inf', string.format('%d', now - keep))
+    redis.call('PEXPIRE', freqKey, keep)
+  end
+  local sec = math.floor(now / 1000)
+  if redis.call('HINCRBY', sendsKey, sec, 1) == 1 then
+    -- A new second: the buckets older than 20 s go (at most a few, once a second).
+    local old = {}
+    for _, f in ipairs(redis.call('HKEYS', sendsKey)) do
+      if tonumber(f) and tonumber(f) < sec - 20 then old[#old + 1] = f end
+    end
+    if #old > 0 then redis.call('HDEL', sendsKey, unpack(old)) end
+    redis.call('PEXPIRE', sendsKey, 60000)
+  end
+end
+
 -- K: this commit's keys; A[o + 1], A[o + 2]…: its args; i: its place in the batch.
 local function commit(K, A, o, i, acc)
   local cmp = K[2]
@@ -82,7 +150,13 @@ local function commit(K, A, o, i, acc)
     nextKey = nextKey + 1
   end
   local release = A[o + 16] == '1'
-  if release then holdsCampaign, holdsAccount = K[nextKey], K[nextKey + 1] end
+  if release then
+    holdsCampaign, holdsAccount = K[nextKey], K[nextKey + 1]
+    nextKey = nextKey + 2
+  end
+  local nStats = tonumber(A[o + 13]) or 0
+  local guarded = A[o + 18] == '1'
+  local g = o + 18 + 2 * nStats + 1
   -- The version is the value's prefix ('<ver>|'); a value without one never matches.
   local cur = redis.call('GET', K[1])
   local ver = '0'
@@ -91,6 +165,11 @@ local function commit(K, A, o, i, acc)
   local idx = A[o + 3]
   local st = redis.call('HGET', c.st, idx) or ''
   if st ~= A[o + 4] then return 'conflict' end
+  if guarded then
+    local refused = guardRefusal(K, A, g, nextKey, c, cmp)
+    if refused then return refused end
+    guardRecord(K, A, g, nextKey, A[o + 10])
+  end
   if A[o + 2] ~= '' then redis.call('SET', K[1], A[o + 2]) end
   if A[o + 5] ~= '' then redis.call('HSET', c.st, idx, A[o + 5]) end
   local old, new = A[o + 6], A[o + 7]
@@ -105,8 +184,7 @@ local function commit(K, A, o, i, acc)
   end
   if A[o + 8] ~= '' then redis.call('ZADD', c.due, tonumber(A[o + 8]), idx) end
   if A[o + 17] == '1' then redis.call('ZREM', c.feeding, idx) end
-  local nStats = tonumber(A[o + 13]) or 0
-  local s0 = o + 17
+  local s0 = o + 18
   for j = 1, nStats do incr(acc, c.stats, A[s0 + 2 * j - 1], tonumber(A[s0 + 2 * j])) end
   if old ~= new and new ~= 'pending' and campFields(c, cmp)[1] == '1' then
     redis.call('XADD', outboxKey, '*', 'cid', A[o + 12], 'idx', idx, 'status', new, 'from', old)

@@ -217,7 +217,7 @@ describe('attempt store: batched commits and reads', () => {
     // Straight to the script: the store never sends unreadable stats, so one is written by hand here.
     const call = (cid: string, idx: number, stats: string[]): { keys: string[]; args: string[] } => ({
       keys: [k.attempt(`${cid}-${idx}-1`), k.campaign(cid), k.deadlines, k.active, k.outbox],
-      args: ['0', '1|{"state":"dialing"}', String(idx), '', '', 'pending', 'pending', '', '', `${cid}-${idx}-1`, new Date(0).toISOString(), cid, String(stats.length / 2), '', '', '', '1', ...stats],
+      args: ['0', '1|{"state":"dialing"}', String(idx), '', '', 'pending', 'pending', '', '', `${cid}-${idx}-1`, new Date(0).toISOString(), cid, String(stats.length / 2), '', '', '', '1', '', ...stats],
     });
     const batch = [call('cmpddddd', 0, []), call('cmpddddd', 1, ['talk', 'not a number']), call('cmpddddd', 2, ['talk', '3'])];
     // Each key named once in KEYS; each commit passes its keys as places in KEYS.
