@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import type { Container } from '../app/container.js';
 import type { CampaignStatus } from '../reports/status.js';
+import { formatPace } from '../reports/pace.js';
 import { exportResults, type ExportFormat } from '../reports/export.js';
 import { exportAttempts } from '../reports/attempts-export.js';
 import { CliExit, collect, keyValue, positiveNumber, table, wholeNumber, withContainer, type CliIo } from './shared.js';
@@ -45,6 +46,7 @@ interface CreateFlags {
   encoding?: string;
   delimiter?: string;
   dnc?: string[];
+  frequencyCap?: string;
   dryRun?: boolean;
   wait?: boolean;
   json?: boolean;
@@ -97,6 +99,7 @@ export function rawDefinition(flags: CreateFlags): Record<string, unknown> {
   set(ingest, 'delimiter', flags.delimiter);
   if (Object.keys(ingest).length > 0) raw.ingest = ingest;
   if (flags.dnc) raw.dnc = flags.dnc;
+  set(raw, 'frequencyCap', flags.frequencyCap);
   return raw;
 }
 
@@ -129,6 +132,7 @@ export function formatStatus(s: CampaignStatus): string {
     `campaign ${s.id} "${s.name}": ${s.state}${s.pausedReason ? ` (${s.pausedReason})` : ''}`,
     `${s.provider} ${s.action}, ${s.final}/${s.total} contacts final, ${s.inFlight} in flight, ${s.ready} ready, ${s.scheduled} scheduled later` +
       (s.answerRate !== null ? `, answer rate ${(s.answerRate * 100).toFixed(1)}%` : ''),
+    `pace: ${formatPace(s, s.provider)}`,
   ];
   const rows: (string | number)[][] = [['status', 'contacts']];
   for (const [k, v] of Object.entries(s.counts)) if (v > 0) rows.push([k, v]);
@@ -200,6 +204,10 @@ export function addCampaignCommands(program: Command, io: CliIo): void {
     .option('--encoding <enc>', 'file encoding (else detected)')
     .option('--delimiter <d>', 'field delimiter (else detected)')
     .option('--dnc <list>', 'a do-not-call list to honour; repeat', collect)
+    .option(
+      '--frequency-cap <caps>',
+      'attempts per number within rolling periods, counted across campaigns, e.g. 2/1d,7/7d (default: only the deployment\'s AUTODIALER_FREQUENCY_CAP)',
+    )
     .option('--dry-run', 'read and check the whole list, enqueue nothing')
     .option('--wait', 'show progress until the campaign is done')
     .option('--json', 'print JSON')

@@ -329,7 +329,9 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
       throw err;
     }
     // The exchange is over, the arrival behind us: landed first, in the same pipeline as the result.
-    await Promise.all([land(), service.dialResult(id, d.provider, outcome)]);
+    // A request that placed no call stops counting towards the number's frequency caps.
+    const placedNoCall = outcome.kind !== 'accepted' && outcome.kind !== 'in_doubt';
+    await Promise.all([land(), service.dialResult(id, d.provider, outcome), placedNoCall ? service.uncountCall(row.e, id) : undefined]);
     log.debug({ campaignId: cid, attemptId: id, outcome: outcome.kind }, 'dialed');
     return 'dialed';
   }

@@ -396,7 +396,17 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
     });
   }
 
-  return { begin, dialResult, result, progress, deadline, resultDeadline, dialDeadline, ...makePreDialActions({ attempts, contacts, events, now }) };
+  return {
+    begin,
+    dialResult,
+    result,
+    progress,
+    deadline,
+    resultDeadline,
+    dialDeadline,
+    uncountCall: (e164: string, id: string): Promise<void> => attempts.uncountCall(e164, id),
+    ...makePreDialActions({ attempts, contacts, events, now }),
+  };
 }
 
 export type AttemptService = ReturnType<typeof makeAttemptService>;

@@ -307,6 +307,11 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
     return redis.get(k.callee(family, number));
   }
 
+  /** An attempt that placed no call (never sent, refused by the provider) stops counting towards the number's frequency caps. */
+  async function uncountCall(e164: string, cuuid: string): Promise<void> {
+    await redis.zrem(k.numberCalls(e164), cuuid);
+  }
+
   return {
     get,
     readWithState,
@@ -324,6 +329,7 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
     byCallUuid,
     rememberCallee,
     byCallee,
+    uncountCall,
   };
 }
 
