@@ -6,7 +6,10 @@
 import type { CampaignStore, StatusCounts } from '../store/campaigns.js';
 import type { ContactStore } from '../store/contacts.js';
 import type { CallbackCounter, CallbackLog } from '../store/callback-log.js';
-import type { Pacer, PaceLimits } from '../pacing/types.js';
+import type { PaceLimits } from '../pacing/types.js';
+import type { DialRate } from '../store/dial-rate.js';
+import { explainPace, type HoldKind, type PaceChannels } from './pace.js';
+import { makePaceGatherer, type PaceReader } from './pace-facts.js';
 import type { CampaignState } from '../domain/types.js';
 import type { NotificationCounts } from '../notify/deliveries.js';
 
@@ -33,6 +36,14 @@ export interface CampaignStatus {
   nextDueAt: string | null;
   retriesScheduled: number;
   pace: PaceLimits;
+  /** Calls begun per second over the last 10 s; null when not measured. */
+  rateNow: number | null;
+  /** The rate the campaign is meant to reach; null when nothing limits its rate. */
+  targetRate: number | null;
+  /** Channels in use against the cap with the least room (the campaign's or its account's). */
+  channels: PaceChannels;
+  /** The limit that holds the campaign now, in words (docs/pacing.md, "Why is my campaign slow?"). */
+  heldBy: { kind: HoldKind; text: string };
   /** answered / contacts that reached a final status through a call. */
   answerRate: number | null;
   /** Mean billed seconds of answered calls. */
@@ -51,24 +62,27 @@ export function makeStatusReport(deps: {
   campaigns: CampaignStore;
   contacts: ContactStore;
   callbackLog: CallbackLog;
-  pacer: Pacer;
+  pacer: PaceReader;
+  /** The recent rate (rateNow); without it the rate is not measured. */
+  dialRate?: DialRate;
   notifications: (campaignId: string) => Promise<NotificationCounts>;
   now?: () => number;
 }) {
   const now = deps.now ?? (() => Date.now());
+  const gatherPace = makePaceGatherer(deps);
   return async function campaignStatus(id: string): Promise<CampaignStatus | null> {
     const c = await deps.campaigns.get(id);
     if (!c) return null;
     const t = now();
-    const [{ byStatus, final }, due, callbacks, inFlight, pace, sums, notifications] = await Promise.all([
-      deps.campaigns.counts(id),
-      deps.contacts.dueCount(id, t),
+    const [{ facts, reads }, callbacks, sums, notifications] = await Promise.all([
+      gatherPace(c, t),
       deps.callbackLog.counters(id),
-      deps.pacer.inFlight(c.definition.provider, id),
-      deps.pacer.getCampaignLimits(id),
       deps.contacts.stats(id),
       deps.notifications(id),
     ]);
+    const { byStatus, final } = reads.counts;
+    const { due, inFlight, campaignLimits: pace } = reads;
+    const { rateNow, targetRate, channels, heldBy } = explainPace(facts);
     const reached = byStatus.answered + byStatus.no_answer + byStatus.busy + byStatus.failed + byStatus.no_result + byStatus.in_doubt;
     const keypresses: Record<string, number> = {};
     for (const [f, v] of Object.entries(sums)) if (f.startsWith('key:') && v > 0) keypresses[f.slice(4)] = v;
@@ -100,6 +114,10 @@ export function makeStatusReport(deps: {
       nextDueAt: due.nextDueAt !== null ? new Date(due.nextDueAt).toISOString() : null,
       retriesScheduled: sums.retries ?? 0,
       pace,
+      rateNow,
+      targetRate,
+      channels,
+      heldBy,
       answerRate: reached > 0 ? Math.round((byStatus.answered / reached) * 1000) / 1000 : null,
       avgTalkSeconds: answered > 0 ? Math.round(((sums.billsec ?? 0) / answered) * 10) / 10 : null,
       keypresses,
