@@ -12,6 +12,7 @@ import { notifierOptionsFromEnv } from './notify/env.js';
 import { DurationError, formatDuration, parseDuration } from './domain/duration.js';
 import { FrequencyCapError, longestPeriod, parseFrequencyCap, type FrequencyCap } from './domain/frequency-cap.js';
 import type { NotifierOptionsInput } from './notify/policy.js';
+import { ACCOUNT_LIMIT_VARS, type AccountLimitsEnv } from './pacing/account-limits.js';
 
 export interface SipcallConfig {
   apiUrl: string;
@@ -83,13 +84,12 @@ export interface Config {
    * 0 keeps none, and then no cap may be set).
    */
   frequency: { caps: FrequencyCap[]; historyMs: number };
-}
-
-export interface AccountLimitsEnv {
-  /** Calls per second (0: no limit), or null when the variable is not set. */
-  cps: number | null;
-  /** Channels at once (0: no limit), or null when the variable is not set. */
-  maxConcurrent: number | null;
+  /**
+   * Provider account limits set in the environment (SIPCALL_MAX_CPS, SIPCALL_MAX_CHANNELS,
+   * PBX_MAX_CPS, PBX_MAX_CHANNELS; 0 = no limit; null: not set, the built-in default applies).
+   * Dialing roles put them in force at start-up, except limits an operator set (account pace).
+   */
+  accountLimits: Record<ProviderFamily, AccountLimitsEnv>;
 }
 
 export class ConfigError extends Error {
@@ -298,11 +298,13 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     pbx: readTable(problems, 'PBX_DISPOSITION_TABLE', get('PBX_DISPOSITION_TABLE'), parsePbxDispositionTable),
   };
 
-  const accountLimits = (family: 'SIPCALL' | 'PBX'): AccountLimitsEnv => ({
-    cps: pick(problems, `${family}_MAX_CPS`, cpsIn(`${family}_MAX_CPS`), get(`${family}_MAX_CPS`)) ?? null,
-    maxConcurrent:
-      pick(problems, `${family}_MAX_CHANNELS`, intIn(`${family}_MAX_CHANNELS`, 0, 100_000), get(`${family}_MAX_CHANNELS`)) ?? null,
-  });
+  const accountLimits = (family: ProviderFamily): AccountLimitsEnv => {
+    const vars = ACCOUNT_LIMIT_VARS[family];
+    return {
+      cps: pick(problems, vars.cps, cpsIn(vars.cps), get(vars.cps)) ?? null,
+      maxConcurrent: pick(problems, vars.maxConcurrent, intIn(vars.maxConcurrent, 0, 100_000), get(vars.maxConcurrent)) ?? null,
+    };
+  };
 
   const notifier = notifierOptionsFromEnv(get, problems);
   let callbackRetentionMs: number | null = 30 * 86_400_000;
@@ -342,6 +344,7 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     missing,
     outcomeTables,
     callbackRetentionMs,
+    accountLimits: { sipcall: accountLimits('sipcall'), pbx: accountLimits('pbx') },
     notifier,
     frequency,
   };
