@@ -152,16 +152,20 @@ function maxAttemptsOf(value: number | string | undefined): number {
 
 /**
  * Builds a policy. Defaults: busy, no_answer, failed and no_result are
- * retried once after the retry delay; rejected and in_doubt are never
- * retried unless a `--retry` option names them (a call that may have been
- * placed is never redialed blindly).
+ * retried after the retry delay, again and again, until the contact has had
+ * maxAttempts dials in all (`--max-attempts 3`: up to two retries, whatever
+ * the outcomes); rejected and in_doubt are never retried unless a `--retry`
+ * option names them (a call that may have been placed is never redialed
+ * blindly). A `--retry` option replaces one outcome's schedule; maxAttempts
+ * caps every schedule.
  */
 export function buildRetryPolicy(input: RetryPolicyInput = {}): RetryPolicy {
   const maxAttempts = maxAttemptsOf(input.maxAttempts);
   const retryDelayMs = msOption('--retry-delay', input.retryDelay, input.retryDelayMs, DEFAULT_RETRY_DELAY_MS);
   const minGapMs = msOption('--min-gap', input.minGap, input.minGapMs, DEFAULT_MIN_GAP_MS);
-  const once: RetrySchedule = { kind: 'delays', delaysMs: [retryDelayMs] };
-  const perOutcome: Partial<Record<RetryOutcome, RetrySchedule>> = { busy: once, no_answer: once, failed: once, no_result: once };
+  // As many retries as maxAttempts leaves room for: the cap, not the schedule, ends them.
+  const untilMax: RetrySchedule = { kind: 'delays', delaysMs: Array.from({ length: maxAttempts - 1 }, () => retryDelayMs) };
+  const perOutcome: Partial<Record<RetryOutcome, RetrySchedule>> = { busy: untilMax, no_answer: untilMax, failed: untilMax, no_result: untilMax };
   const named = new Set<RetryOutcome>();
   for (const text of input.retry ?? []) {
     const { outcome, schedule } = parseRetryOption(text);

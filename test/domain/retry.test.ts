@@ -80,22 +80,22 @@ describe('parseRetryOption', () => {
 });
 
 describe('buildRetryPolicy', () => {
-  it('defaults: busy, no_answer, failed, no_result once after the retry delay; rejected and in_doubt never', () => {
+  it('defaults: busy, no_answer, failed, no_result after the retry delay until max attempts; rejected and in_doubt never', () => {
     const p = buildRetryPolicy({});
     expect(p.maxAttempts).toBe(DEFAULT_MAX_ATTEMPTS);
-    const once = { kind: 'delays', delaysMs: [DEFAULT_RETRY_DELAY_MS] };
-    expect(p.perOutcome).toEqual({ busy: once, no_answer: once, failed: once, no_result: once });
+    const untilMax = { kind: 'delays', delaysMs: [DEFAULT_RETRY_DELAY_MS, DEFAULT_RETRY_DELAY_MS] };
+    expect(p.perOutcome).toEqual({ busy: untilMax, no_answer: untilMax, failed: untilMax, no_result: untilMax });
     expect(p.perOutcome.in_doubt).toBeUndefined();
     expect(p.perOutcome.rejected).toBeUndefined();
   });
 
   it('takes the retry delay and min gap as text or milliseconds', () => {
     expect(buildRetryPolicy({ retryDelay: '2m', minGap: '30s' })).toMatchObject({
-      perOutcome: { busy: { delaysMs: [2 * MIN] } },
+      perOutcome: { busy: { delaysMs: [2 * MIN, 2 * MIN] } },
       minGapMs: 30_000,
     });
     expect(buildRetryPolicy({ retryDelayMs: 7_000, minGapMs: 1_000, maxAttempts: '5' })).toMatchObject({
-      perOutcome: { no_answer: { delaysMs: [7_000] } },
+      perOutcome: { no_answer: { delaysMs: [7_000, 7_000, 7_000, 7_000] } },
       minGapMs: 1_000,
       maxAttempts: 5,
     });
@@ -106,7 +106,7 @@ describe('buildRetryPolicy', () => {
     expect(formatRetrySchedule(p.perOutcome.busy)).toBe('1m,2m');
     expect(formatRetrySchedule(p.perOutcome.in_doubt)).toBe('10m');
     expect(formatRetrySchedule(p.perOutcome.no_answer)).toBe('never');
-    expect(formatRetrySchedule(p.perOutcome.failed)).toBe('3m');
+    expect(formatRetrySchedule(p.perOutcome.failed)).toBe('3m,3m');
     expect(formatRetrySchedule(p.perOutcome.rejected)).toBe('never');
   });
 
@@ -124,6 +124,53 @@ describe('buildRetryPolicy', () => {
     const err = policyError(() => buildRetryPolicy(input));
     expect(err.option).toBe(option);
     expect(err.message).toContain(option);
+  });
+});
+
+/** Dials a contact whose calls end in `outcomes`, in order, gets under `policy` (one dial per retry granted). */
+function dialsFor(policy: RetryPolicy, outcomes: readonly AttemptOutcome[]): AttemptOutcome[] {
+  const dialed: AttemptOutcome[] = [];
+  const byOutcome: Partial<Record<AttemptOutcome, number>> = {};
+  for (const outcome of outcomes) {
+    dialed.push(outcome);
+    byOutcome[outcome] = (byOutcome[outcome] ?? 0) + 1;
+    const d = decideRetry(policy, { outcome, attemptsTotal: dialed.length, attemptsByOutcome: { ...byOutcome }, lastDialAt: NOW, now: NOW, random: () => 0.5 });
+    if (!d.retry) break;
+    expect(d.at).toBe(NOW + 1_000);
+  }
+  return dialed;
+}
+
+describe('--max-attempts without --retry', () => {
+  // `--max-attempts 3 --retry-delay 1s`: every retryable outcome is dialed again until three dials in all.
+  const policy = buildRetryPolicy({ maxAttempts: 3, retryDelay: '1s' });
+
+  it('busy, then no answer, then answered: three calls', () => {
+    expect(dialsFor(policy, ['busy', 'no_answer', 'answered'])).toEqual(['busy', 'no_answer', 'answered']);
+  });
+
+  it('busy every time: three calls, then max attempts', () => {
+    expect(dialsFor(policy, ['busy', 'busy', 'busy', 'busy'])).toEqual(['busy', 'busy', 'busy']);
+    expect(decideRetry(policy, ctx('busy', { attemptsTotal: 3, attemptsByOutcome: { busy: 3 } }))).toEqual({ retry: false, reason: 'max_attempts' });
+  });
+
+  it('failed and no result are retried the same way', () => {
+    expect(dialsFor(policy, ['failed', 'no_result', 'failed', 'answered'])).toEqual(['failed', 'no_result', 'failed']);
+  });
+
+  it('--retry sets one outcome\'s schedule, the others keep retrying until the cap', () => {
+    const p = buildRetryPolicy({ maxAttempts: 3, retryDelay: '1s', retry: ['busy=never'] });
+    expect(dialsFor(p, ['busy', 'answered'])).toEqual(['busy']);
+    expect(dialsFor(p, ['no_answer', 'no_answer', 'no_answer'])).toEqual(['no_answer', 'no_answer', 'no_answer']);
+  });
+
+  it('--max-attempts caps an explicit schedule too', () => {
+    const p = buildRetryPolicy({ maxAttempts: 2, retry: ['busy=1s,1s,1s,1s'] });
+    expect(dialsFor(p, ['busy', 'busy', 'busy'])).toEqual(['busy', 'busy']);
+  });
+
+  it('one attempt means no retry at all', () => {
+    expect(dialsFor(buildRetryPolicy({ maxAttempts: 1, retryDelay: '1s' }), ['busy', 'answered'])).toEqual(['busy']);
   });
 });
 
@@ -150,7 +197,8 @@ describe('decideRetry', () => {
     expect(decideRetry(defaults, ctx('answered'))).toEqual({ retry: false, reason: 'not_retryable' });
     expect(decideRetry(defaults, ctx('in_doubt'))).toEqual({ retry: false, reason: 'no_schedule' });
     expect(decideRetry(defaults, ctx('rejected'))).toEqual({ retry: false, reason: 'no_schedule' });
-    expect(decideRetry(defaults, ctx('busy', { attemptsTotal: 2, attemptsByOutcome: { busy: 2 } }))).toEqual({
+    const busyOnce = buildRetryPolicy({ maxAttempts: 5, retry: ['busy=5m'] });
+    expect(decideRetry(busyOnce, ctx('busy', { attemptsTotal: 2, attemptsByOutcome: { busy: 2 } }))).toEqual({
       retry: false,
       reason: 'schedule_exhausted',
     });
