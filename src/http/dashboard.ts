@@ -1,5 +1,6 @@
 /**
- * A small live dashboard: campaigns, their contact counts and their queues.
+ * A small live dashboard: campaigns, their contact counts, their pace (the
+ * recent rate against the target, channels, what holds it) and their queues.
  * One HTML page that polls `/dashboard/data`.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -30,11 +31,12 @@ th{background:#f5f5f5;font-weight:600}
 .state-paused{color:#b60}.state-cancelled{color:#999}.state-completed{color:#2a7}.state-running{color:#06c}
 button{font-size:12px;margin-right:4px}
 small{color:#666}
+.held-not_held{color:#2a7}.held-paused,.held-backoff{color:#b60}
 </style></head><body>
 <h1>autodialer <small id="at"></small></h1>
 <table><thead><tr><th>campaign</th><th>state</th><th>progress</th><th>contacts by status</th>
-<th class="num">in flight</th><th>queue (waiting / active / delayed)</th><th class="num">answer rate</th><th>callbacks</th><th></th></tr></thead>
-<tbody id="rows"><tr><td colspan="9">loading…</td></tr></tbody></table>
+<th class="num">in flight</th><th>pace</th><th>queue (waiting / active / delayed)</th><th class="num">answer rate</th><th>callbacks</th><th></th></tr></thead>
+<tbody id="rows"><tr><td colspan="10">loading…</td></tr></tbody></table>
 <script>
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
 // An API token, when the server requires one, is given in the page's fragment: /#token=…
@@ -48,9 +50,19 @@ function webhook(s) {
   const resend = n.failed > 0 ? ' <button onclick="act(\\'' + s.id + '\\',\\'notifications/resend\\')">resend</button>' : '';
   return '<br><small>webhook: ' + n.delivered + ' delivered, ' + n.retrying + ' retrying, ' + n.failed + ' failed</small>' + resend;
 }
+// 20, 6.9, 0.5, 0.25: as the CLI writes rates.
+const rate = (r) => Number.isInteger(r) ? String(r) : r < 1 ? String(Math.round(r * 100) / 100) : String(Math.round(r * 10) / 10);
+// The recent rate against the target, channels against their cap, and what holds the campaign now.
+function pace(s) {
+  if (!s.heldBy) return '–';
+  const ch = s.channels;
+  const channels = ch.cap === null ? ch.inUse + ' channels (no cap)' : ch.inUse + '/' + ch.cap + ' channels' + (ch.capSource === 'account' ? ' (account ' + esc(s.provider) + ')' : '');
+  return (s.rateNow === null ? '–' : rate(s.rateNow) + '/s') + (s.targetRate === null ? '' : ' of ' + rate(s.targetRate) + '/s')
+    + '<br><small>' + channels + '</small><br><small class="held-' + esc(s.heldBy.kind) + '">' + esc(s.heldBy.text) + '</small>';
+}
 async function load() {
   const res = await fetch('/dashboard/data', { headers: auth });
-  if (res.status === 401) { document.getElementById('rows').innerHTML = '<tr><td colspan="9">this server needs an API token: open /#token=…</td></tr>'; return; }
+  if (res.status === 401) { document.getElementById('rows').innerHTML = '<tr><td colspan="10">this server needs an API token: open /#token=…</td></tr>'; return; }
   const data = await res.json();
   document.getElementById('at').textContent = new Date().toLocaleTimeString();
   document.getElementById('rows').innerHTML = data.campaigns.map((c) => {
@@ -64,12 +76,12 @@ async function load() {
     return '<tr><td><b>' + esc(s.name) + '</b><br><small>' + s.id + ' · ' + esc(s.provider) + ' ' + esc(s.action) + '</small></td>'
       + '<td class="state-' + s.state + '">' + s.state + (s.pausedReason ? '<br><small>' + esc(s.pausedReason) + '</small>' : '') + '</td>'
       + '<td><div class="bar"><i style="width:' + pct + '%"></i></div><small>' + s.final + ' / ' + s.total + '</small></td>'
-      + '<td>' + counts + '</td><td class="num">' + s.inFlight + '</td>'
+      + '<td>' + counts + '</td><td class="num">' + s.inFlight + '</td><td>' + pace(s) + '</td>'
       + '<td>' + (q ? q.waiting + ' / ' + q.active + ' / ' + q.delayed : '–') + '<br><small>' + s.ready + ' ready, ' + s.scheduled + ' scheduled</small></td>'
       + '<td class="num">' + (s.answerRate === null ? '–' : (100 * s.answerRate).toFixed(1) + '%') + '</td>'
       + '<td><small>' + cb.correlated + ' results, ' + cb.duplicate + ' dup, ' + cb.late + ' late, ' + cb.orphan + ' orphan</small>' + webhook(s) + '</td>'
       + '<td>' + buttons + cancel + '</td></tr>';
-  }).join('') || '<tr><td colspan="9">no campaigns yet</td></tr>';
+  }).join('') || '<tr><td colspan="10">no campaigns yet</td></tr>';
 }
 load(); setInterval(load, 2000);
 </script></body></html>`;

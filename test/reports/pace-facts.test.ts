@@ -4,85 +4,32 @@
  * a back-off, begin counts written in the per-second buckets, the calling
  * window and the campaign's state.
  */
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { keys as makeKeys } from '../../src/store/keys.js';
-import { makeCampaignStore } from '../../src/store/campaigns.js';
-import { makeContactStore } from '../../src/store/contacts.js';
-import { makeCallbackLog } from '../../src/store/callback-log.js';
-import { makeDialRate } from '../../src/store/dial-rate.js';
-import { createRedisPacer } from '../../src/pacing/index.js';
-import { parseCampaignDefinition } from '../../src/campaign/definition.js';
-import { importContactList } from '../../src/campaign/import.js';
-import { makeStatusReport, type CampaignStatus } from '../../src/reports/status.js';
 import { formatStatus } from '../../src/cli/campaign.js';
 import { cleanPrefix, connectRedis, testPrefix } from '../support/redis.js';
+import { paceWorld } from './support.js';
 
 const prefix = testPrefix('pace-facts');
 const keys = makeKeys(prefix);
 let redis: Redis;
+let world: ReturnType<typeof paceWorld>;
+const T = Math.floor(Date.now() / 1000) * 1000 + 400;
+const FAR = Date.now() + 3_600_000;
 beforeAll(() => {
   redis = connectRedis();
+  world = paceWorld(redis, keys, prefix, T);
 });
 afterAll(async () => {
   await cleanPrefix(redis, prefix);
   redis.disconnect();
 });
 
-/** The status report's clock: a whole second, so the buckets written below are exactly the last ten. */
-const T = Math.floor(Date.now() / 1000) * 1000 + 400;
-const FAR = Date.now() + 3_600_000;
-
-function deps() {
-  // Campaigns start a minute before the report looks: their recent rate spans the whole ten seconds.
-  const campaigns = makeCampaignStore({ redis, keys, now: () => T - 60_000 });
-  const contacts = makeContactStore({ redis, keys });
-  // A campaign counts as waiting on its account for ten minutes after it asked: however slow the machine, the reads see it.
-  const pacer = createRedisPacer({ redis, prefix, activeWindowMs: 600_000 });
-  const status = makeStatusReport({
-    campaigns,
-    contacts,
-    callbackLog: makeCallbackLog({ redis, keys }),
-    pacer,
-    dialRate: makeDialRate({ redis, keys }),
-    notifications: async () => ({ delivered: 0, retrying: 0, failed: 0 }),
-    now: () => T,
-  });
-  return { campaigns, contacts, pacer, status };
-}
-
-const csv = (n: number): Readable => Readable.from([Buffer.from(`phone\n${Array.from({ length: n }, (_, i) => `1380000${String(i).padStart(4, '0')}`).join('\n')}\n`)]);
-
-async function campaign(raw: Record<string, unknown>, contactsN = 30): Promise<string> {
-  const d = deps();
-  const def = parseCampaignDefinition(
-    { provider: 'sipcall', action: 'playvoice', params: { voicetype: '2', voicefile: 'http://example.invalid/a.mp3', chengshudu: '1', userid: '1@extGroup-1' }, ...raw },
-    { timezone: 'Asia/Shanghai', region: 'CN' },
-  );
-  const id = await d.campaigns.create(def);
-  await d.pacer.setCampaignLimits(id, { cps: def.cps, maxConcurrent: def.maxConcurrent });
-  await importContactList({ redis, keys, campaigns: d.campaigns, contacts: d.contacts, now: () => T, log: pino({ level: 'silent' }) }, id, csv(contactsN), 'list.csv');
-  return id;
-}
-
-/** Begin counts of the last ten whole seconds before T, as the begin script writes them. */
-async function begun(cid: string, perSecond: number[]): Promise<void> {
-  const sec = Math.floor(T / 1000);
-  const fields: Record<string, string> = {};
-  perSecond.forEach((n, i) => (fields[String(sec - perSecond.length + i)] = String(n)));
-  // A bucket of the current second and one too old: neither counts.
-  fields[String(sec)] = '50';
-  fields[String(sec - 15)] = '50';
-  await redis.hset(keys.sends(cid), fields);
-}
-
-async function statusOf(id: string): Promise<CampaignStatus> {
-  const s = await deps().status(id);
-  if (!s) throw new Error(`no status for ${id}`);
-  return s;
-}
+const deps = () => world;
+const campaign = (raw: Record<string, unknown>, n?: number) => world.campaign(raw, n);
+const begun = (cid: string, perSecond: number[]) => world.begun(cid, perSecond);
+const statusOf = (id: string) => world.statusOf(id);
 
 describe('pace facts read from Redis', () => {
   it("a campaign held by its channels: the recent rate from the buckets, the campaign's holds against its cap", async () => {
