@@ -62,6 +62,8 @@ export function makePaceGatherer(deps: {
     const { window, zone } = resolveCampaign(record);
     const open = isCallable(window, zone, nowMs);
     // Not final, not in the due set, holding no channel: in the dial queue or in a worker's hands.
+    // The pacer's own word on a back-off in force, where its effective rate gives one.
+    const backingOff = (effective as { backingOff?: unknown }).backingOff;
     const queued = Math.max(0, record.total - counts.final - due.due - due.feeding - inFlight.campaign);
     const facts: PaceFacts = {
       nowMs,
@@ -76,6 +78,7 @@ export function makePaceGatherer(deps: {
         inUse: inFlight.account,
         effectiveCps: effective.effectiveCps,
         blockedForMs: effective.blockedForMs,
+        ...(typeof backingOff === 'boolean' ? { backoffActive: backingOff } : {}),
         others: sharing.filter((c) => c.campaignId !== id).map((c) => c.cps),
       },
       work: { waiting: due.ready + due.feeding + queued, scheduled: due.due - due.ready, nextDueAt: due.nextDueAt, frequencyCapped: null },

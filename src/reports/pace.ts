@@ -187,9 +187,10 @@ function binding(f: PaceFacts, target: number | null): PaceReport['heldBy'] {
   }
   const configured = a.limits.cps;
   const share = fairShare(a.effectiveCps > 0 ? a.effectiveCps : configured, own, a.others);
-  const backoff = a.backoffActive ?? (configured > 0 && a.effectiveCps < configured);
-  if (backoff && share < fairShare(configured, own, a.others)) {
-    return held('backoff', `held by provider 429 back-off (account ${a.name} at ${formatRate(a.effectiveCps)}/s of ${formatRate(configured)}/s)`);
+  const backoff = a.backoffActive ?? (configured > 0 && a.effectiveCps > 0 && a.effectiveCps < configured);
+  if (backoff && share < orInf(own) && share < fairShare(configured, own, a.others)) {
+    const of = configured > 0 ? ` of ${formatRate(configured)}/s` : '';
+    return held('backoff', `held by provider 429 back-off (account ${a.name} at ${formatRate(a.effectiveCps)}/s${of})`);
   }
   if (configured > 0 && share < orInf(own)) {
     const shared = a.others.length > 0 ? ` shared with ${plural(a.others.length, 'other campaign', 'other campaigns')}` : '';

@@ -83,6 +83,10 @@ describe('explainPace: what holds a campaign', () => {
     expect(held(facts({ account: { effectiveCps: 35 } })).kind).toBe('not_held');
     // The pacer's own word wins when it gives one.
     expect(held(facts({ account: { effectiveCps: 12.5, backoffActive: false } })).kind).toBe('account_rate');
+    // An account with no cps of its own, slowed to the rate a 429 came at: it holds a campaign that asks for more, not one that asks for less.
+    const learned = { limits: { cps: 0, maxConcurrent: 0 }, effectiveCps: 12, backoffActive: true };
+    expect(held(facts({ rateNow: 11.9, account: learned }))).toEqual({ kind: 'backoff', text: 'held by provider 429 back-off (account sipcall at 12/s)' });
+    expect(held(facts({ rateNow: 4.9, campaign: { limits: { cps: 5, maxConcurrent: 10 } }, definedCps: 5, account: learned })).kind).toBe('not_held');
   });
 
   it('the calling window, closed in the campaign zone, with when it opens in local time', () => {
