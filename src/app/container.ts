@@ -21,13 +21,17 @@ import { makeCampaignPurge } from '../campaign/purge.js';
 import { makeDncStore } from '../store/dnc.js';
 import { createRedisPacer } from '../pacing/index.js';
 import { accountKeys, campaignKeys } from '../pacing/keys.js';
+import { makeAccountLimitStore } from '../pacing/account-limits.js';
+import type { PaceLimits } from '../pacing/types.js';
+import { PROVIDER_FAMILIES } from '../domain/types.js';
+import { combineLimits, effectivePace, type CampaignLabels, type EffectivePace } from '../campaign/pace.js';
 import { createProviders } from '../providers/index.js';
 import type { ProviderAdapter } from '../providers/types.js';
 import type { ProviderFamily } from '../domain/types.js';
 import { makeCampaignCache } from '../campaign/runtime.js';
 import { makeCampaignControl } from '../campaign/control.js';
 import { parseCampaignDefinition, DefinitionError, type CampaignDefinition } from '../campaign/definition.js';
-import { importContactList, dryRunContactList, type ImportProgress, type ImportSummary } from '../campaign/import.js';
+import { importContactList, dryRunContactList, type DryRunSummary, type ImportProgress, type ImportSummary } from '../campaign/import.js';
 import { DialerEvents } from '../engine/events.js';
 import { makeAttemptService } from '../engine/attempts.js';
 import { makeCallbackReceiver } from '../correlation/receiver.js';
@@ -75,6 +79,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const callbackLog = makeCallbackLog({ redis, keys });
   const dnc = makeDncStore({ redis, keys });
   const pacer = createRedisPacer({ redis, prefix: config.prefix });
+  const accountLimits = makeAccountLimitStore({ redis, prefix: config.prefix, pacer });
   const cache = makeCampaignCache({ campaigns, now });
   const queues = makeQueueRegistry({ connection: bullRedis, bullPrefix: keys.bullPrefix });
   const providers = options.providers ?? createProviders(config);
@@ -171,8 +176,43 @@ export async function createContainer(config: Config, options: ContainerOptions 
     return importContactList(importDeps, id, source, fileName, opts);
   }
 
+  /** The pace a campaign of this definition runs at: the tighter of its own limits and its account's, with their sources. */
+  async function pace(def: CampaignDefinition, labels?: CampaignLabels): Promise<EffectivePace> {
+    const account = await accountLimits.current(def.provider, config.accountLimits[def.provider]);
+    return effectivePace(def.provider, { cps: def.cps, maxConcurrent: def.maxConcurrent }, account, labels);
+  }
+
+  /** A dry run's duration at the effective pace (the account's rate holds a campaign with no rate of its own). */
+  async function atEffectivePace<T extends DryRunSummary>(def: CampaignDefinition, summary: T): Promise<T> {
+    const { cps } = await pace(def);
+    return { ...summary, estimatedSeconds: cps > 0 ? Math.ceil(summary.added / cps) : null };
+  }
+
   async function dryRun(def: CampaignDefinition, source: ByteSource, fileName: string) {
-    return dryRunContactList({ redis, keys }, def, source, fileName);
+    return atEffectivePace(def, await dryRunContactList({ redis, keys }, def, source, fileName));
+  }
+
+  /** The limits that hold a campaign's dials (they decide how its contacts are grouped into jobs). */
+  async function dialLimits(id: string): Promise<PaceLimits> {
+    const [c, own] = await Promise.all([cache.get(id), pacer.getCampaignLimits(id)]);
+    return c ? combineLimits(own, await pacer.getAccountLimits(c.record.definition.provider)) : own;
+  }
+
+  let accountLimitsApplied: Promise<void> | null = null;
+  /**
+   * A dialing process puts its environment's account limits in force when it
+   * starts (an operator's `account pace` stays), once, for the providers it is
+   * configured for: another process may serve the others with their own.
+   */
+  function applyAccountLimits(): Promise<void> {
+    accountLimitsApplied ??= (async () => {
+      for (const family of PROVIDER_FAMILIES) {
+        if (!config.providers[family]) continue;
+        const applied = await accountLimits.applyEnvironment(family, config.accountLimits[family]);
+        log.info({ account: family, ...applied }, 'account limits in force');
+      }
+    })();
+    return accountLimitsApplied;
   }
 
   const running: { loops: Loop[]; workers: DialWorkers | null; app: FastifyInstance | null } = { loops: [], workers: null, app: null };
@@ -204,6 +244,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
 
   /** Workers, feeder and deadline sweeper in this process. */
   function startWorker(opts: { concurrency?: number; feeder?: Partial<FeederOptions>; feedEveryMs?: number; sweepEveryMs?: number; notifier?: NotifierOptionsInput } = {}) {
+    // Put in force as the worker starts (a few Redis round trips); a failure is logged and the limits in force stay.
+    applyAccountLimits().catch((err: unknown) => log.error({ err }, 'could not put the account limits of the environment in force'));
     const feeder = makeFeeder({ campaigns, cache, contacts, queues, service, pacer, now, log, ...(opts.feeder ? { options: opts.feeder } : {}) });
     const sweeper = makeDeadlineSweeper({ attempts, service, now, log });
     const processor = makeDialProcessor({
@@ -241,13 +283,14 @@ export async function createContainer(config: Config, options: ContainerOptions 
       bullPrefix: keys.bullPrefix,
       processor,
       concurrency: opts.concurrency ?? config.workerConcurrency,
-      limits: (id) => pacer.getCampaignLimits(id),
+      limits: dialLimits,
       log,
     });
     return { feeder, sweeper, workers: running.workers, notifier };
   }
 
   async function startServer(opts: { port?: number; host?: string; upload?: Partial<UploadLimits>; retentionEveryMs?: number } = {}): Promise<FastifyInstance> {
+    await applyAccountLimits();
     const app = await buildApp({
       log,
       redis,
@@ -258,7 +301,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
         definition,
         createCampaign: (def, source, fileName) => createCampaign(def, source, fileName),
         addContacts: (id, source, fileName) => addContacts(id, source, fileName),
-        dryRun: (def, source, fileName, existing) => dryRunContactList({ redis, keys }, def, source, fileName, existing),
+        dryRun: async (def, source, fileName, existing) => atEffectivePace(def, await dryRunContactList({ redis, keys }, def, source, fileName, existing)),
         campaigns,
         ...(opts.upload ? { limits: opts.upload } : {}),
       },
@@ -308,6 +351,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     callbackLog,
     dnc,
     pacer,
+    accountLimits,
     cache,
     queues,
     providers,
@@ -321,6 +365,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     createCampaign,
     addContacts,
     dryRun,
+    pace,
     startWorker,
     startCorrelator,
     startServer,

@@ -46,8 +46,9 @@ export const rawDefinitionSchema = z
     provider: z.enum(PROVIDER_FAMILIES, { message: `provider must be one of ${PROVIDER_FAMILIES.join(', ')}` }).optional(),
     action: z.enum(ACTIONS, { message: `action must be one of ${ACTIONS.join(', ')}` }),
     params: z.record(z.string(), paramValue).default({}),
-    cps: z.number().min(0, 'cps must be 0 (no limit) or more').max(10_000).default(1),
-    maxConcurrent: z.number().int().min(0).max(100_000).default(10),
+    /** The campaign's own limits; 0 (the default): none of its own, the provider account's apply. */
+    cps: z.number().min(0, 'cps must be 0 (no campaign limit) or more').max(10_000).default(0),
+    maxConcurrent: z.number().int().min(0, 'maxConcurrent must be 0 (no campaign limit) or more').max(100_000).default(0),
     maxAttempts: z.number().int().min(1, 'maxAttempts must be at least 1').max(100).default(3),
     retryDelay: duration('retryDelay').default(300_000),
     retry: z.array(z.string()).default([]),

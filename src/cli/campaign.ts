@@ -19,6 +19,10 @@ import type { ImportProgress } from '../campaign/import.js';
 import { addRejectsCommand } from './rejects.js';
 import { addNotificationsCommand } from './notifications.js';
 import { addDeleteCommand } from './delete.js';
+import type { CampaignLabels } from '../campaign/pace.js';
+import { DEFAULT_ACCOUNT_CPS } from '../pacing/account-limits.js';
+import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_DELAY_MS } from '../domain/retry.js';
+import { formatDuration } from '../domain/duration.js';
 
 interface CreateFlags {
   definition?: string;
@@ -103,6 +107,13 @@ export function rawDefinition(flags: CreateFlags): Record<string, unknown> {
   return raw;
 }
 
+/** How the campaign's own limits were given, for the pace line. */
+function paceLabels(flags: CreateFlags): CampaignLabels {
+  const given = (flag: string, field: string, value: unknown) =>
+    value !== undefined ? `campaign ${flag}` : flags.definition ? `campaign ${field} in ${flags.definition}` : `campaign ${field}`;
+  return { cps: given('--cps', 'cps', flags.cps), maxConcurrent: given('--max-concurrent', 'maxConcurrent', flags.maxConcurrent) };
+}
+
 function openCsv(path: string): Readable {
   if (!existsSync(path)) throw new CliExit(2, `contact list ${path} does not exist`);
   if (!statSync(path).isFile()) throw new CliExit(2, `contact list ${path} is not a file`);
@@ -179,44 +190,60 @@ export function addCampaignCommands(program: Command, io: CliIo): void {
   campaign
     .command('create <csv>')
     .description('stream a contact list into a new campaign and print its id')
-    .option('--definition <file>', 'campaign definition (JSON, see jobs/); flags override it')
-    .option('--provider <name>', 'sipcall or pbx')
-    .option('--action <name>', 'playvoice, makecall, doublecall or originate')
-    .option('--param <key=value>', "an operation field (voicefile, userid, extnumber, caller, context, …); repeat", keyValue)
-    .option('--cps <n>', 'calls per second for this campaign', positiveNumber)
-    .option('--max-concurrent <n>', 'calls in progress at once (channels)', wholeNumber)
-    .option('--max-attempts <n>', 'dials per contact, the first included', wholeNumber)
-    .option('--retry-delay <duration>', 'delay of the default retries (5m)')
-    .option('--retry <outcome=delays>', 'retry schedule for an outcome, e.g. busy=5m,30m; repeat', collect)
-    .option('--min-gap <duration>', 'least time between two calls to one number')
-    .option('--result-timeout <duration>', 'how long to wait for a call result (3m)')
-    .option('--name <name>', 'campaign name')
-    .option('--window <hours>', 'calling hours, e.g. 09:00-20:00')
-    .option('--days <days>', 'calling days, e.g. mon-fri')
-    .option('--timezone <zone>', "campaign time zone for contacts without one")
-    .option('--timezone-column <column>', "the list's time zone column")
-    .option('--blackout <dates>', 'dates with no calls, e.g. 2026-12-25,2027-01-01')
-    .option('--starts <iso>', 'no calls before this time')
-    .option('--expires <iso>', 'what is left at this time is expired')
-    .option('--phone-column <column>', 'the phone column (else found by its header)')
-    .option('--region <cc>', 'default phone region, e.g. CN')
-    .option('--number-format <f>', 'e164, national or as_written')
-    .option('--encoding <enc>', 'file encoding (else detected)')
-    .option('--delimiter <d>', 'field delimiter (else detected)')
-    .option('--dnc <list>', 'a do-not-call list to honour; repeat', collect)
+    .option('--definition <file>', 'campaign definition (JSON, see jobs/); flags override it (default: none, flags only)')
+    .option('--provider <name>', "sipcall or pbx (default: the action's provider)")
+    .option('--action <name>', 'playvoice, makecall, doublecall or originate (default: none, required here or in the definition)')
+    .option('--param <key=value>', 'an operation field (voicefile, userid, extnumber, caller, context, …); repeat (default: none)', keyValue)
+    .option(
+      '--cps <n>',
+      `calls per second for this campaign (default: 0, no campaign limit: the provider account's rate applies, ${DEFAULT_ACCOUNT_CPS} calls/s unless SIPCALL_MAX_CPS, PBX_MAX_CPS or account pace sets it; the lower of the two holds)`,
+      positiveNumber,
+    )
+    .option(
+      '--max-concurrent <n>',
+      "calls in progress at once (channels) (default: 0, no campaign limit: the provider account's cap applies, none unless SIPCALL_MAX_CHANNELS, PBX_MAX_CHANNELS or account pace sets one)",
+      wholeNumber,
+    )
+    .option('--max-attempts <n>', `dials per contact, the first included (default: ${DEFAULT_MAX_ATTEMPTS})`, wholeNumber)
+    .option(
+      '--retry-delay <duration>',
+      `wait before retrying busy, no_answer, failed and no_result, again until --max-attempts (default: ${formatDuration(DEFAULT_RETRY_DELAY_MS)})`,
+    )
+    .option(
+      '--retry <outcome=delays>',
+      'retry schedule for one outcome, e.g. busy=5m,30m or in_doubt=never; repeat (default: busy, no_answer, failed, no_result after --retry-delay until --max-attempts; rejected, in_doubt never)',
+      collect,
+    )
+    .option('--min-gap <duration>', 'least time between two calls to one number (default: 0, no gap beyond the retry delay)')
+    .option('--result-timeout <duration>', 'how long to wait for a call result (default: 3m)')
+    .option('--name <name>', 'campaign name (default: "<action> campaign")')
+    .option('--window <hours>', 'calling hours, e.g. 09:00-20:00 (default: any hour)')
+    .option('--days <days>', 'calling days, e.g. mon-fri (default: every day)')
+    .option('--timezone <zone>', 'campaign time zone for contacts without one (default: SIPCALL_TIMEZONE, else PBX_TIMEZONE)')
+    .option('--timezone-column <column>', "the list's time zone column (default: none, zones from the numbers' countries)")
+    .option('--blackout <dates>', 'dates with no calls, e.g. 2026-12-25,2027-01-01 (default: none)')
+    .option('--starts <iso>', 'no calls before this time (default: at once)')
+    .option('--expires <iso>', 'what is left at this time is expired (default: never)')
+    .option('--phone-column <column>', 'the phone column (default: found by its header)')
+    .option('--region <cc>', 'default phone region, e.g. CN (default: AUTODIALER_DEFAULT_REGION, else numbers need a country code)')
+    .option('--number-format <f>', 'e164, national or as_written (default: as_written)')
+    .option('--encoding <enc>', 'file encoding (default: detected)')
+    .option('--delimiter <d>', 'field delimiter (default: detected)')
+    .option('--dnc <list>', 'a do-not-call list to honour; repeat (default: none)', collect)
     .option(
       '--frequency-cap <caps>',
       'attempts per number within rolling periods, counted across campaigns, e.g. 2/1d,7/7d (default: only the deployment\'s AUTODIALER_FREQUENCY_CAP)',
     )
-    .option('--dry-run', 'read and check the whole list, enqueue nothing')
-    .option('--wait', 'show progress until the campaign is done')
-    .option('--json', 'print JSON')
+    .option('--dry-run', 'read and check the whole list, enqueue nothing (default: create the campaign)')
+    .option('--wait', 'show progress until the campaign is done (default: print the id and return)')
+    .option('--json', 'print JSON (default: text)')
     .action(async (csv: string, flags: CreateFlags) => {
       await withContainer(io, async (c) => {
         const def = c.definition(rawDefinition(flags));
+        const pace = await c.pace(def, paceLabels(flags));
         if (flags.dryRun) {
           const s = await c.dryRun(def, openCsv(csv), basename(csv));
-          if (flags.json) io.out(`${JSON.stringify(s, null, 2)}\n`);
+          if (flags.json) io.out(`${JSON.stringify({ ...s, pace }, null, 2)}\n`);
           else {
             io.out(`dry run of ${csv}: nothing enqueued\n`);
             io.out(table([
@@ -228,6 +255,7 @@ export function addCampaignCommands(program: Command, io: CliIo): void {
               ['dnc', s.dnc],
               ['estimated duration (s)', s.estimatedSeconds ?? 'no pace limit'],
             ]));
+            io.out(`${pace.text}\n`);
           }
           return;
         }
@@ -235,11 +263,15 @@ export function addCampaignCommands(program: Command, io: CliIo): void {
         const progress = progressPrinter(io, size);
         const { id, summary } = await c.createCampaign(def, openCsv(csv), basename(csv), { onProgress: progress.onProgress });
         progress.done();
-        if (flags.json && !flags.wait) io.out(`${JSON.stringify({ id, import: summary }, null, 2)}\n`);
-        else if (!flags.json) io.out(`${id}\n`);
+        if (flags.json && !flags.wait) io.out(`${JSON.stringify({ id, import: summary, pace }, null, 2)}\n`);
+        else if (!flags.json) {
+          // The id alone on standard output (scripts read it); the pace beside the progress.
+          io.out(`${id}\n`);
+          io.err(`${pace.text}\n`);
+        }
         if (flags.wait) {
           const s = await waitUntilDone(c, io, id);
-          io.out(flags.json ? `${JSON.stringify({ id, import: summary, status: s }, null, 2)}\n` : formatStatus(s));
+          io.out(flags.json ? `${JSON.stringify({ id, import: summary, pace, status: s }, null, 2)}\n` : formatStatus(s));
         }
       });
     });
@@ -247,7 +279,7 @@ export function addCampaignCommands(program: Command, io: CliIo): void {
   campaign
     .command('add <id> <csv>')
     .description('add a contact list to a campaign (numbers already in it are not added twice)')
-    .option('--json', 'print JSON')
+    .option('--json', 'print JSON (default: text)')
     .action(async (id: string, csv: string, flags: { json?: boolean }) => {
       await withContainer(io, async (c) => {
         const s = await c.addContacts(id, openCsv(csv), basename(csv));
@@ -258,7 +290,7 @@ export function addCampaignCommands(program: Command, io: CliIo): void {
   campaign
     .command('status <id>')
     .description("a campaign's state and counts by contact status")
-    .option('--json', 'print JSON')
+    .option('--json', 'print JSON (default: text)')
     .action(async (id: string, flags: { json?: boolean }) => {
       await withContainer(io, async (c) => {
         const s = await c.status(id);
@@ -271,8 +303,8 @@ export function addCampaignCommands(program: Command, io: CliIo): void {
     .command('export <id>')
     .description('results, one row per contact: its CSV columns then its result (--attempts: one row per attempt)')
     .option('--format <f>', 'csv or jsonl', 'csv')
-    .option('--attempts', 'one row per attempt instead of one per contact')
-    .option('--out <file>', 'write to a file (else standard output)')
+    .option('--attempts', 'one row per attempt instead of one per contact (default: one row per contact)')
+    .option('--out <file>', 'write to a file (default: standard output)')
     .action(async (id: string, flags: { format: string; out?: string; attempts?: boolean }) => {
       if (flags.format !== 'csv' && flags.format !== 'jsonl') throw new CliExit(2, `--format must be csv or jsonl, got ${flags.format}`);
       await withContainer(io, async (c) => {
@@ -290,7 +322,7 @@ export function addCampaignCommands(program: Command, io: CliIo): void {
   campaign
     .command('list')
     .description('campaigns, newest last')
-    .option('--json', 'print JSON')
+    .option('--json', 'print JSON (default: text)')
     .action(async (flags: { json?: boolean }) => {
       await withContainer(io, async (c) => {
         const rows = [];
@@ -318,12 +350,17 @@ export function addCampaignCommands(program: Command, io: CliIo): void {
   campaign
     .command('pace <id>')
     .description("change a running campaign's pace (takes effect within a second)")
-    .option('--cps <n>', 'calls per second', positiveNumber)
-    .option('--max-concurrent <n>', 'calls in progress at once', wholeNumber)
+    .option('--cps <n>', "the campaign's calls per second, 0 for no campaign limit (default: unchanged)", positiveNumber)
+    .option('--max-concurrent <n>', "the campaign's channels, 0 for no campaign limit (default: unchanged)", wholeNumber)
     .action(async (id: string, flags: { cps?: number; maxConcurrent?: number }) => {
       await withContainer(io, async (c) => {
         const p = await c.control.pace(id, { ...(flags.cps !== undefined ? { cps: flags.cps } : {}), ...(flags.maxConcurrent !== undefined ? { maxConcurrent: flags.maxConcurrent } : {}) });
-        io.out(`campaign ${id}: ${p.cps} cps, ${p.maxConcurrent} channels\n`);
+        const record = await c.campaigns.get(id);
+        io.out(`campaign ${id}: ${p.cps} cps, ${p.maxConcurrent} channels (0: no campaign limit)\n`);
+        if (record) {
+          const labels = { cps: 'campaign pace --cps', maxConcurrent: 'campaign pace --max-concurrent' };
+          io.out(`${(await c.pace({ ...record.definition, ...p }, labels)).text}\n`);
+        }
       });
     });
 
