@@ -75,7 +75,7 @@ export function readJobData(data: unknown): { contacts: JobContact[]; grouped: b
   return { contacts, grouped: true };
 }
 
-export type ProcessResult = 'dialed' | 'exists' | 'stale' | 'ended' | 'missing';
+export type ProcessResult = 'dialed' | 'exists' | 'stale' | 'ended' | 'missing' | 'requeued';
 
 /** What became of each contact of a group job, counted. */
 export type GroupResult = Partial<Record<ProcessResult | 'deferred', number>>;
@@ -191,15 +191,25 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
   }
 
   /** A contact whose calling window is closed at `t`: it waits for the next opening, or ends expired when there is none. */
-  async function windowClosed(cid: string, idx: number, c: ResolvedCampaign, zone: string, t: number, why: string): Promise<ProcessResult | Deferral> {
+  async function windowClosed(cid: string, idx: number, n: number, c: ResolvedCampaign, zone: string, t: number, why: string): Promise<ProcessResult | Deferral> {
     const next = nextCallableTime(c.window, zone, t);
-    if (next !== null) return { defer: 'later', at: next };
+    if (next !== null) return waitInDueSet(cid, idx, n, next);
     await service.endContact(cid, idx, 'expired', why);
     return 'ended';
   }
 
+  /**
+   * A contact that may not be called before `at` (its window, its number's
+   * cap) goes back to the due set, where the feeder takes it again when due
+   * and a cancel or an expiry ends it, instead of a job delayed for hours.
+   * When it cannot (its state moved on meanwhile), the job simply waits.
+   */
+  async function waitInDueSet(cid: string, idx: number, n: number, at: number): Promise<ProcessResult | Deferral> {
+    return (await service.requeue(cid, idx, n, at)) ? 'requeued' : { defer: 'later', at };
+  }
+
   /** What becomes of a contact whose begin was refused by its last checks (nothing was recorded). */
-  async function refused(cid: string, idx: number, c: ResolvedCampaign, zone: string, why: BeginRefusal): Promise<ProcessResult | Deferral> {
+  async function refused(cid: string, idx: number, n: number, c: ResolvedCampaign, zone: string, why: BeginRefusal): Promise<ProcessResult | Deferral> {
     const t = now();
     switch (why.refused) {
       case 'state':
@@ -210,14 +220,14 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
         if (why.state === 'gone') return 'missing';
         return { defer: 'later', at: t + PAUSED_RECHECK_MS };
       case 'window':
-        return windowClosed(cid, idx, c, zone, t, 'the calling window closed for good before this contact was dialed');
+        return windowClosed(cid, idx, n, c, zone, t, 'the calling window closed for good before this contact was dialed');
       case 'dnc':
         await service.endContact(cid, idx, 'dnc', `number added to do-not-call list ${why.lists.join(', ')} before it was dialed`);
         return 'ended';
       case 'cap': {
         // Over its frequency cap: it waits until the cap allows the next call and its window is open.
         const next = c.window.expiresAt !== null && why.retryAt >= c.window.expiresAt ? null : nextCallableTime(c.window, zone, Math.max(t, why.retryAt));
-        if (next !== null) return { defer: 'later', at: next };
+        if (next !== null) return waitInDueSet(cid, idx, n, next);
         await service.endContact(cid, idx, 'expired', `frequency cap reached: the next call was allowed at ${new Date(why.retryAt).toISOString()}, after the campaign expired`);
         return 'ended';
       }
@@ -247,7 +257,7 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
     // Early checks: a contact that cannot be called now takes no slot. They are made again, atomically, when
     // the attempt is recorded right before the request leaves (the begin's guard), whatever changed meanwhile.
     const windowUntil = openUntil(c.window, zone, t);
-    if (windowUntil === null) return windowClosed(cid, idx, c, zone, t, 'the calling window closed for good before this contact was dialed');
+    if (windowUntil === null) return windowClosed(cid, idx, n, c, zone, t, 'the calling window closed for good before this contact was dialed');
     const d = c.record.definition;
     if (d.dnc.length > 0) {
       const on = await deps.dnc.check(row.e, d.dnc);
@@ -279,7 +289,7 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
         return 'ended';
       }
       if (signal?.aborted) return { defer: 'back' };
-      if (now() >= windowUntil) return windowClosed(cid, idx, c, zone, now(), 'the calling window closed for good before this contact was dialed');
+      if (now() >= windowUntil) return windowClosed(cid, idx, n, c, zone, now(), 'the calling window closed for good before this contact was dialed');
       return { defer: 'later', at: now() + PAUSED_RECHECK_MS };
     }
 
@@ -310,7 +320,7 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
       await Promise.all([pacer.release(d.provider, cid, id), slot.rated ? pacer.withdraw(d.provider, cid, id) : undefined]);
       if (begun.refusal) {
         log.info({ campaignId: cid, attemptId: id, refused: begun.refusal }, 'attempt not dialed: refused by its last checks');
-        return refused(cid, idx, c, zone, begun.refusal);
+        return refused(cid, idx, n, c, zone, begun.refusal);
       }
       log.warn({ campaignId: cid, attemptId: id, result: begun.result }, 'attempt not dialed: already begun or no longer due');
       return begun.result === 'refused' ? 'stale' : begun.result;
