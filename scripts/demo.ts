@@ -11,6 +11,7 @@ import { loadConfig, ConfigError } from '../src/config.js';
 import { createContainer } from '../src/app/container.js';
 import { createLogger } from '../src/infra/logger.js';
 import { RedisUnavailableError } from '../src/infra/redis.js';
+import { dashboardAddress } from '../src/http/api-token.js';
 import { startSimulator, DEFAULT_TOKEN } from '../src/simulator/index.js';
 import { createSipcallAdapter } from '../src/providers/index.js';
 import type { ProviderAdapter } from '../src/providers/types.js';
@@ -25,6 +26,8 @@ const outDir = join(root, 'out');
 
 async function main(): Promise<void> {
   const secret = process.env.AUTODIALER_CALLBACK_SECRET ?? 'demo-callback-secret-0123456789';
+  // The API (and the dashboard's data) need a token: the demo's own, unless one is given.
+  const apiToken = process.env.AUTODIALER_API_TOKEN ?? 'demo-api-token-0123456789abcdef';
   const config = loadConfig({
     AUTODIALER_PREFIX: 'autodialer-demo',
     SIPCALL_API_URL: 'http://127.0.0.1:1',
@@ -33,6 +36,7 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'warn',
     ...process.env,
     AUTODIALER_CALLBACK_SECRET: secret,
+    AUTODIALER_API_TOKEN: apiToken,
   });
   const providers = new Map<ProviderFamily, ProviderAdapter>();
   const c = await createContainer(config, { log: createLogger({ level: config.logLevel }), providers });
@@ -54,6 +58,7 @@ async function main(): Promise<void> {
   providers.set('sipcall', createSipcallAdapter({ ...config.providers.sipcall!, apiUrl: sim.url }));
   c.startWorker({ feedEveryMs: 100, sweepEveryMs: 200 });
   process.stdout.write(`simulator on ${sim.url}, callbacks received on ${publicUrl}\n`);
+  process.stdout.write(`dashboard while it runs: ${dashboardAddress(publicUrl, apiToken.split(',')[0]!.trim())}\n`);
 
   const raw = JSON.parse(readFileSync(definitionFile, 'utf8')) as unknown;
   const def = c.definition(raw);

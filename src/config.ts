@@ -44,8 +44,15 @@ export interface Config {
   httpHost: string;
   publicUrl: string | null;
   callbackSecret: string | null;
-  /** Bearer token for the campaign API and dashboard data (null: no authentication). */
-  apiToken: string | null;
+  /** `none`: callbacks are taken without a key when no secret is set (otherwise they are refused). */
+  callbackAuth: 'key' | 'none';
+  /**
+   * Bearer tokens accepted by every route but callbacks and health (several during a rotation).
+   * Empty: the server makes one at its first start and keeps it in Redis.
+   */
+  apiTokens: string[];
+  /** Largest contact list an upload may carry, in bytes. */
+  uploadMaxBytes: number;
   /** Trust X-Forwarded-For for the caller's address (only behind your own proxy). */
   trustProxy: boolean;
   /** Optional IP allow-lists for callbacks, per provider family (empty: any address). */
@@ -225,8 +232,17 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
       z.string().min(16, 'AUTODIALER_CALLBACK_SECRET must be at least 16 characters'),
       get('AUTODIALER_CALLBACK_SECRET'),
     ) ?? null;
-  const apiToken =
-    pick(problems, 'AUTODIALER_API_TOKEN', z.string().min(16, 'AUTODIALER_API_TOKEN must be at least 16 characters'), get('AUTODIALER_API_TOKEN')) ?? null;
+  const callbackAuth =
+    pick(problems, 'AUTODIALER_CALLBACK_AUTH', z.enum(['key', 'none'], { message: "AUTODIALER_CALLBACK_AUTH must be 'key' or 'none'" }), get('AUTODIALER_CALLBACK_AUTH')) ?? 'key';
+  if (callbackAuth === 'none' && callbackSecret !== null) {
+    problems.push('AUTODIALER_CALLBACK_AUTH: none takes callbacks without a key, but AUTODIALER_CALLBACK_SECRET is set: remove one of them');
+  }
+  // Comma-separated: the new token and the old one during a rotation.
+  const apiTokens = ipList(get('AUTODIALER_API_TOKEN'));
+  for (const [i, t] of apiTokens.entries()) {
+    if (t.length < 16) problems.push(`AUTODIALER_API_TOKEN: token ${i + 1} must be at least 16 characters, got ${t.length}`);
+  }
+  const uploadMaxBytes = 2 ** 20 * pick(problems, 'AUTODIALER_UPLOAD_MAX_MB', intIn('AUTODIALER_UPLOAD_MAX_MB', 1, 65_536), get('AUTODIALER_UPLOAD_MAX_MB'), 512);
   const trustProxy = pick(
     problems,
     'AUTODIALER_TRUST_PROXY',
@@ -330,7 +346,9 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     httpHost,
     publicUrl,
     callbackSecret,
-    apiToken,
+    callbackAuth,
+    apiTokens,
+    uploadMaxBytes,
     trustProxy,
     callbackAllowIps: { sipcall: ipList(get('SIPCALL_CALLBACK_ALLOW_IPS')), pbx: ipList(get('PBX_CALLBACK_ALLOW_IPS')) },
     defaultRegion,

@@ -6,9 +6,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { providerUnavailable, type Config } from '../config.js';
-import { connectRedis } from '../infra/redis.js';
+import { connectRedis, quietErrors, watchRedis } from '../infra/redis.js';
 import { createLogger } from '../infra/logger.js';
-import { makeQueueRegistry } from '../infra/queues.js';
+import { makeQueueRegistry, type QueueRegistry } from '../infra/queues.js';
 import { startLoop, type Loop } from '../infra/loop.js';
 import { sleep } from '../infra/clock.js';
 import { keys as makeKeys } from '../store/keys.js';
@@ -44,6 +44,8 @@ import { makeDialProcessor } from '../dispatch/processor.js';
 import { startDialWorkers, type DialWorkers } from '../dispatch/workers.js';
 import { buildApp } from '../http/app.js';
 import type { UploadLimits } from '../http/upload.js';
+import type { HttpLimits } from '../http/limits.js';
+import { dashboardAddress, resolveApiTokens } from '../http/api-token.js';
 import type { ByteSource } from '../ingest/source.js';
 
 export interface ContainerOptions {
@@ -67,6 +69,10 @@ export async function createContainer(config: Config, options: ContainerOptions 
    * share round trips through ioredis auto-pipelining. No blocking command runs on it.
    */
   const redis = bullRedis.duplicate({ enableAutoPipelining: true, lazyConnect: false });
+  // While Redis is away, commands wait for it and the connections retry quietly (one line when lost, one when back);
+  // the HTTP routes ask `redisWatch` and answer 503 instead of waiting.
+  const redisWatch = watchRedis(redis, { log, name: 'stores', probeEveryMs: 1000, probeTimeoutMs: 2000 });
+  const bullWatch = ownsRedis ? watchRedis(bullRedis, { log, name: 'queues' }) : null;
   const now = options.now ?? (() => Date.now());
   const random = options.random ?? Math.random;
   const keys = makeKeys(config.prefix);
@@ -81,7 +87,16 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const pacer = createRedisPacer({ redis, prefix: config.prefix });
   const accountLimits = makeAccountLimitStore({ redis, prefix: config.prefix, pacer });
   const cache = makeCampaignCache({ campaigns, now });
-  const queues = makeQueueRegistry({ connection: bullRedis, bullPrefix: keys.bullPrefix });
+  const queueRegistry = makeQueueRegistry({ connection: bullRedis, bullPrefix: keys.bullPrefix });
+  /** The same registry, each queue's connection errors handled (BullMQ prints those nobody listens to). */
+  const queues: QueueRegistry = {
+    ...queueRegistry,
+    get(id) {
+      const q = queueRegistry.get(id);
+      if (q.listenerCount('error') === 0) quietErrors(q, { log, name: `queue ${id}` });
+      return q;
+    },
+  };
   const providers = options.providers ?? createProviders(config);
   const control = makeCampaignControl({ campaigns, cache, queues, pacer, events });
   const purge = makeCampaignPurge({ redis, keys, prefix: config.prefix, campaigns, cache, queues });
@@ -289,12 +304,17 @@ export async function createContainer(config: Config, options: ContainerOptions 
     return { feeder, sweeper, workers: running.workers, notifier };
   }
 
-  async function startServer(opts: { port?: number; host?: string; upload?: Partial<UploadLimits>; retentionEveryMs?: number } = {}): Promise<FastifyInstance> {
+  async function startServer(
+    opts: { port?: number; host?: string; upload?: Partial<UploadLimits>; retentionEveryMs?: number; limits?: Partial<HttpLimits> } = {},
+  ): Promise<FastifyInstance> {
+    // AUTODIALER_API_TOKEN, or the deployment's own (made at the first start, kept in Redis).
+    const api = await resolveApiTokens({ redis, prefix: config.prefix, configured: config.apiTokens });
     await applyAccountLimits();
     const app = await buildApp({
       log,
       redis,
-      callbacks: { receiver, callbackLog, secret: config.callbackSecret, allowIps: config.callbackAllowIps, now },
+      redisWatch,
+      callbacks: { receiver, callbackLog, secret: config.callbackSecret, auth: config.callbackAuth, allowIps: config.callbackAllowIps, now },
       api: { campaigns, contacts, attempts, status, control, notifications, purge, metrics: { callbackLog, campaigns, notifications: (id) => notificationCounts(redis, keys, id) } },
       dashboard: { campaigns, status, queues },
       upload: {
@@ -303,13 +323,25 @@ export async function createContainer(config: Config, options: ContainerOptions 
         addContacts: (id, source, fileName) => addContacts(id, source, fileName),
         dryRun: async (def, source, fileName, existing) => atEffectivePace(def, await dryRunContactList({ redis, keys }, def, source, fileName, existing)),
         campaigns,
-        ...(opts.upload ? { limits: opts.upload } : {}),
+        limits: { fileBytes: config.uploadMaxBytes, ...opts.upload },
       },
-      apiToken: config.apiToken,
+      apiTokens: api.tokens,
+      trustedOrigins: config.publicUrl ? [config.publicUrl] : [],
       trustProxy: config.trustProxy,
+      ...(opts.limits ? { limits: opts.limits } : {}),
     });
-    await app.listen({ port: opts.port ?? config.httpPort, host: opts.host ?? config.httpHost });
+    const host = opts.host ?? config.httpHost;
+    await app.listen({ port: opts.port ?? config.httpPort, host });
     running.app = app;
+    if (api.source === 'generated') {
+      // Once, at the deployment's first start: the only place the generated token is shown.
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.httpPort;
+      const base = config.publicUrl ?? `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
+      log.warn({ dashboard: dashboardAddress(base, api.tokens[0]!) }, 'no AUTODIALER_API_TOKEN: an API token was made and kept in Redis; open the dashboard at this address, or send the token as Authorization: Bearer');
+    } else if (api.source === 'stored') {
+      log.info({ redisKey: `${config.prefix}:api-token` }, 'API token: the one this deployment made at its first start (kept at redisKey); set AUTODIALER_API_TOKEN to choose your own');
+    }
     // Stored callbacks older than the retention go, once an hour (and soon after start), settled ones only.
     const retentionMs = config.callbackRetentionMs;
     if (retentionMs !== null) {
@@ -335,6 +367,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
     running.app = null;
     await queues.closeAll();
     await Promise.all([...providers.values()].map((p) => p.close()));
+    redisWatch.stop();
+    bullWatch?.stop();
     await redis.quit();
     if (ownsRedis) await bullRedis.quit();
   }

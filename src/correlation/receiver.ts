@@ -1,11 +1,17 @@
 /**
- * Callback receiver: stores every callback raw before anything else, then
- * interprets it — parse (providers/), find the attempt (customuuid, pbx
- * originated call id, sipcall call uuid or callee), and hand the result to the
- * attempt service. Orphans, duplicates, late and malformed callbacks are kept
- * and counted; none of them crashes anything or changes a final outcome twice.
+ * Callback receiver: stores every well-formed callback raw before anything
+ * else, then interprets it — find the attempt (customuuid, pbx originated
+ * call id, sipcall call uuid or callee), and hand the result to the attempt
+ * service. Orphans, duplicates and late callbacks are kept and counted; none
+ * of them crashes anything or changes a final outcome twice.
  *
- * `accept` is the HTTP path: store (one round trip), parse, and queue the
+ * Malformed means the body cannot be read as the provider's callback for its
+ * route: empty, neither JSON nor form fields, not an object, or a field the
+ * provider's format requires missing or of the wrong kind (the parser's
+ * CallbackParseError). Such a body is counted (`malformed`) and logged (its
+ * first bytes, long digit runs masked), never stored.
+ *
+ * `accept` is the HTTP path: parse, store (one round trip), and queue the
  * interpretation, which runs off the request with bounded concurrency. Every
  * stored entry stays in the log's pending set until its interpretation is
  * settled, so entries a dead process never interpreted are picked up by
@@ -32,8 +38,18 @@ export type Interpretation =
   | { kind: 'orphan'; key: string }
   | { kind: 'final' | 'duplicate' | 'late' | 'conflict' | 'progress' | 'ignored'; attemptId: string };
 
-/** What the HTTP route answers from: stored, and readable or not. */
-export type Accepted = { id: string; malformed: null } | { id: string; malformed: { reason: string; field: string | null } };
+/** What the HTTP route answers from: stored, or malformed (and not stored). */
+export type Accepted = { id: string; malformed: null } | { id: null; malformed: { reason: string; field: string | null } };
+
+/** Bytes of a malformed body that reach the log at most. */
+const EXCERPT_BYTES = 64;
+
+/** The start of a body for a log line: at most EXCERPT_BYTES, runs of 5 digits or more masked (phone numbers). */
+export function bodyExcerpt(body: string): string {
+  // Masked before it is cut, so that no number is cut to a short run that would show.
+  const masked = body.slice(0, 2 * EXCERPT_BYTES).replace(/\d{5,}/g, (d) => `<${d.length} digits>`);
+  return Buffer.from(masked, 'utf8').subarray(0, EXCERPT_BYTES).toString('utf8').replace(/\uFFFD+$/, '');
+}
 
 export interface ReceiverOptions {
   /** Interpretations running at once (default 64). */
@@ -43,8 +59,8 @@ export interface ReceiverOptions {
   /** Settlements written per transaction at most (default 256). */
   settleBatch?: number;
   /**
-   * Store only: `accept` stores and parses (a malformed callback is still
-   * settled and answered 400) and leaves readable ones pending, for `pull`
+   * Store only: `accept` parses and stores (a malformed callback is still
+   * counted and answered 400) and leaves stored ones pending, for `pull`
    * in a worker or correlator process.
    */
   deferred?: boolean;
@@ -184,20 +200,29 @@ export function makeCallbackReceiver(deps: {
   });
 
   /**
-   * Stores the callback raw, then parses it. A readable callback is queued for
-   * interpretation (the caller answers at once); an unreadable one is settled
-   * as malformed before this returns.
+   * Parses the callback; a well-formed one is stored raw and queued for
+   * interpretation (the caller answers at once); a malformed one is counted
+   * and logged, not stored.
    */
   async function accept(raw: RawCallback): Promise<Accepted> {
+    let outcome: ParseOutcome;
+    try {
+      outcome = parse(raw);
+    } catch (err) {
+      // A parser failure that is not the body's fault: stored all the same, pending, for `recover` once it is fixed.
+      log.error({ err, kind: raw.kind }, 'parsing a callback failed unexpectedly; it is stored and stays pending');
+      const id = await callbackLog.append(raw);
+      events.emit('callback:stored', { id, kind: raw.kind });
+      return { id, malformed: null };
+    }
+    if (!outcome.ok) {
+      await callbackLog.count('malformed', null);
+      log.warn({ kind: raw.kind, reason: outcome.reason, field: outcome.field, bytes: Buffer.byteLength(raw.body), start: bodyExcerpt(raw.body) }, 'malformed callback refused, not stored');
+      return { id: null, malformed: { reason: outcome.reason, field: outcome.field } };
+    }
     const id = await callbackLog.append(raw);
     events.emit('callback:stored', { id, kind: raw.kind });
     const cb: StoredCallback = { ...raw, id };
-    // Stored first: a parser that fails unexpectedly leaves the entry pending for `recover`, never lost.
-    const outcome = parse(raw);
-    if (!outcome.ok) {
-      await interpretOnce(cb, outcome, false, null);
-      return { id, malformed: { reason: outcome.reason, field: outcome.field } };
-    }
     if (opts.deferred) return { id, malformed: null };
     inFlight.add(id);
     await queue.push({ cb, parsed: outcome.parsed, guard: false });

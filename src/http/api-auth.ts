@@ -1,25 +1,40 @@
 /**
- * Optional bearer token for the campaign API and the dashboard's data
- * (`AUTODIALER_API_TOKEN`), compared in constant time. Callbacks have their
- * own key; health needs none.
+ * The API token (`Authorization: Bearer`), required by every route unless
+ * the route says otherwise (`config: { access: 'public' }`: callbacks, which
+ * have their own key, health, and the dashboard page, which holds no data).
+ * Several tokens may be accepted at once (a rotation); each is compared in
+ * constant time, and all of them are always compared.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { sendError } from './errors.js';
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
-export function bearerMatches(header: string | undefined, token: string): boolean {
-  if (!header) return false;
-  const m = /^Bearer\s+(.+)$/i.exec(header.trim());
-  return m !== null && timingSafeEqual(digest(m[1]!), digest(token));
+/** Route config: who may call the route without the API token. */
+export interface AccessConfig {
+  access?: 'public';
 }
 
-/** An onRequest hook refusing requests without the token; a no-op when no token is configured. */
-export function requireApiToken(token: string | null) {
+const digest = (s: string): Buffer => hash('sha256', s, 'buffer');
+
+/** True when the header is `Bearer <one of the tokens>`. */
+export function bearerMatches(header: string | undefined, tokens: readonly Buffer[]): boolean {
+  if (!header) return false;
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  if (m === null) return false;
+  const presented = digest(m[1]!);
+  let ok = false;
+  for (const t of tokens) ok = timingSafeEqual(presented, t) || ok;
+  return ok;
+}
+
+/** An onRequest hook refusing, with 401, requests to non-public routes without a valid token. */
+export function requireApiToken(tokens: readonly string[]) {
+  if (tokens.length === 0) throw new Error('requireApiToken: at least one token is needed');
+  const digests = tokens.map(digest);
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (token === null) return;
-    if (!bearerMatches(req.headers.authorization, token)) {
-      await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'missing or wrong API token (Authorization: Bearer …)' });
-    }
+    if ((req.routeOptions.config as AccessConfig | undefined)?.access === 'public') return;
+    if (bearerMatches(req.headers.authorization, digests)) return;
+    reply.header('www-authenticate', 'Bearer');
+    await sendError(reply, 401, 'unauthorized', 'missing or wrong API token: send Authorization: Bearer <token> (AUTODIALER_API_TOKEN)');
   };
 }

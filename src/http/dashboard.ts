@@ -3,7 +3,8 @@
  * recent rate against the target, channels, what holds it) and their queues.
  * One HTML page that polls `/dashboard/data`.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import './route-config.js';
 import type { CampaignStore } from '../store/campaigns.js';
 import type { StatusReport } from '../reports/status.js';
 import type { QueueRegistry } from '../infra/queues.js';
@@ -12,8 +13,6 @@ export interface DashboardOptions {
   campaigns: CampaignStore;
   status: StatusReport;
   queues: QueueRegistry;
-  /** Checks the API token on the data route (the page itself holds no data). */
-  guard?: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 }
 
 const PAGE = `<!doctype html>
@@ -39,7 +38,7 @@ small{color:#666}
 <tbody id="rows"><tr><td colspan="10">loading…</td></tr></tbody></table>
 <script>
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
-// An API token, when the server requires one, is given in the page's fragment: /#token=…
+// The API token is given in the page's fragment, /#token=… (never sent to a server), and sent as a Bearer header.
 const token = new URLSearchParams(location.hash.slice(1)).get('token');
 const auth = token ? { authorization: 'Bearer ' + token } : {};
 async function act(id, what) { await fetch('/campaigns/' + id + '/' + what, { method: 'POST', headers: auth }); load(); }
@@ -62,7 +61,8 @@ function pace(s) {
 }
 async function load() {
   const res = await fetch('/dashboard/data', { headers: auth });
-  if (res.status === 401) { document.getElementById('rows').innerHTML = '<tr><td colspan="10">this server needs an API token: open /#token=…</td></tr>'; return; }
+  if (res.status === 401) { document.getElementById('rows').innerHTML = '<tr><td colspan="10">this server needs its API token: open /#token=… (the address it logged at its first start, or a token of AUTODIALER_API_TOKEN)</td></tr>'; return; }
+  if (res.status >= 400) { const e = await res.json().catch(() => null); document.getElementById('rows').innerHTML = '<tr><td colspan="10">' + esc((e && e.error && e.error.message) || 'error ' + res.status) + '</td></tr>'; return; }
   const data = await res.json();
   document.getElementById('at').textContent = new Date().toLocaleTimeString();
   document.getElementById('rows').innerHTML = data.campaigns.map((c) => {
@@ -87,8 +87,9 @@ load(); setInterval(load, 2000);
 </script></body></html>`;
 
 export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptions): Promise<void> {
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(PAGE));
-  app.get('/dashboard/data', { ...(opts.guard ? { onRequest: opts.guard } : {}) }, async () => {
+  // The page holds no data (a browser opening it cannot send the token yet): public. Its data needs the token.
+  app.get('/', { config: { access: 'public', redis: false } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(PAGE));
+  app.get('/dashboard/data', async () => {
     const ids = (await opts.campaigns.list()).slice(-50).reverse();
     const campaigns = [];
     for (const id of ids) {

@@ -22,6 +22,7 @@ import type { ByteSource } from '../ingest/source.js';
 import { CampaignStoreError, type CampaignStore } from '../store/campaigns.js';
 import { isCampaignId } from '../store/ids.js';
 import { parseUploadFields, UploadFieldsError, UPLOAD_FIELD_NAMES, type FormField } from './upload-fields.js';
+import './route-config.js';
 
 export interface UploadLimits {
   /** Largest contact list file, in bytes. */
@@ -32,6 +33,7 @@ export interface UploadLimits {
   fieldBytes: number;
 }
 
+/** 512 MiB: about ten million rows of 50 bytes (AUTODIALER_UPLOAD_MAX_MB); larger lists go in parts to POST /campaigns/:id/contacts. */
 export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { fileBytes: 512 * 2 ** 20, fields: 100, fieldBytes: 64 * 1024 };
 
 export interface UploadOptions {
@@ -203,6 +205,8 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadOptions): P
   });
 
   function send(reply: FastifyReply, r: UploadRefused) {
+    // Cut off (a body too slow) or answered already (Redis went away meanwhile): nobody to answer.
+    if (reply.sent || reply.raw.destroyed) return reply;
     // The request may still be arriving; do not keep the connection for another one.
     if (r.status === 413) reply.header('connection', 'close');
     return reply.code(r.status).send({ error: r.message, ...(r.problems.length > 0 ? { problems: r.problems } : {}) });
@@ -216,7 +220,10 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadOptions): P
     }
   }
 
-  app.post('/campaigns', async (req, reply) =>
+  // Uploads may be large and slow: their body is watched for its rate only (limits.ts).
+  const large = { config: { largeBody: true } } as const;
+
+  app.post('/campaigns', large, async (req, reply) =>
     answer(reply, async () => {
       const { result, late } = await readForm(req, limits, async (fields, source, fileName) => {
         if (fields.length === 0) {
@@ -234,7 +241,7 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadOptions): P
     }),
   );
 
-  app.post('/campaigns/:id/contacts', async (req, reply) =>
+  app.post('/campaigns/:id/contacts', large, async (req, reply) =>
     answer(reply, async () => {
       const { id } = idParams.parse(req.params);
       const campaign = await opts.campaigns.get(id);

@@ -37,3 +37,128 @@ export async function connectRedis(url: string, extra: RedisOptions = {}): Promi
   await redis.connect();
   return redis;
 }
+
+/** Whether a connection answers now, and what to call when that changes. */
+export interface RedisWatch {
+  /** Connected, ready, and answering its probe (when probing). */
+  available(): boolean;
+  /** Why it is not available (the last connection error, or a probe that went unanswered). */
+  reason(): string;
+  /** Called each time it stops being available; returns a function that removes the listener. */
+  onDown(fn: () => void): () => void;
+  stop(): void;
+}
+
+interface WatchLog {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+/**
+ * Follows a connection: handles its errors (no "[ioredis] Unhandled error
+ * event" on stderr), logs once when it is lost and once when it is back, never
+ * each retry, and tells whether it answers. With `probeEveryMs`, a PING that
+ * goes unanswered for `probeTimeoutMs` counts as unavailable too (a Redis that
+ * stopped answering on a connection that stays open). The connection keeps
+ * retrying on its own; commands sent meanwhile wait for it.
+ */
+export function watchRedis(redis: Redis, opts: { log: WatchLog; name: string; probeEveryMs?: number; probeTimeoutMs?: number; now?: () => number }): RedisWatch {
+  const now = opts.now ?? Date.now;
+  const probeTimeoutMs = opts.probeTimeoutMs ?? 2000;
+  let lastError = '';
+  let lostAt: number | null = null;
+  let probeSentAt: number | null = null;
+  let stalled = false;
+  let stopped = false;
+  const listeners = new Set<() => void>();
+  const available = () => redis.status === 'ready' && !stalled;
+  let was = available();
+
+  function changed(): void {
+    if (stopped) return;
+    const is = available();
+    if (is === was) return;
+    was = is;
+    if (!is) {
+      lostAt = now();
+      opts.log.warn({ connection: opts.name, reason: reason() }, 'Redis is not answering: retrying until it is back');
+      for (const fn of listeners) fn();
+    } else {
+      opts.log.info({ connection: opts.name, downMs: lostAt === null ? 0 : now() - lostAt }, 'Redis is answering again');
+      lostAt = null;
+    }
+  }
+
+  function reason(): string {
+    if (stalled) return `Redis did not answer a PING within ${probeTimeoutMs} ms`;
+    if (redis.status === 'ready') return '';
+    return lastError ? `Redis connection ${redis.status}: ${lastError}` : `Redis connection ${redis.status}`;
+  }
+
+  const onError = (err: Error) => {
+    lastError = err.message;
+    changed();
+  };
+  const onChange = () => {
+    if (redis.status === 'ready') lastError = '';
+    changed();
+  };
+  redis.on('error', onError);
+  for (const e of ['ready', 'close', 'reconnecting', 'end']) redis.on(e, onChange);
+
+  let timer: NodeJS.Timeout | null = null;
+  if (opts.probeEveryMs && opts.probeEveryMs > 0) {
+    timer = setInterval(() => {
+      if (probeSentAt !== null) {
+        if (!stalled && now() - probeSentAt >= probeTimeoutMs) {
+          stalled = true;
+          changed();
+        }
+        return;
+      }
+      if (redis.status !== 'ready') return;
+      probeSentAt = now();
+      redis.ping().then(
+        () => {
+          probeSentAt = null;
+          stalled = false;
+          changed();
+        },
+        () => {
+          probeSentAt = null;
+        },
+      );
+    }, opts.probeEveryMs);
+    timer.unref();
+  }
+
+  return {
+    available,
+    reason,
+    onDown(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      listeners.clear();
+      // The error handler stays: a connection being closed may still report an error.
+    },
+  };
+}
+
+/**
+ * Handles the 'error' events of something built on a connection (a BullMQ
+ * queue, say): the first of a spell is logged, the next ones within `quietMs`
+ * are not.
+ */
+export function quietErrors(emitter: { on(event: 'error', fn: (err: Error) => void): unknown }, opts: { log: WatchLog; name: string; quietMs?: number; now?: () => number }): void {
+  const now = opts.now ?? Date.now;
+  let lastLogged = -Infinity;
+  emitter.on('error', (err: Error) => {
+    if (now() - lastLogged < (opts.quietMs ?? 60_000)) return;
+    lastLogged = now();
+    opts.log.warn({ connection: opts.name, reason: err.message }, 'Redis error (repeats are not logged for a minute)');
+  });
+}

@@ -1,6 +1,7 @@
 /**
- * Every callback received is appended here, raw, with its time of receipt,
- * before it is interpreted: an append-only Redis stream that replay reads.
+ * Every well-formed callback received is appended here, raw, with its time
+ * of receipt, before it is interpreted: an append-only Redis stream that
+ * replay reads. (A malformed one is only counted: see correlation/receiver.)
  *
  * Beside the stream:
  * - `pending`: ids stored but not yet interpreted (a sorted set scored by

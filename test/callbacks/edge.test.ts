@@ -1,10 +1,10 @@
 /**
  * The edge of the callback routes: refusals (401 / 403, counted, nothing
- * stored, the secret never logged) and unreadable bodies (400 naming the
- * field, stored raw all the same, counted malformed).
+ * stored, the secret never logged) and malformed bodies (400 naming the
+ * field, counted malformed, logged by their first bytes, never stored).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asForm, numberOf, SECRET, sipcallCdr, sipcallStatus, startRig, type Rig } from './support.js';
+import { asForm, AUTH, numberOf, SECRET, sipcallCdr, sipcallStatus, startRig, type Rig } from './support.js';
 import { main } from '../../src/cli/main.js';
 import type { CliIo } from '../../src/cli/shared.js';
 import { REDIS_URL } from '../support/redis.js';
@@ -57,7 +57,7 @@ describe('refused callbacks', () => {
     const orphan = JSON.stringify({ originated_call_id: 'orig.nobody', disposition: 'BUSY', calldate: '2026-01-05 10:20:54', duration: 3, billsec: 0 });
     expect((await rig.post('/callbacks/pbx/cdr', orphan, { header: true })).status).toBe(200);
     await rig.c.receiver.idle();
-    const res = await fetch(`${rig.url}/metrics`);
+    const res = await fetch(`${rig.url}/metrics`, { headers: AUTH });
     expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     const text = await res.text();
     const sample = (line: string) => Number(new RegExp(`^${line.replace(/[{}"]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1]);
@@ -120,23 +120,55 @@ describe('unreadable callback bodies', () => {
     { name: 'form: pbx without the call id', path: '/callbacks/pbx/cdr', body: 'disposition=BUSY&calldate=2026-01-05+10%3A20%3A54&duration=3&billsec=0', contentType: 'application/x-www-form-urlencoded', field: 'originated_call_id', says: /originated_call_id is missing/ },
   ];
 
-  it.each(CASES)('$name → 400 naming the field, stored raw, counted malformed', async (t) => {
+  it.each(CASES)('$name → 400 naming the field, counted malformed, not stored', async (t) => {
     const before = await rig.c.callbackLog.counters(null);
+    const stored = await rig.c.callbackLog.length();
     const res = await rig.post(t.path, t.body, t.contentType ? { contentType: t.contentType } : {});
     expect(res.status).toBe(400);
     expect(res.json.field).toBe(t.field);
     expect(String(res.json.error)).toMatch(t.says);
-    // Stored raw, byte for byte, before it was judged.
-    const stored = await rig.c.callbackLog.get(String(res.json.stored));
-    expect(stored?.body).toBe(t.body);
-    expect(stored?.kind).toBe(t.path.slice('/callbacks/'.length).replace('/', '-'));
-    const [recorded] = await rig.c.callbackLog.results([String(res.json.stored)]);
-    expect(recorded).toMatchObject({ counter: 'malformed', kind: 'malformed' });
+    expect(res.json.stored).toBeUndefined();
+    expect(await rig.c.callbackLog.length()).toBe(stored);
     const after = await rig.c.callbackLog.counters(null);
     expect(after.malformed - before.malformed).toBe(1);
-    expect(after.received - before.received).toBe(1);
+    expect(after.received - before.received).toBe(0);
     expect(after.orphan - before.orphan).toBe(0);
     expect(await rig.c.callbackLog.pendingCount()).toBe(0);
+  });
+
+  it('keeps nothing of many large malformed bodies, and logs only their first bytes, numbers masked', async () => {
+    const before = await rig.c.callbackLog.counters(null);
+    const stored = await rig.c.callbackLog.length();
+    const keysOf = async () => {
+      const found: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await rig.c.redis.scan(cursor, 'MATCH', `${rig.prefix}:*`, 'COUNT', 1000);
+        found.push(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+      return found.sort();
+    };
+    const keysBefore = await keysOf();
+    // Valid JSON of 60 KB, but not a CDR (no billsec), with a phone number at its start.
+    const body = JSON.stringify({ destnumber: '13912345678', pad: 'p'.repeat(60 * 1024) });
+    const answers = await Promise.all(Array.from({ length: 50 }, () => rig.post('/callbacks/sipcall/cdr', body)));
+    expect(answers.every((a) => a.status === 400)).toBe(true);
+    expect((await rig.c.callbackLog.counters(null)).malformed - before.malformed).toBe(50);
+    expect(await rig.c.callbackLog.length()).toBe(stored);
+    expect(await keysOf()).toEqual(keysBefore);
+    const lines = rig
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes('malformed callback refused'))
+      .map((l) => JSON.parse(l) as { start: string; bytes: number; kind: string; field: string });
+    expect(lines.length).toBeGreaterThanOrEqual(50);
+    const last = lines[lines.length - 1]!;
+    expect(last).toMatchObject({ kind: 'sipcall-cdr', bytes: body.length });
+    expect(Buffer.byteLength(last.start)).toBeLessThanOrEqual(64);
+    expect(last.start).toBe('{"destnumber":"<11 digits>","pad":"'.padEnd(64, 'p'));
+    expect(rig.logs()).not.toContain('13912345678');
+    expect(rig.logs()).not.toContain('p'.repeat(100));
   });
 
   it('takes a well-formed form-encoded CDR like its JSON twin', async () => {

@@ -65,12 +65,13 @@ describe('replay', () => {
     const ids = [...attempts.map((x) => x.id), p.id];
     const before = await snapshot(c, [cid, pbx.cid], ids);
     expect(before[`callbacks ${cid}`]).toMatchObject({ correlated: 3, duplicate: 2, late: 1, conflict: 0, progress: 1 });
-    expect(before.totals).toMatchObject({ received: 11, malformed: 1, orphan: 2, progress: 2 });
+    // The unreadable one was counted, not stored: replay never sees it.
+    expect(before.totals).toMatchObject({ received: 10, malformed: 1, orphan: 2, progress: 2 });
     expect((before[`attempt ${p.id}`] as Record<string, string>).state).toBe('accepted');
 
     const tally = await c.receiver.replay();
     // final: a, b, e and the pbx orphan now tied; orphan: the unknown customuuid and the status for nobody.
-    expect(tally).toEqual({ final: 4, duplicate: 2, late: 1, progress: 1, malformed: 1, orphan: 2 });
+    expect(tally).toEqual({ final: 4, duplicate: 2, late: 1, progress: 1, orphan: 2 });
     const after = await snapshot(c, [cid, pbx.cid], ids);
 
     // The sipcall campaign is exactly as it was: no outcome changed, no counter grew.

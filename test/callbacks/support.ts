@@ -14,6 +14,8 @@ import type { RawCampaignDefinition as RawDefinition } from '../../src/campaign/
 import { cleanPrefix, connectRedis, REDIS_URL, testPrefix } from '../support/redis.js';
 
 export const SECRET = 'callbacks-test-secret-0123456789';
+export const API_TOKEN = 'callbacks-test-api-token-012345';
+export const AUTH = { authorization: `Bearer ${API_TOKEN}` } as const;
 
 export interface Rig {
   c: Container;
@@ -36,6 +38,7 @@ export async function startRig(
       REDIS_URL,
       AUTODIALER_PREFIX: prefix,
       AUTODIALER_CALLBACK_SECRET: SECRET,
+      AUTODIALER_API_TOKEN: API_TOKEN,
       SIPCALL_API_URL: 'http://127.0.0.1:1',
       SIPCALL_TOKEN: '0123456789abcdef0123456789abcdef',
       SIPCALL_TIMEZONE: 'Asia/Shanghai',

@@ -72,13 +72,13 @@ describe('deleting a campaign', () => {
     const records = async (cid: string) => (await keysOf(cid)).filter((key) => !key.includes(':pace:')).sort();
     const keptBefore = await records(kept);
 
-    const res = await request(`${h.serverUrl}/campaigns/${id}`, { method: 'DELETE' });
+    const res = await h.api(`/campaigns/${id}`, { method: 'DELETE' });
     expect(res.statusCode).toBe(200);
     const body = (await res.body.json()) as { id: string; deleted: boolean; keys: number };
     expect(body).toMatchObject({ id, deleted: true });
     expect(body.keys).toBeGreaterThan(5);
     expect(await keysOf(id)).toEqual([]);
-    expect((await request(`${h.serverUrl}/campaigns/${id}`)).statusCode).toBe(404);
+    expect((await h.api(`/campaigns/${id}`)).statusCode).toBe(404);
     expect(await h.container.campaigns.list()).not.toContain(id);
     expect(await records(kept)).toEqual(keptBefore);
     expect((await h.container.status(kept))?.counts.answered).toBe(1);
@@ -101,10 +101,10 @@ describe('deleting a campaign', () => {
     const { id } = await h.container.createCampaign(def, csvSource('phone\n13800000421\n13800000422\n13800000423'), 'live.csv');
     await h.container.control.pause(id);
     // Active, so a monitoring system sees its contacts.
-    const metrics = await (await request(`${h.serverUrl}/metrics`)).body.text();
+    const metrics = await (await h.api(`/metrics`)).body.text();
     expect(metrics).toContain(`autodialer_campaign_contacts{campaign="${id}",status="pending"} 3`);
     expect(metrics).toContain(`autodialer_campaign_notifications{campaign="${id}",state="failed"} 0`);
-    const refused = await request(`${h.serverUrl}/campaigns/${id}`, { method: 'DELETE' });
+    const refused = await h.api(`/campaigns/${id}`, { method: 'DELETE' });
     expect(refused.statusCode).toBe(409);
     expect(await refused.body.json()).toEqual({ error: `campaign ${id} is paused: only a completed or cancelled campaign can be deleted (cancel it first)` });
 

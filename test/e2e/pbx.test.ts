@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request } from 'undici';
 import { startHarness, csvSource, type Harness } from '../support/harness.js';
 
 describe('pbx two-way originate end to end', () => {
@@ -33,7 +32,7 @@ describe('pbx two-way originate end to end', () => {
     const done = h.container.events.waitFor('campaign:completed', (e) => e.campaignId === id, 60_000);
     if ((await h.container.campaigns.get(id))?.state !== 'completed') await done;
 
-    const res = await request(`${h.serverUrl}/campaigns/${id}/results?format=jsonl`);
+    const res = await h.api(`/campaigns/${id}/results?format=jsonl`);
     const rows = (await res.body.text())
       .trim()
       .split('\n')
@@ -53,7 +52,7 @@ describe('pbx two-way originate end to end', () => {
     expect(ledger.map((e) => e.number).sort()).toEqual(['09121110001', '09121110002', '09121110003', '09121110004', '557']);
 
     // Attempts export: one row per attempt, with the dial result and the result source.
-    const att = await request(`${h.serverUrl}/campaigns/${id}/attempts?format=jsonl`);
+    const att = await h.api(`/campaigns/${id}/attempts?format=jsonl`);
     const attempts = (await att.body.text())
       .trim()
       .split('\n')

@@ -1,7 +1,7 @@
 import { createContext, Script } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { startHarness, csvSource, type Harness } from '../support/harness.js';
+import { API_TOKEN, startHarness, csvSource, type Harness } from '../support/harness.js';
 import { main } from '../../src/cli/main.js';
 import type { CliIo } from '../../src/cli/shared.js';
 import type { DeadLetter } from '../../src/notify/deliveries.js';
@@ -67,7 +67,7 @@ describe('a campaign with a webhook, end to end against the simulator', () => {
     expect(byName.get('Dan')?.status).toBe('failed');
 
     // The notifications agree with the results export.
-    const res = await request(`${h.serverUrl}/campaigns/${id}/results?format=jsonl`);
+    const res = await h.api(`/campaigns/${id}/results?format=jsonl`);
     const rows = (await res.body.text())
       .trim()
       .split('\n')
@@ -145,14 +145,14 @@ describe('given-up notifications, listed and sent again (API and command line)',
     if ((await h.container.campaigns.get(id))?.state !== 'completed') await done;
     await until(async () => (await h.container.status(id))?.notifications.failed === 2, 'both given up');
 
-    const listed = await request(`${h.serverUrl}/campaigns/${id}/notifications/failed?limit=10`);
+    const listed = await h.api(`/campaigns/${id}/notifications/failed?limit=10`);
     expect(listed.statusCode).toBe(200);
     const { failed } = (await listed.body.json()) as { failed: DeadLetter[] };
     expect(failed.map((f) => [f.status, f.tries, f.reason, f.lastError, f.resendable]).sort()).toEqual([
       ['answered', 1, 'max_tries', 'HTTP 503', true],
       ['busy', 1, 'max_tries', 'HTTP 503', true],
     ]);
-    const bad = await request(`${h.serverUrl}/campaigns/${id}/notifications/failed?limit=none`);
+    const bad = await h.api(`/campaigns/${id}/notifications/failed?limit=none`);
     expect(bad.statusCode).toBe(400);
     expect(await bad.body.text()).toMatch(/limit must be a number/);
 
@@ -162,21 +162,25 @@ describe('given-up notifications, listed and sent again (API and command line)',
     expect(table.out).toMatch(/busy +1 +max_tries +yes +HTTP 503/);
 
     // The dashboard shows them, with a button that posts the resend (its script compiles).
-    const dash = (await (await request(`${h.serverUrl}/dashboard/data`)).body.json()) as { campaigns: { status: { id: string; notifications: unknown } }[] };
+    const dash = (await (await h.api(`/dashboard/data`)).body.json()) as { campaigns: { status: { id: string; notifications: unknown } }[] };
     expect(dash.campaigns.find((c) => c.status.id === id)?.status.notifications).toEqual({ delivered: 0, retrying: 0, failed: 2 });
     const page = await (await request(`${h.serverUrl}/`)).body.text();
     const script = /<script>([\s\S]*)<\/script>/.exec(page)?.[1] ?? '';
     // The page's own script, run against this server's data with a stand-in document.
     const elements: Record<string, { innerHTML: string; textContent: string }> = {};
-    const fetchData = async (path: string) => ({ status: 200, json: async () => (await request(`${h.serverUrl}${path}`)).body.json() });
-    const context = createContext({ document: { getElementById: (k: string) => (elements[k] ??= { innerHTML: '', textContent: '' }) }, location: { hash: '' }, URLSearchParams, fetch: fetchData, setInterval: () => 0 });
+    // The page is opened as /#token=…: its script sends the token from the fragment.
+    const fetchData = async (path: string, init?: { headers?: Record<string, string> }) => {
+      const res = await request(`${h.serverUrl}${path}`, { headers: init?.headers ?? {} });
+      return { status: res.statusCode, json: async () => res.body.json() };
+    };
+    const context = createContext({ document: { getElementById: (k: string) => (elements[k] ??= { innerHTML: '', textContent: '' }) }, location: { hash: `#token=${API_TOKEN}` }, URLSearchParams, fetch: fetchData, setInterval: () => 0 });
     new Script(script).runInContext(context);
     await until(() => (elements.rows?.innerHTML ?? '').includes('webhook:'), 'the dashboard rendered');
     expect(elements.rows!.innerHTML).toContain('<small>webhook: 0 delivered, 0 retrying, 2 failed</small>');
     expect(elements.rows!.innerHTML).toContain(`<button onclick="act('${id}','notifications/resend')">resend</button>`);
 
     up = true;
-    const resent = await request(`${h.serverUrl}/campaigns/${id}/notifications/resend`, { method: 'POST' });
+    const resent = await h.api(`/campaigns/${id}/notifications/resend`, { method: 'POST' });
     expect(await resent.body.json()).toEqual({ id, resent: 2, kept: 0 });
     await until(async () => (await h.container.status(id))?.notifications.delivered === 2, 'both delivered');
     expect((await h.container.status(id))?.notifications).toEqual({ delivered: 2, retrying: 0, failed: 0 });

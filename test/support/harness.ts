@@ -3,6 +3,7 @@
  * simulator: HTTP server on port 0, workers, feeder and sweeper in-process.
  */
 import { Readable } from 'node:stream';
+import { request } from 'undici';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createContainer, type Container } from '../../src/app/container.js';
 import { createLogger } from '../../src/infra/logger.js';
@@ -14,12 +15,19 @@ import { cleanPrefix, connectRedis, REDIS_URL, testPrefix } from './redis.js';
 
 export const TOKEN = '0123456789abcdef0123456789abcdef';
 export const SECRET = 'test-callback-secret-0123456789';
+/** The API token of every harness (the server needs one on every route but callbacks and health). */
+export const API_TOKEN = 'test-api-token-0123456789abcdef';
+export const AUTH = { authorization: `Bearer ${API_TOKEN}` } as const;
+
+type RequestOptions = NonNullable<Parameters<typeof request>[1]>;
 
 export interface Harness {
   config: Config;
   container: Container;
   sim: Simulator;
   serverUrl: string;
+  /** A request to the server's API, with the token. */
+  api(path: string, options?: RequestOptions): ReturnType<typeof request>;
   close(): Promise<void>;
 }
 
@@ -30,6 +38,7 @@ export async function startHarness(name: string, sim: SimulatorOptions = {}, env
       REDIS_URL,
       AUTODIALER_PREFIX: prefix,
       AUTODIALER_CALLBACK_SECRET: SECRET,
+      AUTODIALER_API_TOKEN: API_TOKEN,
       SIPCALL_API_URL: 'http://127.0.0.1:1',
       SIPCALL_TOKEN: TOKEN,
       SIPCALL_TIMEZONE: 'Asia/Shanghai',
@@ -58,6 +67,7 @@ export async function startHarness(name: string, sim: SimulatorOptions = {}, env
     container,
     sim: simulator,
     serverUrl,
+    api: (path, options = {}) => request(`${serverUrl}${path}`, { ...options, headers: { ...AUTH, ...(options.headers as Record<string, string> | undefined) } }),
     async close() {
       await container.close(2000);
       await simulator.close();

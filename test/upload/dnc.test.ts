@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request } from 'undici';
 import { startHarness, type Harness } from '../support/harness.js';
 import { postForm, playvoiceDefinition } from './form.js';
 
@@ -28,7 +27,7 @@ describe('a number added to a do-not-call list after its upload', () => {
 
     const called = h.sim.ledger().map((e) => e.number).sort();
     expect(called).toEqual(['13900000041', '13900000043']);
-    const res = await request(`${h.serverUrl}/campaigns/${id}/results?format=jsonl`);
+    const res = await h.api(`/campaigns/${id}/results?format=jsonl`);
     const rows = (await res.body.text())
       .trim()
       .split('\n')
@@ -38,7 +37,7 @@ describe('a number added to a do-not-call list after its upload', () => {
     const counts = (await h.container.campaigns.counts(id)).byStatus;
     expect(counts).toMatchObject({ answered: 2, dnc: 1, pending: 0 });
     // A contact ended at dial time is listed with the rows not dialed, with its reason.
-    const rejects = await request(`${h.serverUrl}/campaigns/${id}/rejects?format=jsonl`);
+    const rejects = await h.api(`/campaigns/${id}/rejects?format=jsonl`);
     const listed = (await rejects.body.text()).trim().split('\n').map((l) => JSON.parse(l) as Record<string, string | number>);
     expect(listed).toEqual([{ line: 3, status: 'dnc', reason: expect.stringMatching(/late-optout/) as unknown as string, name: 'Ky', phone: '13900000042' }]);
   });

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
+import { AUTH } from '../support/harness.js';
 
 export type Part = { name: string; value: string } | { name: string; filename: string; content: Buffer | string; type?: string };
 
@@ -28,7 +29,7 @@ export interface Answer {
 
 export async function postForm(url: string, parts: readonly Part[], headers: Record<string, string> = {}): Promise<Answer> {
   const { body, contentType } = multipartBody(parts);
-  const res = await request(url, { method: 'POST', body, headers: { 'content-type': contentType, ...headers } });
+  const res = await request(url, { method: 'POST', body, headers: { 'content-type': contentType, ...AUTH, ...headers } });
   const text = await res.body.text();
   return { status: res.statusCode, json: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { request } from 'undici';
-import { startHarness, type Harness } from '../support/harness.js';
+import { AUTH, startHarness, type Harness } from '../support/harness.js';
 import { uploadRoutes } from '../../src/http/upload.js';
 import { dryRunContactList } from '../../src/campaign/import.js';
 import { postForm, playvoiceDefinition, type Part } from './form.js';
@@ -13,7 +13,7 @@ async function untilDone(h: Harness, id: string): Promise<void> {
 }
 
 async function jsonl(url: string): Promise<Record<string, string | number>[]> {
-  const res = await request(url);
+  const res = await request(url, { headers: AUTH });
   expect(res.statusCode).toBe(200);
   const text = await res.body.text();
   return text
@@ -260,13 +260,13 @@ describe('contact list upload (POST /campaigns, POST /campaigns/:id/contacts)', 
       { line: 4, status: 'invalid', reason: expect.stringMatching(/^"12ab" in column "phone" /) as unknown as string, name: 'Cid', phone: '12ab', city: 'Shen, zhen' },
       { line: 5, status: 'duplicate', reason: 'same number as line 2', name: 'Ann again', phone: '13900000031', city: 'Beijing' },
     ]);
-    const res = await request(`${h.serverUrl}/campaigns/${id}/rejects`);
+    const res = await h.api(`/campaigns/${id}/rejects`);
     expect(res.headers['content-type']).toMatch(/text\/csv/);
     const lines = (await res.body.text()).trim().split('\n');
     expect(lines[0]).toBe('line,status,reason,name,phone,city');
     expect(lines).toHaveLength(4);
     expect(lines[2]).toMatch(/^4,invalid,.*,Cid,12ab,"Shen, zhen"$/);
-    const bad = await request(`${h.serverUrl}/campaigns/${id}/rejects?format=xml`);
+    const bad = await h.api(`/campaigns/${id}/rejects?format=xml`);
     expect(bad.statusCode).toBe(400);
     await bad.body.text();
   });
