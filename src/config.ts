@@ -314,13 +314,14 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     pbx: readTable(problems, 'PBX_DISPOSITION_TABLE', get('PBX_DISPOSITION_TABLE'), parsePbxDispositionTable),
   };
 
-  const accountLimits = (family: ProviderFamily): AccountLimitsEnv => {
+  const accountLimitsOf = (family: ProviderFamily): AccountLimitsEnv => {
     const vars = ACCOUNT_LIMIT_VARS[family];
     return {
       cps: pick(problems, vars.cps, cpsIn(vars.cps), get(vars.cps)) ?? null,
       maxConcurrent: pick(problems, vars.maxConcurrent, intIn(vars.maxConcurrent, 0, 100_000), get(vars.maxConcurrent)) ?? null,
     };
   };
+  const accountLimits = { sipcall: accountLimitsOf('sipcall'), pbx: accountLimitsOf('pbx') };
 
   const notifier = notifierOptionsFromEnv(get, problems);
   let callbackRetentionMs: number | null = 30 * 86_400_000;
@@ -362,7 +363,7 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     missing,
     outcomeTables,
     callbackRetentionMs,
-    accountLimits: { sipcall: accountLimits('sipcall'), pbx: accountLimits('pbx') },
+    accountLimits,
     notifier,
     frequency,
   };

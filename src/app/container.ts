@@ -47,6 +47,7 @@ import type { UploadLimits } from '../http/upload.js';
 import type { HttpLimits } from '../http/limits.js';
 import { dashboardAddress, resolveApiTokens } from '../http/api-token.js';
 import type { ByteSource } from '../ingest/source.js';
+import { makeSchedules, type CampaignSchedule } from '../schedule/index.js';
 
 export interface ContainerOptions {
   log?: Logger;
@@ -172,9 +173,11 @@ export async function createContainer(config: Config, options: ContainerOptions 
     def: CampaignDefinition,
     source: ByteSource,
     fileName: string,
-    opts: { onProgress?: (p: ImportProgress) => void } = {},
+    opts: { onProgress?: (p: ImportProgress) => void; id?: string; schedule?: CampaignSchedule } = {},
   ): Promise<{ id: string; summary: ImportSummary }> {
-    const id = await campaigns.create(def);
+    // A scheduled run comes with its id: made here, or (a run cut short while importing) finished here.
+    const id = opts.id ?? (await campaigns.create(def));
+    if (opts.id !== undefined) await campaigns.createWithId(opts.id, def, opts.schedule ?? null);
     await pacer.setCampaignLimits(id, { cps: def.cps, maxConcurrent: def.maxConcurrent });
     try {
       const summary = await importContactList(importDeps, id, source, fileName, opts);
@@ -190,6 +193,22 @@ export async function createContainer(config: Config, options: ContainerOptions 
   async function addContacts(id: string, source: ByteSource, fileName: string, opts: { onProgress?: (p: ImportProgress) => void } = {}) {
     return importContactList(importDeps, id, source, fileName, opts);
   }
+
+  /** Scheduled campaigns: definition files synced to job schedulers, each tick a campaign made through createCampaign. */
+  const schedules = makeSchedules({
+    connection: bullRedis,
+    redis,
+    prefix: config.prefix,
+    bullPrefix: keys.bullPrefix,
+    jobsDir: config.jobsDir,
+    campaigns,
+    definition,
+    createCampaign: (def, source, fileName, opts) => createCampaign(def, source, fileName, opts),
+    discard: async (id) => void (await purge.purge(id)),
+    contacts: { privateAddresses: config.notifier.privateAddresses ?? 'allow' },
+    now,
+    log,
+  });
 
   /** The pace a campaign of this definition runs at: the tighter of its own limits and its account's, with their sources. */
   async function pace(def: CampaignDefinition, labels?: CampaignLabels): Promise<EffectivePace> {
@@ -365,6 +384,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     running.workers = null;
     if (running.app) await running.app.close();
     running.app = null;
+    await schedules.close();
     await queues.closeAll();
     await Promise.all([...providers.values()].map((p) => p.close()));
     redisWatch.stop();
@@ -400,6 +420,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     addContacts,
     dryRun,
     pace,
+    schedules,
     startWorker,
     startCorrelator,
     startServer,

@@ -6,6 +6,7 @@ import { addCampaignCommands } from './campaign.js';
 import { addRoleCommands } from './roles.js';
 import { addOpsCommands } from './ops.js';
 import { addSimulateCommand } from './simulate.js';
+import { addScheduleCommands } from './schedule.js';
 import { describeError, processIo, type CliIo } from './shared.js';
 
 export function buildProgram(io: CliIo): Command {
@@ -17,6 +18,7 @@ export function buildProgram(io: CliIo): Command {
   addCampaignCommands(program, io);
   addRoleCommands(program, io);
   addOpsCommands(program, io);
+  addScheduleCommands(program, io);
   addSimulateCommand(program, { env: io.env });
   return program;
 }

@@ -8,6 +8,7 @@ import { loadConfig } from '../config.js';
 import { createContainer, type Container } from '../app/container.js';
 import { createLogger } from '../infra/logger.js';
 import { CliExit, type CliIo } from './shared.js';
+import { formatProblem } from '../schedule/index.js';
 
 /**
  * Stops the container on SIGTERM/SIGINT: `stopped` resolves once it is closed.
@@ -36,8 +37,31 @@ function onSignals(c: Container, io: CliIo): { stopped: Promise<void>; dispose: 
   return { stopped, dispose };
 }
 
+/**
+ * Scheduled campaigns in a serving process: the job schedulers synced with
+ * the definition files now and on each SIGHUP, and due ticks run here.
+ * Returns what takes the SIGHUP handler away.
+ */
+async function startSchedules(c: Container): Promise<() => void> {
+  const sync = async (reason: string) => {
+    try {
+      const r = await c.schedules.sync();
+      for (const p of r.problems) c.log.error({ problem: formatProblem(p) }, 'definition file has errors: it is left as it was scheduled');
+      const changed = r.changes.filter((x) => x.change !== 'unchanged' && x.change !== 'not scheduled').map((x) => `${x.change} ${x.name}`);
+      c.log.info({ dir: c.config.jobsDir, reason, changed, scheduled: r.changes.filter((x) => x.next !== null).length }, 'schedules synced');
+    } catch (err) {
+      c.log.error({ err, reason }, 'schedule sync failed: the schedulers stay as they were');
+    }
+  };
+  await sync('start');
+  c.schedules.startRunner();
+  const onHup = () => void sync('SIGHUP');
+  process.on('SIGHUP', onHup);
+  return () => process.off('SIGHUP', onHup);
+}
+
 /** Starts the roles asked for in this process and says so in the log. */
-async function startRoles(c: Container, roles: { server: boolean; worker: boolean; correlator?: boolean }): Promise<void> {
+async function startRoles(c: Container, roles: { server: boolean; worker: boolean; correlator?: boolean }): Promise<() => void> {
   const { config, log } = c;
   if (!config.callbackSecret && roles.server) {
     log.warn('AUTODIALER_CALLBACK_SECRET is not set: callbacks are accepted without a key');
@@ -46,6 +70,7 @@ async function startRoles(c: Container, roles: { server: boolean; worker: boolea
     await c.startServer();
     log.info({ port: config.httpPort, publicUrl: config.publicUrl }, 'HTTP server listening (callbacks, API)');
   }
+  const stopSchedules = roles.server ? await startSchedules(c) : () => undefined;
   if (roles.worker) {
     c.startWorker();
     log.info({ providers: [...c.providers.keys()] }, 'worker running');
@@ -62,6 +87,7 @@ async function startRoles(c: Container, roles: { server: boolean; worker: boolea
     c.startCorrelator();
     log.info({ nice: getPriority() }, 'correlator running: interpreting stored callbacks');
   }
+  return stopSchedules;
 }
 
 export function addRoleCommands(program: Command, io: CliIo): void {
@@ -75,8 +101,9 @@ export function addRoleCommands(program: Command, io: CliIo): void {
     const c = await createContainer(config, { log });
     // Before anything starts or says it runs: a SIGTERM from then on stops cleanly, never kills.
     const signals = onSignals(c, io);
+    let stopSchedules = (): void => undefined;
     try {
-      await startRoles(c, roles);
+      stopSchedules = await startRoles(c, roles);
     } catch (err) {
       // A role that cannot start (a port in use, say): close what did start, so the process ends with the error.
       signals.dispose();
@@ -84,6 +111,7 @@ export function addRoleCommands(program: Command, io: CliIo): void {
       throw err;
     }
     await signals.stopped;
+    stopSchedules();
   };
   program
     .command('start')

@@ -56,6 +56,8 @@ export interface CampaignStatus {
   /** Rough end time at the campaign's pace (calling windows aside); null when unknown. */
   eta: string | null;
   import: Record<string, unknown> | null;
+  /** The schedule and tick that launched a scheduled run (null for other campaigns). */
+  schedule: { name: string; tick: string } | null;
 }
 
 export function makeStatusReport(deps: {
@@ -125,6 +127,7 @@ export function makeStatusReport(deps: {
       notifications,
       eta,
       import: c.importSummary,
+      schedule: c.schedule ?? null,
     };
   };
 }

@@ -11,6 +11,15 @@ import { FINISH_IMPORT } from './scripts.js';
 import { luaScript, runScript } from '../infra/lua.js';
 
 const FINISH_IMPORT_SCRIPT = luaScript(FINISH_IMPORT, 3);
+/** KEYS: campaign, campaigns, active; ARGV: id, score, field, value, …. Creates the record whole, or nothing when the id exists. */
+const CREATE_WITH_ID_SCRIPT = luaScript(
+  `if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'id', ARGV[1], unpack(ARGV, 3))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+return 1`,
+  3,
+);
 
 const jsonOf = <T extends z.ZodType>(schema: T) =>
   z.string().transform((s, ctx) => {
@@ -36,6 +45,8 @@ const campaignHashSchema = z.object({
   total: intString.optional(),
   importDone: z.enum(['0', '1']).optional(),
   importSummary: jsonOf(z.record(z.string(), z.unknown())).optional(),
+  schedule: z.string().optional(),
+  tick: z.string().optional(),
 });
 
 export interface CampaignRecord {
@@ -50,6 +61,8 @@ export interface CampaignRecord {
   total: number;
   importDone: boolean;
   importSummary: Record<string, unknown> | null;
+  /** The schedule and tick that launched it (scheduled runs only). */
+  schedule?: { name: string; tick: string };
 }
 
 export class CampaignStoreError extends Error {
@@ -66,6 +79,15 @@ export function makeCampaignStore(deps: { redis: Redis; keys: Keys; now: () => n
   const { redis, keys: k, now } = deps;
   const iso = () => new Date(now()).toISOString();
 
+  const initialFields = (definition: CampaignDefinition): Record<string, string> => ({
+    def: JSON.stringify(definition),
+    state: 'importing',
+    createdAt: iso(),
+    total: '0',
+    importDone: '0',
+    notify: definition.webhook ? '1' : '0',
+  });
+
   async function create(definition: CampaignDefinition): Promise<string> {
     for (let tries = 0; tries < 5; tries++) {
       const id = newCampaignId();
@@ -73,20 +95,23 @@ export function makeCampaignStore(deps: { redis: Redis; keys: Keys; now: () => n
       if (created === 0) continue;
       await redis
         .multi()
-        .hset(k.campaign(id), {
-          def: JSON.stringify(definition),
-          state: 'importing',
-          createdAt: iso(),
-          total: '0',
-          importDone: '0',
-          notify: definition.webhook ? '1' : '0',
-        })
+        .hset(k.campaign(id), initialFields(definition))
         .zadd(k.campaigns, now(), id)
         .sadd(k.active, id)
         .exec();
       return id;
     }
     throw new CampaignStoreError('could not allocate a campaign id');
+  }
+
+  /**
+   * Creates a campaign with a given id (a scheduled run's, derived from its
+   * tick); false when that id exists already (then nothing is written).
+   */
+  async function createWithId(id: string, definition: CampaignDefinition, schedule: { name: string; tick: string } | null): Promise<boolean> {
+    const fields = { ...initialFields(definition), ...(schedule ? { schedule: schedule.name, tick: schedule.tick } : {}) };
+    const created = await runScript(redis, CREATE_WITH_ID_SCRIPT, [k.campaign(id), k.campaigns, k.active], [id, now(), ...Object.entries(fields).flat()]);
+    return Number(created) === 1;
   }
 
   async function get(id: string): Promise<CampaignRecord | null> {
@@ -109,6 +134,7 @@ export function makeCampaignStore(deps: { redis: Redis; keys: Keys; now: () => n
       total: r.total ?? 0,
       importDone: r.importDone === '1',
       importSummary: r.importSummary ?? null,
+      ...(r.schedule && r.tick ? { schedule: { name: r.schedule, tick: r.tick } } : {}),
     };
   }
 
@@ -167,7 +193,7 @@ export function makeCampaignStore(deps: { redis: Redis; keys: Keys; now: () => n
     return { byStatus, final: Number(raw._final ?? 0) };
   }
 
-  return { create, get, require, list, activeIds, setHeader, beginImport, finishImport, setState, counts };
+  return { create, createWithId, get, require, list, activeIds, setHeader, beginImport, finishImport, setState, counts };
 }
 
 export type CampaignStore = ReturnType<typeof makeCampaignStore>;

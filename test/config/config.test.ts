@@ -134,6 +134,20 @@ describe('configuration', () => {
     ]);
   });
 
+  it('reads provider account limits: unset is null (the built-in default then applies), 0 is no limit', () => {
+    expect(loadConfig({}, null).accountLimits).toEqual({ sipcall: { cps: null, maxConcurrent: null }, pbx: { cps: null, maxConcurrent: null } });
+    expect(loadConfig({ SIPCALL_MAX_CPS: '12.5', SIPCALL_MAX_CHANNELS: '30', PBX_MAX_CPS: '0', PBX_MAX_CHANNELS: '0' }, null).accountLimits).toEqual({
+      sipcall: { cps: 12.5, maxConcurrent: 30 },
+      pbx: { cps: 0, maxConcurrent: 0 },
+    });
+    expect(problemsOf({ SIPCALL_MAX_CPS: 'fast', SIPCALL_MAX_CHANNELS: '2.5', PBX_MAX_CPS: '-1', PBX_MAX_CHANNELS: '200000' })).toEqual([
+      'SIPCALL_MAX_CPS: SIPCALL_MAX_CPS must be a number of calls per second such as 10 or 0.5 (0: no limit) (got "fast")',
+      'SIPCALL_MAX_CHANNELS: SIPCALL_MAX_CHANNELS must be a whole number (got "2.5")',
+      'PBX_MAX_CPS: PBX_MAX_CPS must be a number of calls per second such as 10 or 0.5 (0: no limit) (got "-1")',
+      'PBX_MAX_CHANNELS: PBX_MAX_CHANNELS must be between 0 and 100000 (got "200000")',
+    ]);
+  });
+
   it('keeps stored callbacks 30 days unless AUTODIALER_CALLBACK_RETENTION says otherwise (0: for ever)', () => {
     expect(loadConfig({}, null).callbackRetentionMs).toBe(30 * 86_400_000);
     expect(loadConfig({ AUTODIALER_CALLBACK_RETENTION: '7d' }, null).callbackRetentionMs).toBe(7 * 86_400_000);
