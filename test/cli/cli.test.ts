@@ -33,7 +33,7 @@ afterAll(async () => {
 
 describe('the autodialer command line', () => {
   it('prints help through the package binary', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['bin/autodialer.js', '--help']);
+    const { stdout } = await promisify(execFile)(process.execPath, ['bin/autodialer.js', '--help'], { env: { ...process.env, AUTODIALER_DEV: '1' } });
     expect(stdout).toMatch(/campaign/);
     expect(stdout).toMatch(/simulate/);
   });
@@ -58,7 +58,9 @@ describe('the autodialer command line', () => {
     expect(s).toMatchObject({ id, state: 'running', pace: { cps: 2 } });
     expect(s.counts).toMatchObject({ pending: 48, invalid: 1, duplicate: 1 });
     expect((await cli(['campaign', 'pause', id])).out).toMatch(/paused/);
-    expect((await cli(['campaign', 'pace', id, '--cps', '5'])).out).toMatch(/5 cps/);
+    const paced = await cli(['campaign', 'pace', id, '--cps', '5']);
+    expect(paced.out).toMatch(/5 cps/);
+    expect(paced.out).toMatch(/^pace: 5 calls\/s \(campaign pace --cps\), channels: 20 \(campaign pace --max-concurrent\)$/m);
     expect((await cli(['campaign', 'resume', id])).out).toMatch(/running/);
     expect((await cli(['campaign', 'cancel', id])).out).toMatch(/cancelled/);
     const out = join(mkdtempSync(join(tmpdir(), 'adcli-')), 'r.csv');
@@ -67,6 +69,52 @@ describe('the autodialer command line', () => {
     const lines = readFileSync(out, 'utf8').trim().split('\n');
     expect(lines[0]).toBe('name,phone,city,userid,memberid,status,attempts,customuuid,provider_call_id,billsec,userkey,answered_at,ended_at,hangupcause,error');
     expect(lines).toHaveLength(51);
+  });
+
+  it('prints the pace a new campaign gets and where each limit comes from', async () => {
+    // The account's own: nothing configured, the built-in default holds a campaign faster than it.
+    const fast = await cli(['campaign', 'create', 'fixtures/contacts.csv', '--definition', 'jobs/demo-playvoice.json', '--cps', '20', '--max-concurrent', '0', '--json']);
+    const { pace } = JSON.parse(fast.out) as { pace: Record<string, unknown> };
+    expect(pace).toMatchObject({
+      cps: 10,
+      cpsSource: 'account',
+      maxConcurrent: 0,
+      maxConcurrentSource: 'none',
+      campaign: { cps: 20, maxConcurrent: 0 },
+      account: { name: 'sipcall', cps: 10, cpsFrom: 'default', maxConcurrent: 0, maxConcurrentFrom: 'default' },
+    });
+    expect(pace.text).toBe(
+      'pace: 10 calls/s (account sipcall default, below campaign --cps (20); set SIPCALL_MAX_CPS or autodialer account pace), channels: no limit',
+    );
+
+    // Text: the id alone on standard output, the pace beside it.
+    const text = await cli(['campaign', 'create', 'fixtures/contacts.csv', '--definition', 'jobs/demo-playvoice.json', '--cps', '0'], { SIPCALL_MAX_CHANNELS: '30' });
+    expect(text.out).toMatch(/^[a-z0-9]+\n$/);
+    expect(text.err).toContain('pace: 10 calls/s (account sipcall default; set SIPCALL_MAX_CPS or autodialer account pace), channels: 20 (campaign maxConcurrent in jobs/demo-playvoice.json)');
+    const capped = await cli(['campaign', 'create', 'fixtures/contacts.csv', '--definition', 'jobs/demo-playvoice.json', '--cps', '20', '--max-concurrent', '0', '--dry-run'], {
+      SIPCALL_MAX_CPS: '50',
+      SIPCALL_MAX_CHANNELS: '30',
+    });
+    expect(capped.out).toContain('pace: 20 calls/s (campaign --cps), channels: 30 (account sipcall, SIPCALL_MAX_CHANNELS)');
+  });
+
+  it('shows, sets and resets an account\'s limits: an operator\'s stay over the environment until reset', async () => {
+    expect((await cli(['account', 'pace', 'sipcall'])).out).toBe(
+      'account sipcall: 10 calls/s (default; set SIPCALL_MAX_CPS or autodialer account pace), channels: no limit (default; set SIPCALL_MAX_CHANNELS or autodialer account pace)\n',
+    );
+    expect((await cli(['account', 'pace', 'sipcall', '--cps', '4'])).out).toMatch(/^account sipcall: 4 calls\/s \(set by autodialer account pace; --reset drops it\)/);
+    const create = ['campaign', 'create', 'fixtures/contacts.csv', '--definition', 'jobs/demo-playvoice.json', '--dry-run', '--json'];
+    const held = JSON.parse((await cli(create, { SIPCALL_MAX_CPS: '50' })).out) as { pace: { cps: number; text: string }; estimatedSeconds: number };
+    expect(held.pace.cps).toBe(4);
+    expect(held.pace.text).toMatch(/^pace: 4 calls\/s \(account sipcall, set by autodialer account pace, below campaign cps in jobs\/demo-playvoice.json \(10\)\)/);
+    // The dry run's estimate is at the pace that holds: 48 contacts at 4 calls/s.
+    expect(held.estimatedSeconds).toBe(12);
+
+    const reset = await cli(['account', 'pace', 'sipcall', '--reset', '--json'], { SIPCALL_MAX_CPS: '50' });
+    expect(JSON.parse(reset.out)).toEqual({ account: 'sipcall', cps: 50, cpsFrom: 'env', maxConcurrent: 0, maxConcurrentFrom: 'default' });
+    const both = await cli(['account', 'pace', 'sipcall', '--reset', '--cps', '3']);
+    expect(both).toMatchObject({ code: 2 });
+    expect(both.err).toMatch(/give --reset alone/);
   });
 
   it('keeps do-not-call lists', async () => {
@@ -82,7 +130,7 @@ describe('the autodialer command line', () => {
   it('runs a correlator at the configured lower priority, and stops it on SIGTERM', async () => {
     for (const [nice, expected] of [[undefined, 10], ['3', 3]] as const) {
       const child = spawn(process.execPath, ['bin/autodialer.js', 'correlator'], {
-        env: { ...process.env, ...env, AUTODIALER_CORRELATE_IN: 'worker', LOG_LEVEL: 'info', ...(nice ? { AUTODIALER_CORRELATOR_NICE: nice } : {}) },
+        env: { ...process.env, ...env, AUTODIALER_DEV: '1', AUTODIALER_CORRELATE_IN: 'worker', LOG_LEVEL: 'info', ...(nice ? { AUTODIALER_CORRELATOR_NICE: nice } : {}) },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
@@ -109,7 +157,7 @@ describe('the autodialer command line', () => {
     const port = typeof address === 'object' && address ? address.port : 0;
     try {
       const child = spawn(process.execPath, ['bin/autodialer.js', 'server'], {
-        env: { ...process.env, ...env, AUTODIALER_HTTP_PORT: String(port), LOG_LEVEL: 'silent' },
+        env: { ...process.env, ...env, AUTODIALER_DEV: '1', AUTODIALER_HTTP_PORT: String(port), LOG_LEVEL: 'silent' },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       let err = '';
