@@ -39,16 +39,26 @@ export function makePaceGatherer(deps: {
 }) {
   const { campaigns, contacts, pacer, dialRate } = deps;
 
-  /** Seconds the recent rate is taken over: fewer while the campaign has run less than that. */
+  /**
+   * Whole seconds the recent rate is taken over: the last ten, or those begun
+   * since the campaign started when that was less than ten seconds ago (the
+   * second it started in is left out: it was not all spent dialing); 0 when
+   * no whole second has passed yet.
+   */
   function rateWindowS(record: CampaignRecord, nowMs: number): number {
     const started = record.startedAt ? Date.parse(record.startedAt) : Number.NaN;
     if (!Number.isFinite(started)) return DIAL_RATE_WINDOW_S;
-    return Math.max(1, Math.min(DIAL_RATE_WINDOW_S, Math.floor((nowMs - started) / 1000)));
+    return Math.max(0, Math.min(DIAL_RATE_WINDOW_S, Math.floor(nowMs / 1000) - Math.ceil(started / 1000)));
+  }
+
+  async function recentRate(record: CampaignRecord, nowMs: number, windowS: number): Promise<number | null> {
+    return dialRate && windowS > 0 ? dialRate.recent(record.id, nowMs, windowS) : null;
   }
 
   return async function gatherPace(record: CampaignRecord, nowMs: number): Promise<GatheredPace> {
     const id = record.id;
     const account = record.definition.provider;
+    const windowS = rateWindowS(record, nowMs);
     const [counts, due, campaignLimits, accountLimits, inFlight, effective, sharing, rateNow] = await Promise.all([
       campaigns.counts(id),
       contacts.dueCount(id, nowMs),
@@ -57,7 +67,7 @@ export function makePaceGatherer(deps: {
       pacer.inFlight(account, id),
       pacer.effectiveRate(account),
       pacer.accountCampaigns(account),
-      dialRate ? dialRate.recent(id, nowMs, rateWindowS(record, nowMs)) : Promise.resolve(null),
+      recentRate(record, nowMs, windowS),
     ]);
     const { window, zone } = resolveCampaign(record);
     const open = isCallable(window, zone, nowMs);
@@ -70,6 +80,7 @@ export function makePaceGatherer(deps: {
       state: record.state,
       pausedReason: record.pausedReason,
       rateNow,
+      rateWindowS: windowS,
       definedCps: record.definition.cps,
       campaign: { limits: campaignLimits, inUse: inFlight.campaign },
       account: {

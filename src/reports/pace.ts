@@ -6,6 +6,7 @@
 import { DateTime } from 'luxon';
 import type { CampaignState } from '../domain/types.js';
 import type { PaceLimits } from '../pacing/types.js';
+import { DIAL_RATE_WINDOW_S } from '../store/dial-rate.js';
 
 export interface PaceFacts {
   nowMs: number;
@@ -13,6 +14,8 @@ export interface PaceFacts {
   pausedReason: string | null;
   /** Calls begun per second over the last seconds; null when not measured. */
   rateNow: number | null;
+  /** Seconds `rateNow` is a mean over: fewer than the full window right after the start. */
+  rateWindowS: number;
   /** The cps the campaign was defined with (0 = no limit); its limits may have been changed since. */
   definedCps: number;
   campaign: { limits: PaceLimits; inUse: number };
@@ -56,6 +59,7 @@ export type HoldKind =
   | 'account_channels'
   | 'account_rate'
   | 'campaign_rate'
+  | 'starting'
   | 'workers'
   | 'not_held';
 
@@ -172,38 +176,44 @@ function idle(f: PaceFacts): PaceReport['heldBy'] {
 }
 
 /** Which limit holds the campaign now, given that contacts wait to be dialed. */
-function binding(f: PaceFacts, target: number | null): PaceReport['heldBy'] {
+function binding(f: PaceFacts): PaceReport['heldBy'] {
   const a = f.account;
   const own = f.campaign.limits.cps;
-  const belowTarget = f.rateNow !== null && target !== null && f.rateNow < target * AT_TARGET;
+  const configured = a.limits.cps;
+  const rate = f.rateNow;
   if (a.blockedForMs > 0) {
     return held('backoff', `held by provider 429 back-off (account ${a.name} blocked for ${Math.ceil(a.blockedForMs / 1000)} s)`);
   }
-  if (channelsHold(f.campaign.inUse, f.campaign.limits.maxConcurrent, belowTarget)) {
-    return held('campaign_channels', `held by channels ${f.campaign.inUse}/${f.campaign.limits.maxConcurrent} (campaign)`);
-  }
-  if (channelsHold(a.inUse, a.limits.maxConcurrent, belowTarget)) {
-    return held('account_channels', `held by channels ${a.inUse}/${a.limits.maxConcurrent} (account ${a.name})`);
-  }
-  const configured = a.limits.cps;
+  // What the account gives the campaign now, and whether that is less than it asks for.
   const share = fairShare(a.effectiveCps > 0 ? a.effectiveCps : configured, own, a.others);
   const backoff = a.backoffActive ?? (configured > 0 && a.effectiveCps > 0 && a.effectiveCps < configured);
-  if (backoff && share < orInf(own) && share < fairShare(configured, own, a.others)) {
-    const of = configured > 0 ? ` of ${formatRate(configured)}/s` : '';
-    return held('backoff', `held by provider 429 back-off (account ${a.name} at ${formatRate(a.effectiveCps)}/s${of})`);
+  let account: PaceReport['heldBy'] | null = null;
+  if (share < orInf(own)) {
+    if (backoff && share < fairShare(configured, own, a.others)) {
+      const of = configured > 0 ? ` of ${formatRate(configured)}/s` : '';
+      account = held('backoff', `held by provider 429 back-off (account ${a.name} at ${formatRate(a.effectiveCps)}/s${of})`);
+    } else if (configured > 0) {
+      const shared = a.others.length > 0 ? ` shared with ${plural(a.others.length, 'other campaign', 'other campaigns')}` : '';
+      account = held('account_rate', `held by account ${a.name} ${formatRate(configured)}/s${shared}`);
+    }
   }
-  if (configured > 0 && share < orInf(own)) {
-    const shared = a.others.length > 0 ? ` shared with ${plural(a.others.length, 'other campaign', 'other campaigns')}` : '';
-    return held('account_rate', `held by account ${a.name} ${formatRate(configured)}/s${shared}`);
+  // A rate that has reached what the account gives is explained by it, whatever the channels look like at this instant.
+  if (account && rate !== null && rate >= share * AT_TARGET) return account;
+  const reach = Math.min(share, orInf(own));
+  const belowReach = rate !== null && reach !== INF && rate < reach * AT_TARGET;
+  if (channelsHold(f.campaign.inUse, f.campaign.limits.maxConcurrent, belowReach)) {
+    return held('campaign_channels', `held by channels ${f.campaign.inUse}/${f.campaign.limits.maxConcurrent} (campaign)`);
   }
-  if (own > 0 && f.definedCps !== own && (f.definedCps === 0 || f.definedCps > own) && !(f.rateNow !== null && f.rateNow < own * AT_TARGET)) {
+  if (channelsHold(a.inUse, a.limits.maxConcurrent, belowReach)) {
+    return held('account_channels', `held by channels ${a.inUse}/${a.limits.maxConcurrent} (account ${a.name})`);
+  }
+  if (account) return account;
+  if (own > 0 && (f.definedCps === 0 || f.definedCps > own) && !belowReach) {
     const from = f.definedCps > 0 ? `${formatRate(f.definedCps)}/s` : 'no limit';
     return held('campaign_rate', `held by its own rate ${formatRate(own)}/s (lowered from ${from})`);
   }
-  const reachable = Math.min(target ?? INF, share, orInf(own));
-  if (f.rateNow !== null && reachable !== INF && f.rateNow < reachable * AT_TARGET) {
-    return held('workers', 'below target with no limit holding it (workers busy or too few, or dialing just started)');
-  }
+  if (belowReach && f.rateWindowS < DIAL_RATE_WINDOW_S) return held('starting', 'dialing just started');
+  if (belowReach) return held('workers', 'below target with no limit holding it (workers busy or too few)');
   return held('not_held', 'not held');
 }
 
@@ -215,18 +225,18 @@ export function explainPace(f: PaceFacts): PaceReport {
   if (f.state === 'paused') heldBy = held('paused', f.pausedReason ? `paused (${f.pausedReason})` : 'paused');
   else if (f.state === 'completed' || f.state === 'cancelled') heldBy = held('finished', f.state);
   else if (f.work.waiting === 0) heldBy = idle(f);
-  else heldBy = binding(f, targetRate);
+  else heldBy = binding(f);
   return { rateNow, targetRate, channels, heldBy };
 }
 
-/** One line: `rate 6.9/s of 20/s, channels 10/10 (campaign), held by channels 10/10 (campaign)`. */
+/** One line: `rate 6.9/s of 20/s, held by channels 10/10 (campaign)` (the channels are told when they do not hold it). */
 export function formatPace(p: PaceReport, account: string): string {
-  const rate = p.rateNow === null ? 'rate not measured' : `rate ${formatRate(p.rateNow)}/s`;
-  const target = p.targetRate === null ? ' (no rate limit)' : ` of ${formatRate(p.targetRate)}/s`;
+  const target = p.targetRate === null ? 'no rate limit' : `${formatRate(p.targetRate)}/s`;
+  const rate = p.rateNow === null ? `target ${target}` : p.targetRate === null ? `rate ${formatRate(p.rateNow)}/s (no rate limit)` : `rate ${formatRate(p.rateNow)}/s of ${target}`;
   const ch = p.channels;
   const source = ch.capSource === 'account' ? `account ${account}` : 'campaign';
   const channels = ch.cap === null ? `channels ${ch.inUse} (no cap)` : `channels ${ch.inUse}/${ch.cap} (${source})`;
-  const parts = [`${rate}${target}`];
+  const parts = [rate];
   if (p.heldBy.kind !== 'campaign_channels' && p.heldBy.kind !== 'account_channels') parts.push(channels);
   parts.push(p.heldBy.text);
   return parts.join(', ');

@@ -9,6 +9,7 @@ function facts(over: {
   state?: PaceFacts['state'];
   pausedReason?: string | null;
   rateNow?: number | null;
+  rateWindowS?: number;
   definedCps?: number;
   campaign?: Partial<PaceFacts['campaign']>;
   account?: Partial<PaceFacts['account']>;
@@ -20,6 +21,7 @@ function facts(over: {
     state: over.state ?? 'running',
     pausedReason: over.pausedReason ?? null,
     rateNow: over.rateNow === undefined ? 19.8 : over.rateNow,
+    rateWindowS: over.rateWindowS ?? 10,
     definedCps: over.definedCps ?? 20,
     campaign: { limits: { cps: 20, maxConcurrent: 10 }, inUse: 4, ...over.campaign },
     account: { name: 'sipcall', limits: { cps: 50, maxConcurrent: 30 }, inUse: 4, effectiveCps: 50, blockedForMs: 0, others: [], ...over.account },
@@ -67,6 +69,16 @@ describe('explainPace: what holds a campaign', () => {
     expect(fairShare(50, 0, [5, 5])).toBe(40);
     expect(fairShare(50, 0, [0, 0, 0, 0])).toBe(10);
     expect(fairShare(0, 20, [0])).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it("a rate at the account's limit is held by the account, not by channels that happen to be full at that instant", () => {
+    const account = { limits: { cps: 10, maxConcurrent: 0 }, effectiveCps: 10 };
+    expect(held(facts({ rateNow: 9.9, campaign: { inUse: 10 }, account })).kind).toBe('account_rate');
+    expect(held(facts({ rateNow: 9.9, campaign: { inUse: 9 }, account })).kind).toBe('account_rate');
+    // Under what the account gives: the full channels are what holds it.
+    expect(held(facts({ rateNow: 6, campaign: { inUse: 9 }, account })).kind).toBe('campaign_channels');
+    // Not measured: what the pacer would refuse for first.
+    expect(held(facts({ rateNow: null, campaign: { inUse: 10 }, account })).kind).toBe('campaign_channels');
   });
 
   it('an account slower than the campaign, alone on it', () => {
@@ -139,7 +151,9 @@ describe('explainPace: what holds a campaign', () => {
   });
 
   it('under its target with no limit holding it: the workers', () => {
-    expect(held(facts({ rateNow: 8 })).kind).toBe('workers');
+    expect(held(facts({ rateNow: 8 }))).toEqual({ kind: 'workers', text: 'below target with no limit holding it (workers busy or too few)' });
+    // Measured over the few seconds since the start, the ramp counts in the mean.
+    expect(held(facts({ rateNow: 8, rateWindowS: 3 }))).toEqual({ kind: 'starting', text: 'dialing just started' });
     // Not measured: nothing to say against the limits.
     expect(held(facts({ rateNow: null })).kind).toBe('not_held');
   });
@@ -150,7 +164,8 @@ describe('explainPace: what holds a campaign', () => {
     );
     expect(p).toMatchObject({ targetRate: null, channels: { inUse: 4, cap: null, capSource: null }, heldBy: { kind: 'not_held' } });
     expect(formatPace(p, 'sipcall')).toBe('rate 140/s (no rate limit), channels 4 (no cap), not held');
-    expect(formatPace({ ...p, rateNow: null }, 'sipcall')).toMatch(/^rate not measured/);
+    expect(formatPace({ ...p, rateNow: null }, 'sipcall')).toBe('target no rate limit, channels 4 (no cap), not held');
+    expect(formatPace(explainPace(facts({ rateNow: null })), 'sipcall')).toBe('target 20/s, channels 4/10 (campaign), not held');
   });
 
   it('a campaign without a rate of its own takes its account rate as target', () => {
