@@ -1,7 +1,8 @@
 /**
  * A campaign's status: state, counts by contact status, what is in flight
- * and waiting, answer rate, talk time, keypresses, what its callbacks turned
- * out to be, and an estimate of when it ends.
+ * and waiting, its pace and what holds it, answer rate, talk time,
+ * keypresses, what its callbacks turned out to be, and an estimate of when
+ * it ends.
  */
 import type { CampaignStore, StatusCounts } from '../store/campaigns.js';
 import type { ContactStore } from '../store/contacts.js';
