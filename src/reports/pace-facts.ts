@@ -71,9 +71,9 @@ export function makePaceGatherer(deps: {
     ]);
     const { window, zone } = resolveCampaign(record);
     const open = isCallable(window, zone, nowMs);
-    // Not final, not in the due set, holding no channel: in the dial queue or in a worker's hands.
     // The pacer's own word on a back-off in force, where its effective rate gives one.
     const backingOff = (effective as { backingOff?: unknown }).backingOff;
+    // Not final, not in the due set, holding no channel: in the dial queue or in a worker's hands.
     const queued = Math.max(0, record.total - counts.final - due.due - due.feeding - inFlight.campaign);
     const facts: PaceFacts = {
       nowMs,
