@@ -76,15 +76,27 @@ const fileSchema = rawDefinitionSchema
   })
   .strict();
 
-/** Where a field stands in the file (the deepest part of its path that exists). */
+/** The line of a map's key, when `parent` is a map that has it. */
+function keyLine(parent: unknown, key: string | number, lc: LineCounter): number | null {
+  if (!isMap(parent)) return null;
+  const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === key);
+  const range = pair && isScalar(pair.key) ? pair.key.range : null;
+  return range ? lc.linePos(range[0]).line : null;
+}
+
+/** Where a field stands in the file: its key's line (the deepest part of its path that exists). */
 function lineOf(doc: Document, lc: LineCounter, path: readonly (string | number)[], key?: string): number | null {
+  const at = (n: number): unknown => (n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true));
   for (let n = path.length; n >= 0; n--) {
-    const node: unknown = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
+    const node = at(n);
     if (!isNode(node) || !node.range) continue;
-    if (key !== undefined && n === path.length && isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && p.key.value === key);
-      const range = pair && isScalar(pair.key) ? pair.key.range : null;
-      if (range) return lc.linePos(range[0]).line;
+    if (key !== undefined && n === path.length) {
+      const line = keyLine(node, key, lc);
+      if (line !== null) return line;
+    }
+    if (n > 0) {
+      const line = keyLine(at(n - 1), path[n - 1]!, lc);
+      if (line !== null) return line;
     }
     return lc.linePos(node.range[0]).line;
   }
