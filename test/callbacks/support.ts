@@ -11,6 +11,7 @@ import { createLogger } from '../../src/infra/logger.js';
 import type { ProviderAdapter } from '../../src/providers/types.js';
 import type { ProviderFamily } from '../../src/domain/types.js';
 import type { RawCampaignDefinition as RawDefinition } from '../../src/campaign/definition.js';
+import type { HttpLimits } from '../../src/http/limits.js';
 import { cleanPrefix, connectRedis, REDIS_URL, testPrefix } from '../support/redis.js';
 
 export const SECRET = 'callbacks-test-secret-0123456789';
@@ -30,7 +31,7 @@ export interface Rig {
 export async function startRig(
   name: string,
   env: Record<string, string> = {},
-  options: { now?: () => number; prefix?: string; retentionEveryMs?: number } = {},
+  options: { now?: () => number; prefix?: string; retentionEveryMs?: number; limits?: Partial<HttpLimits> } = {},
 ): Promise<Rig> {
   const prefix = options.prefix ?? testPrefix(name);
   const config = loadConfig(
@@ -67,7 +68,12 @@ export async function startRig(
     providers: new Map<ProviderFamily, ProviderAdapter>(),
     ...(options.now ? { now: options.now } : {}),
   });
-  const app = await c.startServer({ port: 0, host: '127.0.0.1', ...(options.retentionEveryMs ? { retentionEveryMs: options.retentionEveryMs } : {}) });
+  const app = await c.startServer({
+    port: 0,
+    host: '127.0.0.1',
+    ...(options.retentionEveryMs ? { retentionEveryMs: options.retentionEveryMs } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
+  });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   return {
