@@ -35,7 +35,8 @@ export interface OpenedContacts {
   fileName: string;
 }
 
-const mib = (n: number) => `${Math.round((n / 1024 / 1024) * 10) / 10} MiB`;
+const mib = (n: number): string =>
+  n < 1024 ? `${n} bytes` : n < 1024 * 1024 ? `${Math.round((n / 1024) * 10) / 10} KiB` : `${Math.round((n / 1024 / 1024) * 10) / 10} MiB`;
 
 async function openFile(path: string, opts: ContactsOptions): Promise<OpenedContacts> {
   const s = await stat(path).catch((err: NodeJS.ErrnoException) => {
