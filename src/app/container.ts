@@ -36,6 +36,8 @@ import { DialerEvents } from '../engine/events.js';
 import { makeAttemptService } from '../engine/attempts.js';
 import { makeCallbackReceiver } from '../correlation/receiver.js';
 import { makeStatusReport } from '../reports/status.js';
+import { makeDialRate } from '../store/dial-rate.js';
+import { makeCapWaits } from '../store/cap-waits.js';
 import { deadLetters, notificationCounts, resendDeadLetters, startNotifier, type DeadLetter, type NotifierOptionsInput } from '../notify/index.js';
 import { literalAddressRefusal } from '../notify/address-guard.js';
 import { makeFeeder, type FeederOptions } from '../dispatch/feeder.js';
@@ -146,7 +148,16 @@ export async function createContainer(config: Config, options: ContainerOptions 
     // A correlator's interpretations wait on Redis round trips, not on this process's CPU: many run at once.
     ...(config.correlateIn === 'worker' ? { options: { deferred: true, concurrency: 256 } } : {}),
   });
-  const status = makeStatusReport({ campaigns, contacts, callbackLog, pacer, notifications: (id) => notificationCounts(redis, keys, id) });
+  const capWaits = makeCapWaits({ redis, keys });
+  const status = makeStatusReport({
+    campaigns,
+    contacts,
+    callbackLog,
+    pacer,
+    notifications: (id) => notificationCounts(redis, keys, id),
+    dialRate: makeDialRate({ redis, keys }),
+    capWaits,
+  });
   const importDeps = { redis, keys, campaigns, contacts, now, log };
   /** Given-up notifications: listed (newest first, without their bodies), and sent again on request. */
   const notifications = {
@@ -298,6 +309,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
       log,
       pauseCampaign: (id, reason) => control.pause(id, reason).catch(() => undefined),
       frequency: config.frequency,
+      capWaits,
     });
     events.on('attempt:dialed', ({ attemptId, kind, family, providerCallId }) => {
       if (kind !== 'accepted' || family !== 'pbx' || !providerCallId) return;

@@ -34,6 +34,7 @@ import { nextCallableTime } from '../domain/window.js';
 import { parseFrequencyCap, type FrequencyCap } from '../domain/frequency-cap.js';
 import type { CampaignDefinition } from '../campaign/definition.js';
 import type { BeginRefusal } from '../store/attempts.js';
+import type { CapWaits } from '../store/cap-waits.js';
 import { attemptId } from '../store/ids.js';
 import { makeSlotGate, type SlotGate } from './slot-gate.js';
 import { makeWindowCheck } from './window-check.js';
@@ -127,6 +128,8 @@ export interface DialProcessorDeps {
    * kept to count them (0: not kept). Default: none, not kept.
    */
   frequency?: { caps: FrequencyCap[]; historyMs: number };
+  /** Where contacts waiting for their number's cap are noted (the status says a cap holds the campaign). */
+  capWaits?: Pick<CapWaits, 'note'>;
   /**
    * Longest a provider request may take (its connect + response timeouts): the
    * send-time admission counts a dial whose worker died mid-request until then.
@@ -227,7 +230,10 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
       case 'cap': {
         // Over its frequency cap: it waits until the cap allows the next call and its window is open.
         const next = c.window.expiresAt !== null && why.retryAt >= c.window.expiresAt ? null : nextCallableTime(c.window, zone, Math.max(t, why.retryAt));
-        if (next !== null) return waitInDueSet(cid, idx, n, next);
+        if (next !== null) {
+          await deps.capWaits?.note(cid, idx, next, t);
+          return waitInDueSet(cid, idx, n, next);
+        }
         await service.endContact(cid, idx, 'expired', `frequency cap reached: the next call was allowed at ${new Date(why.retryAt).toISOString()}, after the campaign expired`);
         return 'ended';
       }

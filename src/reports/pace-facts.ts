@@ -6,6 +6,7 @@
  */
 import type { CampaignRecord, CampaignStore, StatusCounts } from '../store/campaigns.js';
 import type { ContactStore } from '../store/contacts.js';
+import type { CapWaits } from '../store/cap-waits.js';
 import type { DialRate } from '../store/dial-rate.js';
 import { DIAL_RATE_WINDOW_S } from '../store/dial-rate.js';
 import type { PaceLimits } from '../pacing/types.js';
@@ -36,8 +37,10 @@ export function makePaceGatherer(deps: {
   pacer: PaceReader;
   /** The recent rate; without it the rate is not measured. */
   dialRate?: DialRate | undefined;
+  /** Contacts waiting for their number's frequency cap; without it they are not counted. */
+  capWaits?: Pick<CapWaits, 'count'> | undefined;
 }) {
-  const { campaigns, contacts, pacer, dialRate } = deps;
+  const { campaigns, contacts, pacer, dialRate, capWaits } = deps;
 
   /**
    * Whole seconds the recent rate is taken over: the last ten, or those begun
@@ -59,7 +62,7 @@ export function makePaceGatherer(deps: {
     const id = record.id;
     const account = record.definition.provider;
     const windowS = rateWindowS(record, nowMs);
-    const [counts, due, campaignLimits, accountLimits, inFlight, effective, sharing, rateNow] = await Promise.all([
+    const [counts, due, campaignLimits, accountLimits, inFlight, effective, sharing, rateNow, capped] = await Promise.all([
       campaigns.counts(id),
       contacts.dueCount(id, nowMs),
       pacer.getCampaignLimits(id),
@@ -68,6 +71,7 @@ export function makePaceGatherer(deps: {
       pacer.effectiveRate(account),
       pacer.accountCampaigns(account),
       recentRate(record, nowMs, windowS),
+      capWaits ? capWaits.count(id, nowMs) : null,
     ]);
     const { window, zone } = resolveCampaign(record);
     const open = isCallable(window, zone, nowMs);
@@ -92,7 +96,7 @@ export function makePaceGatherer(deps: {
         ...(typeof backingOff === 'boolean' ? { backoffActive: backingOff } : {}),
         others: sharing.filter((c) => c.campaignId !== id).map((c) => c.cps),
       },
-      work: { waiting: due.ready + due.feeding + queued, scheduled: due.due - due.ready, nextDueAt: due.nextDueAt, frequencyCapped: null },
+      work: { waiting: due.ready + due.feeding + queued, scheduled: due.due - due.ready, nextDueAt: due.nextDueAt, frequencyCapped: capped },
       window: { open, opensAt: open ? nowMs : nextCallableTime(window, zone, nowMs), zone },
     };
     return { facts, reads: { counts, due, campaignLimits, inFlight } };

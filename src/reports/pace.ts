@@ -164,7 +164,7 @@ function idle(f: PaceFacts): PaceReport['heldBy'] {
     return held('calling_window', `held by calling window (${opens})`);
   }
   if (w.frequencyCapped !== null && w.frequencyCapped > 0) {
-    return held('frequency_cap', `held by frequency cap (${plural(w.frequencyCapped, 'contact waits', 'contacts wait')} for their number's cap)`);
+    return held('frequency_cap', `held by frequency cap (${plural(w.frequencyCapped, "contact waits for its number's cap", "contacts wait for their number's cap")})`);
   }
   if (w.scheduled > 0) {
     const next = w.nextDueAt !== null ? ` (next due ${localTime(w.nextDueAt, f.nowMs, f.window.zone)})` : '';

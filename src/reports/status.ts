@@ -11,6 +11,7 @@ import type { PaceLimits } from '../pacing/types.js';
 import type { DialRate } from '../store/dial-rate.js';
 import { explainPace, type HoldKind, type PaceChannels } from './pace.js';
 import { makePaceGatherer, type PaceReader } from './pace-facts.js';
+import type { CapWaits } from '../store/cap-waits.js';
 import type { CampaignState } from '../domain/types.js';
 import type { NotificationCounts } from '../notify/deliveries.js';
 
@@ -68,6 +69,7 @@ export function makeStatusReport(deps: {
   pacer: PaceReader;
   /** The recent rate (rateNow); without it the rate is not measured. */
   dialRate?: DialRate;
+  capWaits?: CapWaits;
   notifications: (campaignId: string) => Promise<NotificationCounts>;
   now?: () => number;
 }) {

@@ -19,6 +19,8 @@ export function keys(prefix: string) {
     phones: (cid: string) => `${prefix}:cmp:${cid}:phones`,
     /** Attempts begun per second (field: epoch second), the last few seconds only: the campaign's recent rate. */
     sends: (cid: string) => `${prefix}:cmp:${cid}:sends`,
+    /** Contacts put back to wait for their number's frequency cap (member: idx, score: when the cap allows it). */
+    capWaits: (cid: string) => `${prefix}:cmp:${cid}:capwait`,
     /** Attempts begun to one E.164 number (member: attempt id, score: epoch ms), across campaigns: frequency caps. */
     numberCalls: (e164: string) => `${prefix}:freq:${e164}`,
     rejectSeen: (cid: string) => `${prefix}:cmp:${cid}:rejseen`,

@@ -148,6 +148,20 @@ describe('frequency caps across campaigns and worker processes', () => {
     const ledger2 = cl.ledgerOf(second.id);
     expect(ledger2.map((e) => e.number).sort()).toEqual(second.numbers.slice(4).sort());
     expect(final2.map((c) => c.status)).toEqual(['expired', 'expired', 'expired', 'expired', 'busy', 'busy']);
+
+    // Without an expiry they wait for the cap, and the status says so; a cancel ends them.
+    const third = await cl.campaign({ contacts: 4, cps: 5 });
+    const until = Date.now() + 30_000;
+    let status = await cl.h.container.status(third.id);
+    while (!/^held by frequency cap \(4 /.test(status?.heldBy.text ?? '') && Date.now() < until) {
+      await sleep(200);
+      status = await cl.h.container.status(third.id);
+    }
+    expect(status?.heldBy).toMatchObject({ kind: 'frequency_cap', text: expect.stringMatching(/4 contacts wait for their number's cap/) as unknown as string });
+    expect(cl.ledgerOf(third.id)).toEqual([]);
+    await cl.h.container.control.cancel(third.id);
+    const final3 = await cl.untilAllFinal(third.id, 4, 30_000);
+    expect(final3.map((c) => c.status)).toEqual(['cancelled', 'cancelled', 'cancelled', 'cancelled']);
   }, 120_000);
 });
 

@@ -123,7 +123,7 @@ describe('explainPace: what holds a campaign', () => {
       kind: 'frequency_cap',
       text: "held by frequency cap (12 contacts wait for their number's cap)",
     });
-    expect(held(facts({ work: { waiting: 0, scheduled: 1, frequencyCapped: 1 } })).text).toBe("held by frequency cap (1 contact waits for their number's cap)");
+    expect(held(facts({ work: { waiting: 0, scheduled: 1, frequencyCapped: 1 } })).text).toBe("held by frequency cap (1 contact waits for its number's cap)");
   });
 
   it('waiting for retries, then nothing left to dial', () => {
