@@ -84,6 +84,8 @@ export interface Config {
   callbackRetentionMs: number | null;
   /** Outbound notification options set by AUTODIALER_NOTIFY_* and AUTODIALER_WEBHOOK_PRIVATE_ADDRESSES (checked; unset ones keep their defaults). */
   notifier: NotifierOptionsInput;
+  /** The folder of definition files that scheduled campaigns are synced from (AUTODIALER_JOBS_DIR, default jobs/). */
+  jobsDir: string;
   /**
    * Frequency caps of every campaign (AUTODIALER_FREQUENCY_CAP, none by
    * default), and how long each number's attempts are kept to count them
@@ -365,6 +367,7 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     callbackRetentionMs,
     accountLimits,
     notifier,
+    jobsDir: get('AUTODIALER_JOBS_DIR') ?? 'jobs',
     frequency,
   };
 }
