@@ -126,6 +126,18 @@ describe('a tick', () => {
     expect(await launch('reminder', '2026-03-12T02:00:00Z')).toMatchObject({ state: 'started' });
   });
 
+  it('cut short while importing (its process gone) is finished by the next try, in the same campaign', async () => {
+    definition('resumed', '  every: 1h\n', 'reminder.csv');
+    const tick = '2026-03-09T03:00:00Z';
+    const id = runCampaignId('resumed', Date.parse(tick));
+    // What a process that died right after creating the campaign leaves: the record, importing, no contacts.
+    const def = c.definition({ ...payloadOf('resumed').raw, name: 'resumed 2026-03-09 03:00' });
+    expect(await c.campaigns.createWithId(id, def, { name: 'resumed', tick: new Date(tick).toISOString() })).toBe(true);
+    expect(await launch('resumed', tick)).toMatchObject({ state: 'started', campaignId: id });
+    expect(await c.status(id)).toMatchObject({ state: 'running', total: 3 });
+    expect(await campaignsOf('resumed')).toEqual([{ id, tick: '2026-03-09T03:00:00.000Z' }]);
+  });
+
   it('that is not a tick of the schedule (past its end) is ignored', async () => {
     definition('ended', '  every: 1h\n  endDate: "2026-01-01T00:00:00Z"\n', 'reminder.csv');
     expect(await launch('ended', '2026-01-01T01:00:00Z')).toBeNull();
