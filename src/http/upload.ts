@@ -114,6 +114,8 @@ function refusal(err: unknown, limits: UploadLimits, log: FastifyBaseLogger): Up
     if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') return new UploadRefused(415, 'send multipart/form-data: the campaign fields, then the contact list as a file part');
     if (code === 'FST_INVALID_JSON_FIELD_ERROR') return new UploadRefused(400, 'a field sent as application/json is not valid JSON');
     if (code === 'FST_PROTO_VIOLATION') return new UploadRefused(400, 'a field name is not allowed');
+    // Cut off by the request limits (limits.ts), already logged there.
+    if (code === 'ERR_BODY_TOO_SLOW') return new UploadRefused(408, err instanceof Error ? err.message : 'the body came too slowly');
   }
   const message = err instanceof Error ? err.message : String(err);
   if (/multipart|part terminated|unexpected end of form|malformed part/i.test(message)) return new UploadRefused(400, `the multipart body cannot be read: ${message}`);

@@ -5,6 +5,7 @@
  */
 import { Writable, Readable } from 'node:stream';
 import { request } from 'undici';
+import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../../src/config.js';
 import { createContainer, type Container } from '../../src/app/container.js';
 import { createLogger } from '../../src/infra/logger.js';
@@ -20,6 +21,7 @@ export const AUTH = { authorization: `Bearer ${API_TOKEN}` } as const;
 
 export interface Rig {
   c: Container;
+  app: FastifyInstance;
   url: string;
   prefix: string;
   /** Everything the logger wrote so far. */
@@ -78,6 +80,7 @@ export async function startRig(
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   return {
     c,
+    app,
     url,
     prefix,
     logs: () => chunks.join(''),
