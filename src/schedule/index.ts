@@ -9,7 +9,7 @@ import type { CampaignRecord, StatusCounts } from '../store/campaigns.js';
 import type { ByteSource } from '../ingest/source.js';
 import { openContacts, type ContactsOptions, DEFAULT_CONTACTS_OPTIONS } from './contacts.js';
 import { localTime, nextTick } from './match.js';
-import { loadDefinitions, type LoadedDefinitions } from './parse.js';
+import { formatProblem, loadDefinitions, type LoadedDefinitions } from './parse.js';
 import { makeScheduleQueue, startScheduleWorker } from './queue.js';
 import { makeRunLauncher, runPayload, RunStartError, type CampaignSchedule } from './runner.js';
 import { makeRunStore, type RunRecord } from './runs.js';
@@ -145,7 +145,7 @@ export function makeSchedules(deps: ScheduleDeps) {
     const def = loaded.definitions.find((d) => d.name === name);
     if (!def) {
       const problem = loaded.problems.find((p) => p.file.replace(/^.*[/\\]/, '').replace(/\.[^.]+$/, '') === name);
-      throw new ScheduleError(problem ? `${name} cannot run: its file has errors` : `no definition named ${name} in ${dir}`);
+      throw new ScheduleError(problem ? `${name} cannot run: its file has errors: ${formatProblem(problem)}` : `no definition named ${name} in ${dir}`);
     }
     const payload = runPayload(def);
     if (!payload) throw new ScheduleError(`${name} has no contacts: add contacts (a path relative to ${def.file}, or an http(s) URL) to run it`);
