@@ -243,21 +243,24 @@ export async function createContainer(config: Config, options: ContainerOptions 
     return c ? combineLimits(own, await pacer.getAccountLimits(c.record.definition.provider)) : own;
   }
 
-  let accountLimitsApplied: Promise<void> | null = null;
+  let accountLimitsApplied = false;
   /**
    * A dialing process puts its environment's account limits in force when it
    * starts (an operator's `account pace` stays), once, for the providers it is
    * configured for: another process may serve the others with their own.
+   * Nothing waits for it (a server starts while Redis is away); a failure is
+   * logged and the limits in force stay.
    */
-  function applyAccountLimits(): Promise<void> {
-    accountLimitsApplied ??= (async () => {
+  function applyAccountLimits(): void {
+    if (accountLimitsApplied) return;
+    accountLimitsApplied = true;
+    void (async () => {
       for (const family of PROVIDER_FAMILIES) {
         if (!config.providers[family]) continue;
         const applied = await accountLimits.applyEnvironment(family, config.accountLimits[family]);
         log.info({ account: family, ...applied }, 'account limits in force');
       }
-    })();
-    return accountLimitsApplied;
+    })().catch((err: unknown) => log.error({ err }, 'could not put the account limits of the environment in force'));
   }
 
   const running: { loops: Loop[]; workers: DialWorkers | null; app: FastifyInstance | null } = { loops: [], workers: null, app: null };
@@ -289,8 +292,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
 
   /** Workers, feeder and deadline sweeper in this process. */
   function startWorker(opts: { concurrency?: number; feeder?: Partial<FeederOptions>; feedEveryMs?: number; sweepEveryMs?: number; notifier?: NotifierOptionsInput } = {}) {
-    // Put in force as the worker starts (a few Redis round trips); a failure is logged and the limits in force stay.
-    applyAccountLimits().catch((err: unknown) => log.error({ err }, 'could not put the account limits of the environment in force'));
+    applyAccountLimits();
     const feeder = makeFeeder({ campaigns, cache, contacts, queues, service, pacer, now, log, ...(opts.feeder ? { options: opts.feeder } : {}) });
     const sweeper = makeDeadlineSweeper({ attempts, service, now, log });
     const processor = makeDialProcessor({
@@ -340,7 +342,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   ): Promise<FastifyInstance> {
     // AUTODIALER_API_TOKEN, or the deployment's own (made at the first start, kept in Redis).
     const api = await resolveApiTokens({ redis, prefix: config.prefix, configured: config.apiTokens });
-    await applyAccountLimits();
+    applyAccountLimits();
     const app = await buildApp({
       log,
       redis,

@@ -15,6 +15,7 @@ import {
 } from '../../src/pacing/account-limits.js';
 import { combineLimits, effectivePace } from '../../src/campaign/pace.js';
 import { cleanPrefix, connectRedis, testPrefix } from '../support/redis.js';
+import { startHarness } from '../support/harness.js';
 
 const UNSET: AccountLimitsEnv = { cps: null, maxConcurrent: null };
 const none = { value: undefined, origin: undefined };
@@ -123,5 +124,28 @@ describe('account limits on Redis', () => {
     expect(await store.current('pbx', UNSET)).toEqual({ cps: 3, cpsFrom: 'operator', maxConcurrent: 0, maxConcurrentFrom: 'operator' });
     await store.applyEnvironment('pbx', { cps: 50, maxConcurrent: null });
     expect(await pacer.getAccountLimits('pbx')).toEqual({ cps: 3, maxConcurrent: 0 });
+  });
+});
+
+describe('a dialing process starting', () => {
+  it('puts its environment\'s account limits in force, for the providers it is configured for', async () => {
+    const h = await startHarness('acct-start', {}, { SIPCALL_MAX_CPS: '25', SIPCALL_MAX_CHANNELS: '40' });
+    try {
+      const pacer = h.container.pacer;
+      // Nothing waits for it at start: wait for the limits to be in force.
+      for (let i = 0; (await pacer.getAccountLimits('pbx')).cps === 0; i++) {
+        if (i > 500) throw new Error('the account limits were never put in force');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(await pacer.getAccountLimits('sipcall')).toEqual({ cps: 25, maxConcurrent: 40 });
+      expect(await h.container.accountLimits.current('pbx', h.config.accountLimits.pbx)).toEqual({
+        cps: 10,
+        cpsFrom: 'default',
+        maxConcurrent: 0,
+        maxConcurrentFrom: 'default',
+      });
+    } finally {
+      await h.close();
+    }
   });
 });
