@@ -1,17 +1,20 @@
 /**
  * End to end on real Redis: two `autodialer server` processes sync the same
  * definitions directory at start-up and both take due ticks of a 6-field cron
- * every 2 seconds; each tick makes exactly one run, one campaign.
+ * every 2 seconds; each tick makes exactly one run, one campaign. A SIGHUP
+ * makes a process sync again.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { keys as makeKeys } from '../../src/store/keys.js';
 import { makeCampaignStore } from '../../src/store/campaigns.js';
 import { makeRunStore } from '../../src/schedule/runs.js';
 import { runCampaignId } from '../../src/schedule/match.js';
+import { SCHEDULE_QUEUE } from '../../src/schedule/queue.js';
 import { sleep } from '../../src/infra/clock.js';
 import { cleanPrefix, connectRedis, REDIS_URL, testPrefix } from '../support/redis.js';
 
@@ -69,7 +72,7 @@ function startServer(name: string): Server {
 }
 
 describe('two server processes, one directory', () => {
-  it('run each tick of a 6-field cron exactly once', async () => {
+  it('run each tick of a 6-field cron exactly once, and sync again on SIGHUP', async () => {
     writeFileSync(join(dir, 'fast.csv'), 'name,phone\nLi Zhang,15897366946\nPing Li,15088220482\n');
     writeFileSync(
       join(dir, 'fast.yaml'),
@@ -95,6 +98,18 @@ describe('two server processes, one directory', () => {
       if (servers.some((s) => s.child.exitCode !== null)) throw new Error(`a server stopped:\n${servers.map((s) => s.log()).join('\n')}`);
       await sleep(200);
     }
+    // A new definition, then SIGHUP to one process: it syncs, and the new scheduler is there.
+    writeFileSync(join(dir, 'later.yaml'), 'action: playvoice\nparams: { voicetype: 2, voicefile: a.mp3, chengshudu: 1, userid: 1@extGroup-1 }\ncontacts: fast.csv\nschedule:\n  cron: "0 10 * * *"\n  timezone: Asia/Shanghai\n');
+    const queue = new Queue(SCHEDULE_QUEUE, { connection: redis, prefix: makeKeys(prefix).bullPrefix });
+    servers[0]!.child.kill('SIGHUP');
+    while (!(await queue.getJobScheduler('later'))) {
+      if (servers[0]!.child.exitCode !== null) throw new Error(`the server stopped on SIGHUP:\n${servers[0]!.log()}`);
+      await sleep(100);
+    }
+    expect(await queue.getJobScheduler('later')).toMatchObject({ pattern: '0 10 * * *', tz: 'Asia/Shanghai' });
+    await queue.close();
+    expect(servers[0]!.child.exitCode).toBeNull();
+
     for (const s of servers) s.child.kill('SIGTERM');
     const codes = await Promise.all(servers.map((s) => s.exited));
     expect(codes, servers.map((s) => s.log()).join('\n')).toEqual([0, 0]);
