@@ -122,8 +122,10 @@ export function makeRunLauncher(deps: LaunchDeps) {
   async function activeEarlier(name: string, tick: number): Promise<number> {
     let n = 0;
     for (const r of await runs.before(name, tick, OVERLAP_LOOKBACK)) {
-      if (!r.campaignId) continue;
-      const c = await deps.campaigns.get(r.campaignId);
+      // A run still starting has its campaign (importing) before its record names it.
+      const id = r.campaignId ?? (r.state === 'starting' ? runCampaignId(name, r.tick) : null);
+      if (!id) continue;
+      const c = await deps.campaigns.get(id);
       if (c && ACTIVE.includes(c.state)) n++;
     }
     return n;

@@ -17,6 +17,7 @@ import { loadDefinitions } from '../../src/schedule/parse.js';
 import { runCampaignId } from '../../src/schedule/match.js';
 import { runPayload, RunBusyError, RunStartError, type RunPayload } from '../../src/schedule/runner.js';
 import { openContacts } from '../../src/schedule/contacts.js';
+import { makeRunStore } from '../../src/schedule/runs.js';
 import { cleanPrefix, connectRedis, REDIS_URL, testPrefix } from '../support/redis.js';
 
 const prefix = testPrefix('sched-runs');
@@ -133,6 +134,9 @@ describe('a tick', () => {
     // What a process that died right after creating the campaign leaves: the record, importing, no contacts.
     const def = c.definition({ ...payloadOf('resumed').raw, name: 'resumed 2026-03-09 03:00' });
     expect(await c.campaigns.createWithId(id, def, { name: 'resumed', tick: new Date(tick).toISOString() })).toBe(true);
+    await makeRunStore({ redis, prefix, now: () => Date.now() }).save('resumed', Date.parse(tick), { state: 'starting', attempts: 1 });
+    // Meanwhile the next tick comes: the run still starting is active, so it is skipped.
+    expect(await launch('resumed', '2026-03-09T04:00:00Z')).toMatchObject({ state: 'skipped' });
     expect(await launch('resumed', tick)).toMatchObject({ state: 'started', campaignId: id });
     expect(await c.status(id)).toMatchObject({ state: 'running', total: 3 });
     expect(await campaignsOf('resumed')).toEqual([{ id, tick: '2026-03-09T03:00:00.000Z' }]);
