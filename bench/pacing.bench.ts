@@ -88,7 +88,7 @@ async function runRate(c: Container, target: number): Promise<RateResult> {
     mix: { answered: 3, no_answer: 1, busy: 1 },
     ledgerLimit: calls * 3,
   });
-  const env = workerEnv({ redisUrl: REDIS_URL, prefix: c.config.prefix, sipcallUrl: sim.url, token: DEFAULT_TOKEN, extra: { AUTODIALER_CALLBACK_SECRET: SECRET } });
+  const env = workerEnv({ redisUrl: REDIS_URL, prefix: c.config.prefix, sipcallUrl: sim.url, token: DEFAULT_TOKEN, extra: { AUTODIALER_CALLBACK_SECRET: SECRET, SIPCALL_MAX_CPS: '0' } });
   const workers: WorkerProcess[] = [];
   try {
     for (let i = 0; i < WORKERS; i++) workers.push(spawnWorker({ env, concurrency: 150, feedEveryMs: 100, sweepEveryMs: 500, graceMs: 5000 }));
@@ -145,6 +145,7 @@ async function main(): Promise<void> {
       AUTODIALER_CALLBACK_SECRET: SECRET,
       SIPCALL_API_URL: 'http://127.0.0.1:1',
       SIPCALL_TOKEN: DEFAULT_TOKEN,
+      SIPCALL_MAX_CPS: '0',
       LOG_LEVEL: 'error',
     },
     null,

@@ -2,13 +2,14 @@
  * The feeder keeps each running campaign's dial queue a little ahead of its
  * pace: it takes contacts whose time has come from the compact due set and
  * enqueues one job each (job id = attempt id, so enqueueing twice is
- * harmless), or, for a campaign with no rate and no channel cap, one job per
+ * harmless), or, for a campaign with no rate and no channel cap (neither its own nor its account's), one job per
  * group of DIAL_GROUP contacts (BullMQ's work per job shared by the group).
  * Each job carries the rows and states the take read and wrote. Contacts
  * outside their calling window go back to the due set at the time their
  * window opens; a cancelled or expired campaign's remaining contacts are
  * ended here.
  */
+import { combineLimits } from '../campaign/pace.js';
 import type { Logger } from 'pino';
 import type { CampaignCache, ResolvedCampaign } from '../campaign/runtime.js';
 import type { CampaignStore } from '../store/campaigns.js';
@@ -96,7 +97,9 @@ export function makeFeeder(deps: {
     const cid = c.record.id;
     const t = now();
     const queue = queues.get(cid);
-    const limits = await deps.pacer.getCampaignLimits(cid);
+    // The campaign's limits and its account's, the tighter of each: a campaign with no rate of its own is still rated by its account.
+    const [own, account] = await Promise.all([deps.pacer.getCampaignLimits(cid), deps.pacer.getAccountLimits(c.record.definition.provider)]);
+    const limits = combineLimits(own, account);
     const group = dialGroupSize(limits);
     // Waiting jobs are counted as full groups: a few singles (contacts deferred out of a group) only make it feed less.
     const waiting = await queue.getJobCountByTypes('waiting', 'delayed', 'prioritized');

@@ -63,21 +63,23 @@ export interface CampaignStatus {
 }
 
 export function makeStatusReport(deps: {
-  campaigns: CampaignStore;
-  contacts: ContactStore;
-  callbackLog: CallbackLog;
+  campaigns: Pick<CampaignStore, 'get' | 'counts'>;
+  contacts: Pick<ContactStore, 'stats' | 'dueCount'>;
+  callbackLog: Pick<CallbackLog, 'counters'>;
   pacer: PaceReader;
   /** The recent rate (rateNow); without it the rate is not measured. */
   dialRate?: DialRate;
   capWaits?: CapWaits;
   notifications: (campaignId: string) => Promise<NotificationCounts>;
   now?: () => number;
+  /** A campaign Redis no longer holds, as the history store has it (null: not there either). */
+  archived?: (id: string) => Promise<CampaignStatus | null>;
 }) {
   const now = deps.now ?? (() => Date.now());
   const gatherPace = makePaceGatherer(deps);
   return async function campaignStatus(id: string): Promise<CampaignStatus | null> {
     const c = await deps.campaigns.get(id);
-    if (!c) return null;
+    if (!c) return deps.archived ? deps.archived(id) : null;
     const t = now();
     const [{ facts, reads }, callbacks, sums, notifications] = await Promise.all([
       gatherPace(c, t),
@@ -95,9 +97,12 @@ export function makeStatusReport(deps: {
     const active = c.state === 'running' || c.state === 'importing';
     const pendingNow = due.ready + due.feeding;
     let eta: string | null = null;
+    // At the pace that holds it: the campaign's own rate or its account's (as slowed by a back-off), the tighter.
+    const rates = [pace.cps, facts.account.effectiveCps].filter((r) => r > 0);
+    const cps = rates.length > 0 ? Math.min(...rates) : 0;
     if (c.state === 'completed' || c.state === 'cancelled') eta = c.finishedAt;
-    else if (active && pace.cps > 0) {
-      const lastStart = Math.max(t + (pendingNow / pace.cps) * 1000, due.nextDueAt ?? 0);
+    else if (active && cps > 0) {
+      const lastStart = Math.max(t + (pendingNow / cps) * 1000, due.nextDueAt ?? 0);
       eta = new Date(lastStart + c.definition.resultTimeoutMs).toISOString();
     }
     return {

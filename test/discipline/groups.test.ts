@@ -56,7 +56,7 @@ describe('contacts dialed in groups across worker processes', () => {
 
   beforeAll(async () => {
     // Every answer takes 400 ms: groups are in hand when the campaign is paused or a worker stops.
-    cl = await startCluster('disc-grp', { slowResponseMs: 400, mix: { answered: 1 } });
+    cl = await startCluster('disc-grp', { slowResponseMs: 400, mix: { answered: 1 } }, { SIPCALL_MAX_CPS: '0' });
   }, 60_000);
   afterAll(async () => {
     await cl?.h.container.pacer.setAccountLimits('sipcall', { cps: 0, maxConcurrent: 0 });

@@ -55,7 +55,7 @@ describe('decideContact', () => {
     });
 
     it('follows a whole policy: no_answer once, then final', () => {
-      const policy = buildRetryPolicy({ retryDelay: '5m', maxAttempts: 3 });
+      const policy = buildRetryPolicy({ retryDelay: '5m', maxAttempts: 2 });
       const window = buildCallingWindow({ hours: '09:00-20:00', days: 'mon-fri' });
       const friday = Date.parse('2026-06-05T19:58:00+08:00');
       const first = decideRetry(policy, { outcome: 'no_answer', attemptsTotal: 1, attemptsByOutcome: { no_answer: 1 }, lastDialAt: friday - 60_000, now: friday, random: () => 0 });
@@ -65,7 +65,7 @@ describe('decideContact', () => {
       });
       const monday = Date.parse('2026-06-08T09:01:00+08:00');
       const second = decideRetry(policy, { outcome: 'no_answer', attemptsTotal: 2, attemptsByOutcome: { no_answer: 2 }, lastDialAt: monday, now: monday, random: () => 0 });
-      expect(decideContact('no_answer', second, { window, zone })).toEqual({ status: 'no_answer', reason: 'schedule_exhausted' });
+      expect(decideContact('no_answer', second, { window, zone })).toEqual({ status: 'no_answer', reason: 'max_attempts' });
     });
   });
 });
