@@ -5,6 +5,7 @@
 import { createReadStream, createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { parseDocument as parseYamlDocument } from 'yaml';
 import { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import type { Container } from '../app/container.js';
@@ -56,15 +57,30 @@ interface CreateFlags {
   json?: boolean;
 }
 
+/**
+ * A definition file (JSON, or YAML for `.yaml`/`.yml`, as in the jobs
+ * directory). A scheduled definition's `schedule` and `contacts` are left
+ * out: here the list is the file given on the command line, dialed once.
+ */
 function readDefinitionFile(path: string): Record<string, unknown> {
   if (!existsSync(path)) throw new CliExit(2, `definition file ${path} does not exist`);
-  try {
-    const v = JSON.parse(readFileSync(path, 'utf8')) as unknown;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('it must hold a JSON object');
-    return v as Record<string, unknown>;
-  } catch (err) {
-    throw new CliExit(2, `definition file ${path} is not valid: ${(err as Error).message}`);
+  const text = readFileSync(path, 'utf8');
+  let v: unknown;
+  if (/\.ya?ml$/i.test(path)) {
+    const doc = parseYamlDocument(text, { prettyErrors: true });
+    const err = doc.errors[0];
+    if (err) throw new CliExit(2, `definition file ${path} is not valid YAML: ${err.message}`);
+    v = doc.toJS() as unknown;
+  } else {
+    try {
+      v = JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new CliExit(2, `definition file ${path} is not valid JSON: ${(err as Error).message}`);
+    }
   }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CliExit(2, `definition file ${path} is not valid: it must hold an object of definition fields`);
+  const { schedule: _schedule, contacts: _contacts, ...fields } = v as Record<string, unknown>;
+  return fields;
 }
 
 /** Flags override the definition file, field by field. */

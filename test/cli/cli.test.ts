@@ -46,6 +46,15 @@ describe('the autodialer command line', () => {
     expect(await redis.zcard(`${prefix}:campaigns`)).toBe(0);
   });
 
+  it('reads a YAML definition from the jobs directory (its schedule and contacts left out) and names a broken one', async () => {
+    const r = await cli(['campaign', 'create', 'fixtures/contacts.csv', '--definition', 'jobs/weekday-reminder.yaml', '--dry-run', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out) as Record<string, unknown>).toMatchObject({ dryRun: true, rowsRead: 50 });
+    const bad = await cli(['campaign', 'create', 'fixtures/contacts.csv', '--definition', 'test/cli/fixtures/broken.yaml', '--dry-run']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/definition file test\/cli\/fixtures\/broken\.yaml is not valid YAML: .* at line \d+, column \d+/);
+  });
+
   it('creates a campaign, shows its status, pauses and cancels it', async () => {
     const created = await cli([
       'campaign', 'create', 'fixtures/contacts.csv', '--definition', 'jobs/demo-playvoice.json', '--cps', '2', '--name', 'cli test', '--json',
