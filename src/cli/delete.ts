@@ -9,8 +9,8 @@ export function addDeleteCommand(campaign: Command, io: CliIo): void {
   campaign
     .command('delete <id>')
     .description('delete a completed (or cancelled and ended) campaign: its contacts, attempts, results and queue (export them first)')
-    .option('--yes', 'really delete (without it, nothing is deleted)')
-    .option('--json', 'print JSON')
+    .option('--yes', 'really delete (default: nothing is deleted)')
+    .option('--json', 'print JSON (default: text)')
     .action(async (id: string, flags: { yes?: boolean; json?: boolean }) => {
       await withContainer(io, async (c) => {
         const record = await c.campaigns.get(id);

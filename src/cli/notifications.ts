@@ -11,8 +11,8 @@ export function addNotificationsCommand(campaign: Command, io: CliIo): void {
     .command('notifications <id>')
     .description("the campaign's given-up webhook notifications, newest first (--resend: send them again)")
     .option('--limit <n>', 'how many to list', wholeNumber, 100)
-    .option('--resend', 'put every given-up notification back in the retry set, due now (same delivery id and body)')
-    .option('--json', 'print JSON')
+    .option('--resend', 'put every given-up notification back in the retry set, due now, same delivery id and body (default: list only)')
+    .option('--json', 'print JSON (default: text)')
     .action(async (id: string, flags: { limit: number; resend?: boolean; json?: boolean }) => {
       await withContainer(io, async (c) => {
         if (!(await c.campaigns.get(id))) throw new CliExit(2, `no campaign with id ${id}`);

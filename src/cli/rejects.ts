@@ -15,7 +15,7 @@ export function addRejectsCommand(campaign: Command, io: CliIo): void {
     .command('rejects <id>')
     .description('rows not dialed (invalid, duplicate, dnc): line, status, reason, then the original columns')
     .option('--format <f>', 'csv or jsonl', 'csv')
-    .option('--out <file>', 'write to a file (else standard output)')
+    .option('--out <file>', 'write to a file (default: standard output)')
     .action(async (id: string, flags: { format: string; out?: string }) => {
       if (flags.format !== 'csv' && flags.format !== 'jsonl') throw new CliExit(2, `--format must be csv or jsonl, got ${flags.format}`);
       const format = flags.format;

@@ -47,7 +47,7 @@ export function addScheduleCommands(program: Command, io: CliIo): void {
     .command('sync')
     .description('make the job schedulers match the definition files (create, update, remove) and print what changed')
     .option('--dir <dir>', 'the definitions directory (default AUTODIALER_JOBS_DIR, else jobs/)')
-    .option('--json', 'print JSON')
+    .option('--json', 'print JSON (default: text)')
     .action(async (flags: { dir?: string; json?: boolean }) => {
       await withContainer(io, async (c) => {
         const report = await c.schedules.sync(flags.dir);
@@ -62,7 +62,7 @@ export function addScheduleCommands(program: Command, io: CliIo): void {
     .command('list')
     .description('each scheduled definition: its schedule, next run (UTC and local), last run')
     .option('--dir <dir>', 'the definitions directory (default AUTODIALER_JOBS_DIR, else jobs/)')
-    .option('--json', 'print JSON')
+    .option('--json', 'print JSON (default: text)')
     .action(async (flags: { dir?: string; json?: boolean }) => {
       await withContainer(io, async (c) => {
         const { schedules, problems } = await c.schedules.list(flags.dir);
@@ -86,7 +86,7 @@ export function addScheduleCommands(program: Command, io: CliIo): void {
     .command('runs <name>')
     .description("a schedule's runs, newest first: campaign, tick, state, contact counts")
     .option('--limit <n>', 'how many', wholeNumber, 50)
-    .option('--json', 'print JSON')
+    .option('--json', 'print JSON (default: text)')
     .action(async (name: string, flags: { limit: number; json?: boolean }) => {
       await withContainer(io, async (c) => {
         const runs = await c.schedules.runs(name, flags.limit);
@@ -106,7 +106,7 @@ export function addScheduleCommands(program: Command, io: CliIo): void {
     .command('run <name>')
     .description('one run of a definition now, outside its schedule; prints its campaign id')
     .option('--dir <dir>', 'the definitions directory (default AUTODIALER_JOBS_DIR, else jobs/)')
-    .option('--json', 'print JSON')
+    .option('--json', 'print JSON (default: text)')
     .action(async (name: string, flags: { dir?: string; json?: boolean }) => {
       await withContainer(io, (c) =>
         plainErrors(async () => {

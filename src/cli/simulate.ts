@@ -146,26 +146,26 @@ function untilSignal(): Promise<string> {
 
 export function addSimulateCommand(program: Command, deps: SimulateDeps): void {
   const log = deps.log ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const rate = (flag: string, what: string) => new Option(`${flag} <rate>`, `${what} (0 to 1)`).argParser(number);
+  const rate = (flag: string, what: string) => new Option(`${flag} <rate>`, `${what}, 0 to 1 (default: 0)`).argParser(number);
   program
     .command('simulate')
     .description('run the telephony provider simulator (sipcall and pbx on one port) until SIGINT/SIGTERM')
     .addOption(new Option('--port <port>', 'port to listen on (0: any free port)').argParser(number).default(8090))
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--token <token>', 'sipcall token the simulator accepts (32 characters)')
-    .option('--api-key <key>', 'pbx X-APIKEY the simulator accepts')
-    .option('--username <user>', 'pbx Basic auth user')
-    .option('--password <password>', 'pbx Basic auth password')
+    .option('--token <token>', 'sipcall token the simulator accepts, 32 characters (default: 0123456789abcdef0123456789abcdef)')
+    .option('--api-key <key>', 'pbx X-APIKEY the simulator accepts (default: sim-api-key)')
+    .option('--username <user>', 'pbx Basic auth user (default: sim)')
+    .option('--password <password>', 'pbx Basic auth password (default: sim-password)')
     .option('--callback-url <url>', "the dialer's public URL (default: AUTODIALER_PUBLIC_URL)")
     .option('--callback-secret <secret>', 'callback key sent to the dialer (default: AUTODIALER_CALLBACK_SECRET)')
-    .addOption(new Option('--callback-key-in <where>', 'send the callback key in the query or a header').choices(['query', 'header']))
-    .addOption(new Option('--callback-encoding <encoding>', 'callback body encoding').choices(['json', 'form']))
-    .addOption(new Option('--callback-retries <n>', 'extra attempts for a failed callback post').argParser(number))
-    .option('--seed <seed>', 'seed of the outcome draws (same seed, same outcomes)')
-    .addOption(new Option('--delay <ms>', 'milliseconds before the first callback of a call').argParser(number))
-    .addOption(new Option('--time-scale <scale>', 'real time per simulated time (0.001: a 10 s call lasts 10 ms)').argParser(number))
-    .addOption(new Option('--mix <weights>', `outcome weights, e.g. answered=0.6,no_answer=0.3,busy=0.1 (${MIX_KEYS.join(', ')})`).argParser(parseMix))
-    .option('--script <file>', 'JSON file of scripted outcomes: {"<number>": ["busy", "answered:1:30", …]}')
+    .addOption(new Option('--callback-key-in <where>', 'send the callback key in the query or a header (default: query)').choices(['query', 'header']))
+    .addOption(new Option('--callback-encoding <encoding>', 'callback body encoding (default: json)').choices(['json', 'form']))
+    .addOption(new Option('--callback-retries <n>', 'extra attempts for a failed callback post (default: 3)').argParser(number))
+    .option('--seed <seed>', 'seed of the outcome draws, same seed, same outcomes (default: 1)')
+    .addOption(new Option('--delay <ms>', 'milliseconds before the first callback of a call (default: 50)').argParser(number))
+    .addOption(new Option('--time-scale <scale>', 'real time per simulated time, 0.001: a 10 s call lasts 10 ms (default: 0.001)').argParser(number))
+    .addOption(new Option('--mix <weights>', `outcome weights, e.g. answered=0.6,no_answer=0.3,busy=0.1 (${MIX_KEYS.join(', ')}) (default: the built-in mix)`).argParser(parseMix))
+    .option('--script <file>', 'JSON file of scripted outcomes: {"<number>": ["busy", "answered:1:30", …]} (default: none, outcomes drawn from the mix)')
     .addOption(rate('--duplicate-cdr-rate', 'share of CDRs sent twice'))
     .addOption(rate('--out-of-order-rate', 'share of CDRs sent before the status callbacks'))
     .addOption(rate('--lost-cdr-rate', 'share of CDRs never sent'))
@@ -173,13 +173,13 @@ export function addSimulateCommand(program: Command, deps: SimulateDeps): void {
     .addOption(rate('--http429-rate', 'share of requests answered HTTP 429'))
     .addOption(rate('--reset-rate', 'share of requests whose connection is reset (the call is placed)'))
     .addOption(rate('--timeout-rate', 'share of requests never answered (the call is placed)'))
-    .addOption(new Option('--slow-response-ms <ms>', 'milliseconds to wait before answering each request').argParser(number))
-    .addOption(new Option('--cps-cap <n>', 'calls accepted per sliding second before 429 (0: no cap)').argParser(number))
-    .option('--ledger-file <path>', 'append every request to this JSONL file')
-    .addOption(new Option('--ledger-limit <n>', 'ledger entries kept in memory').argParser(number))
+    .addOption(new Option('--slow-response-ms <ms>', 'milliseconds to wait before answering each request (default: 0)').argParser(number))
+    .addOption(new Option('--cps-cap <n>', 'calls accepted per sliding second before 429, 0: no cap (default: 0)').argParser(number))
+    .option('--ledger-file <path>', 'append every request to this JSONL file (default: none, kept in memory only)')
+    .addOption(new Option('--ledger-limit <n>', 'ledger entries kept in memory (default: 100000)').argParser(number))
     .option('--timezone <zone>', 'sipcall CDR time zone (default Asia/Shanghai)')
     .option('--pbx-timezone <zone>', 'pbx calldate time zone (default Asia/Tehran)')
-    .addOption(new Option('--numbers-as-strings <mode>', 'send numeric CDR fields as strings').choices(['never', 'always', 'random']))
+    .addOption(new Option('--numbers-as-strings <mode>', 'send numeric CDR fields as strings (default: never)').choices(['never', 'always', 'random']))
     .action(async (flags: SimulateFlags, command: Command) => {
       let options: SimulatorOptions;
       try {
