@@ -21,7 +21,13 @@ import { COMMON } from './scripts.js';
  * second (plus the granularity) in the past can no longer share a provider's
  * second with a send admitted now, and every other entry is counted.
  *
- * KEYS: 1 campaign limits, 2 account limits, 3 campaign sent log, 4 account sent log
+ * The account's cap is its rate in force: the configured cps, or less while
+ * it backs off after a 429; nothing leaves while a Retry-After blocks it.
+ * Its log is kept even without a cap when the campaign's is, or while it
+ * remembers a 429: it tells the rate at which a 429 came.
+ *
+ * KEYS: 1 campaign limits, 2 account limits, 3 campaign sent log, 4 account sent log,
+ *       5 account back-off
  * ARGV: 1 attemptId, 2 nowUs ('' = TIME), 3 flightMs (upper bound of the time
  *       from admission to arrival), 4 granularityMs (added to the window: the
  *       provider's clock counts whole milliseconds)
@@ -32,20 +38,22 @@ local now = clockUs(ARGV[2])
 local flightUs = tonumber(ARGV[3]) * 1000
 local granularityUs = tonumber(ARGV[4]) * 1000
 local campCps = limits(KEYS[1])
-local acctCps = limits(KEYS[2])
--- cps >= 1: at most floor(cps) sends in any 1 s; cps < 1: one send per 1/cps s.
+local acctCps, blockedMs, _, remembered = backoff(KEYS[5], limits(KEYS[2]), now)
+if blockedMs > 0 then return {0, blockedMs} end
+-- cps >= 1: at most floor(cps) sends in any 1 s; cps < 1: one send per 1/cps s; no cap: logged only.
 local function window(cps)
+  if cps <= 0 then return 0, 1000000 + granularityUs end
   if cps >= 1 then return math.floor(cps), 1000000 + granularityUs end
   return 1, math.ceil(1000000 / cps) + granularityUs
 end
 local wait = 0
 local checks = {}
 if campCps > 0 then table.insert(checks, {KEYS[3], campCps}) end
-if acctCps > 0 then table.insert(checks, {KEYS[4], acctCps}) end
+if acctCps > 0 or campCps > 0 or remembered then table.insert(checks, {KEYS[4], acctCps}) end
 for _, c in ipairs(checks) do
   local cap, span = window(c[2])
   redis.call('ZREMRANGEBYSCORE', c[1], '-inf', now - span)
-  if redis.call('ZCARD', c[1]) >= cap then
+  if cap > 0 and redis.call('ZCARD', c[1]) >= cap then
     -- The entry that must leave for this send to fit. One still in flight
     -- (score in the future) lands after now, so it leaves a whole span from
     -- now at the earliest: that is the wait, never its far flight bound.

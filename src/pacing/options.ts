@@ -6,18 +6,29 @@ import { z } from 'zod';
 import { PacingError } from './errors.js';
 import type { PaceLimits } from './types.js';
 
-/** How the account slows down after a 429 and speeds up again. */
+/**
+ * How the account slows down after a 429 and speeds up again. The rate at
+ * which the 429 came is remembered as the account's ceiling: the rate is cut
+ * under it, recovers quickly to just under it, then creeps above it slowly
+ * until the next 429 tells the ceiling again.
+ */
 export interface BackoffPolicy {
-  /** Multiplier applied to the account's current rate on a 429 (between 0 and 1). */
+  /** On a 429 the rate is cut to the ceiling × factor (between 0 and 1). */
   factor: number;
-  /** The cut rate never goes below this (cps), nor below the configured cps. */
+  /** Neither the ceiling nor the cut rate goes below this (cps), unless the configured cps is lower. */
   minCps: number;
-  /** Fraction of the configured cps regained per second after a cut. */
+  /** Fraction of the ceiling regained per second after a cut, up to the settled rate. */
   recoverPerSecond: number;
+  /** The settled rate: ceiling × settle (between factor and 1), just under the rate at which the 429 came. */
+  settle: number;
+  /** Past the settled rate, the rate grows by this fraction of itself per second (compounding): a slow probe above the ceiling. */
+  creepPerSecond: number;
   /** Further 429s within this time of a cut do not cut again (one cut per burst of 429s). */
   cooldownMs: number;
-  /** Block applied when the account has no cps to cut and no Retry-After was given. */
+  /** Block applied when the account has no rate to cut (none configured, none learned) and no Retry-After was given. */
   defaultBlockMs: number;
+  /** The ceiling is remembered this long after the last 429 (or until the rate has crept back to the configured cps). */
+  memoryMs: number;
 }
 
 export interface PacerTuning {
@@ -54,9 +65,12 @@ export interface PacerTuning {
 export const DEFAULT_BACKOFF: BackoffPolicy = {
   factor: 0.5,
   minCps: 0.2,
-  recoverPerSecond: 0.05,
+  recoverPerSecond: 0.25,
+  settle: 0.95,
+  creepPerSecond: 0.005,
   cooldownMs: 1000,
   defaultBlockMs: 1000,
+  memoryMs: 600_000,
 };
 
 export const DEFAULT_TUNING: PacerTuning = {
@@ -93,13 +107,25 @@ const tuningSchema = z
         minCps: z.number().gt(0, 'backoff.minCps must be above 0').finite().optional(),
         recoverPerSecond: z
           .number()
-          .gt(0, 'backoff.recoverPerSecond must be above 0 (a fraction of the configured cps per second)')
-          .max(1, 'backoff.recoverPerSecond must be at most 1')
+          .gt(0, 'backoff.recoverPerSecond must be above 0 (a fraction of the ceiling per second)')
+          .max(10, 'backoff.recoverPerSecond must be at most 10')
+          .optional(),
+        settle: z.number().gt(0, 'backoff.settle must be above 0').max(1, 'backoff.settle must be at most 1 (a fraction of the ceiling)').optional(),
+        creepPerSecond: z
+          .number()
+          .min(0, 'backoff.creepPerSecond must be 0 or more (a fraction of the rate per second)')
+          .max(1, 'backoff.creepPerSecond must be at most 1')
           .optional(),
         cooldownMs: ms('backoff.cooldownMs', 0, 600_000).optional(),
         defaultBlockMs: ms('backoff.defaultBlockMs', 0, 600_000).optional(),
+        memoryMs: ms('backoff.memoryMs', 1000, 86_400_000).optional(),
       })
       .strict()
+      .superRefine((b, ctx) => {
+        const factor = b.factor ?? DEFAULT_BACKOFF.factor;
+        const settle = b.settle ?? DEFAULT_BACKOFF.settle;
+        if (settle < factor) ctx.addIssue({ code: 'custom', path: ['settle'], message: `backoff.settle (${settle}) must be at least backoff.factor (${factor}): the rate recovers up to it after a cut` });
+      })
       .optional(),
   })
   .strict();

@@ -45,10 +45,24 @@ export type PacedAcquireResult =
 export interface EffectiveRate {
   /** As set with setAccountLimits (0 = no limit). */
   configuredCps: number;
-  /** What acquire uses now: the configured cps, or less while recovering from a 429. */
+  /**
+   * What acquire and the send-time admission use now (0 = no limit): the
+   * configured cps, or less while backing off after a 429 (on an account with
+   * no configured cps, the back-off's own rate).
+   */
   effectiveCps: number;
   /** How long the account is still blocked by a Retry-After (0 = not blocked). */
   blockedForMs: number;
+  /**
+   * A 429 back-off holds the account now: it is blocked, or its rate is under
+   * its configured cps, or (no cps configured) a ceiling learned from a 429 is
+   * still remembered.
+   */
+  backingOff: boolean;
+  /** The rate at which the last 429 came, remembered as the account's ceiling (0 = none known). */
+  ceilingCps: number;
+  /** The rate it recovers to quickly after a cut, just under the ceiling (0 = none known); it creeps up slowly from there. */
+  settledCps: number;
 }
 
 /**
@@ -72,15 +86,15 @@ export interface AccountCampaign {
   cps: number;
 }
 
-const ACQUIRE = luaScript(ACQUIRE_LUA, 11);
+const ACQUIRE = luaScript(ACQUIRE_LUA, 12);
 const ACQUIRE_MANY = luaScript(ACQUIRE_MANY_LUA, null);
 /** Acquires asked in one turn of the event loop go as one script call of at most this many. */
 const ACQUIRE_BATCH = 32;
-const PENALIZE = luaScript(PENALIZE_LUA, 2);
+const PENALIZE = luaScript(PENALIZE_LUA, 3);
 const EFFECTIVE_RATE = luaScript(EFFECTIVE_RATE_LUA, 2);
 const IN_FLIGHT = luaScript(IN_FLIGHT_LUA, 2);
 const EXTEND = luaScript(EXTEND_LUA, 2);
-const ADMIT = luaScript(ADMIT_LUA, 4);
+const ADMIT = luaScript(ADMIT_LUA, 5);
 const LANDED = luaScript(LANDED_LUA, 2);
 const WITHDRAW = luaScript(WITHDRAW_LUA, 2);
 const RELEASE = luaScript(RELEASE_LUA, 2);
@@ -112,7 +126,7 @@ function decodeAcquireReply(reply: unknown): PacedAcquireResult {
   return unexpected('acquire', reply);
 }
 const decimal = z.string().regex(/^-?[\d.]+(e[+-]?\d+)?$/i).transform(Number);
-const effectiveReply = z.tuple([decimal, decimal, z.number().int().min(0)]);
+const effectiveReply = z.tuple([decimal, decimal, z.number().int().min(0), z.union([z.literal(0), z.literal(1)]), decimal, decimal]);
 const inFlightReply = z.tuple([z.number().int().min(0), z.number().int().min(0)]);
 const accountCampaignsReply = z.tuple([z.tuple([z.coerce.number(), z.coerce.number()]), z.array(z.string()), z.record(z.string(), z.string())]);
 
@@ -182,7 +196,7 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
       const c = camp(req.campaignId);
       return decodeAcquireReply(
         await acquireBatched({
-          keys: [c.limits, a.limits, c.last, a.last, c.holds, a.holds, a.backoff, a.active, a.campaignCps, a.shareLast, c.accounts],
+          keys: [c.limits, a.limits, c.last, a.last, c.holds, a.holds, a.backoff, a.active, a.campaignCps, a.shareLast, c.accounts, a.sent],
           args: [
             req.account,
             req.campaignId,
@@ -192,7 +206,7 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
             tuning.horizonMs,
             tuning.activeWindowMs,
             tuning.channelRetryMs,
-            bo.recoverPerSecond,
+            tuning.admitGranularityMs,
             marginMs,
             leadMs,
           ],
@@ -205,7 +219,7 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
       const flight = flightMs === undefined ? tuning.flightMs : requireFlightMs(flightMs);
       const a = acct(account);
       const c = camp(campaignId);
-      const reply = await runScript(redis, ADMIT, [c.limits, a.limits, c.sent, a.sent], [attemptId, nowArg(), flight, tuning.admitGranularityMs]);
+      const reply = await runScript(redis, ADMIT, [c.limits, a.limits, c.sent, a.sent, a.backoff], [attemptId, nowArg(), flight, tuning.admitGranularityMs]);
       if (Array.isArray(reply) && reply.length === 2 && isWhole(reply[1], 0)) {
         if (reply[0] === 1) return { ok: true };
         if (reply[0] === 0) return { ok: false, retryInMs: reply[1] };
@@ -244,17 +258,29 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
       await runScript(
         redis,
         PENALIZE,
-        [a.limits, a.backoff],
-        [nowArg(), retry === null ? '' : retry, bo.factor, bo.minCps, bo.recoverPerSecond, bo.cooldownMs, bo.defaultBlockMs],
+        [a.limits, a.backoff, a.sent],
+        [
+          nowArg(),
+          retry === null ? '' : retry,
+          bo.factor,
+          bo.minCps,
+          bo.recoverPerSecond,
+          bo.settle,
+          bo.creepPerSecond,
+          bo.cooldownMs,
+          bo.defaultBlockMs,
+          bo.memoryMs,
+          1000 + tuning.admitGranularityMs,
+        ],
       );
     },
 
     async effectiveRate(account) {
       requireIds({ account });
       const a = acct(account);
-      const reply = await runScript(redis, EFFECTIVE_RATE, [a.limits, a.backoff], [nowArg(), bo.recoverPerSecond]);
-      const [configuredCps, effectiveCps, blockedForMs] = parseReply(effectiveReply, reply, 'effective rate');
-      return { configuredCps, effectiveCps, blockedForMs };
+      const reply = await runScript(redis, EFFECTIVE_RATE, [a.limits, a.backoff], [nowArg()]);
+      const [configuredCps, effectiveCps, blockedForMs, held, ceilingCps, settledCps] = parseReply(effectiveReply, reply, 'effective rate');
+      return { configuredCps, effectiveCps, blockedForMs, backingOff: held === 1, ceilingCps, settledCps };
     },
 
     async accountCampaigns(account) {

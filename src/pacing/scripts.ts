@@ -30,11 +30,30 @@ local function limits(key)
   return math.max(num(v[1], 0), 0), math.max(math.floor(num(v[2], 0)), 0)
 end
 
--- the account's rate after a back-off, recovered additively since it was cut
-local function recovered(configured, cutRate, cutAtUs, nowUs, recoverFraction)
-  if configured <= 0 or cutRate <= 0 then return configured end
-  local elapsed = math.max(0, nowUs - cutAtUs) / 1000000
-  return math.min(configured, cutRate + configured * recoverFraction * elapsed)
+-- The account's back-off after a 429, a hash written by PENALIZE_LUA with its
+-- own policy (every script reads the same curve): ceil = the rate at which
+-- the 429 came (0 = not known: a block only), rate = the cut rate at 'at' (µs),
+-- then + ceil * rec per second up to ceil * settle, then * (1 + creep) per
+-- second; until = blocked until (µs).
+-- Returns the rate in force (0 = no limit), the ms still blocked, whether a
+-- back-off holds the account now (blocked, or under its configured cps or with
+-- no configured cps at all), and whether a back-off is remembered at all.
+local function backoff(key, configured, now)
+  local b = redis.call('HMGET', key, 'ceil', 'rate', 'at', 'until', 'rec', 'settle', 'creep')
+  if not b[3] then return configured, 0, false, false end
+  local blockedMs = math.max(0, math.ceil((num(b[4], 0) - now) / 1000))
+  local ceil = num(b[1], 0)
+  if ceil <= 0 then return configured, blockedMs, blockedMs > 0, true end
+  local elapsed = math.max(0, now - num(b[3], now)) / 1000000
+  local cut, climb, settled = num(b[2], ceil), ceil * num(b[5], 1), ceil * num(b[6], 1)
+  local rate = cut + climb * elapsed
+  if rate > settled then
+    local base = math.max(cut, settled)
+    local since = math.max(0, elapsed - math.max(0, settled - cut) / climb)
+    rate = base * (1 + num(b[7], 0)) ^ since
+  end
+  if configured > 0 and rate >= configured then return configured, blockedMs, blockedMs > 0, true end
+  return rate, blockedMs, true, true
 end
 `;
 
@@ -45,12 +64,14 @@ end
  *       4 account last slot, 5 campaign holds, 6 account holds,
  *       7 account back-off, 8 account active campaigns (zset id → last seen ms),
  *       9 account campaign cps (hash), 10 account share TAT (hash, µs),
- *       11 campaign accounts (set)
+ *       11 campaign accounts (set), 12 account sent log (the send-time admission's)
  * ARGV: 1 account, 2 campaignId, 3 attemptId, 4 holdUntilMs, 5 nowUs ('' = TIME),
- *       6 horizonMs, 7 activeWindowMs, 8 channelRetryMs, 9 recoverFraction,
+ *       6 horizonMs, 7 activeWindowMs, 8 channelRetryMs, 9 admitGranularityMs
+ *       (the admission's window is 1 s plus this),
  *       10 safetyMarginMs (each slot is (1000 + margin) / cps ms from the last),
  *       11 leadMs (no slot sooner than this from now)
- * Reply: {1, waitMs, atMs, rated (1 when a rate spaced the slot)} or {0, retryInMs, reason}
+ * Reply: {1, waitMs, atMs, rated (1 when a rate spaced the slot, or the account
+ *        remembers a back-off: its sends are then admitted and logged)} or {0, retryInMs, reason}
  */
 const ACQUIRE_BODY = `
 local account, campaignId, attemptId = ARGV[1], ARGV[2], ARGV[3]
@@ -60,12 +81,14 @@ local nowMs = math.floor(now / 1000)
 local horizonUs = tonumber(ARGV[6]) * 1000
 local activeWindowMs = tonumber(ARGV[7])
 local channelRetryMs = tonumber(ARGV[8])
-local recoverFraction = tonumber(ARGV[9])
+local granularityUs = tonumber(ARGV[9]) * 1000
 local secondUs = 1000000 + tonumber(ARGV[10]) * 1000
 local leadUs = tonumber(ARGV[11]) * 1000
 
 local campCps, campMax = limits(KEYS[1])
 local acctCps, acctMax = limits(KEYS[2])
+-- The account's rate in force: its configured cps, or its rate while backing off after a 429.
+local effCps, blockedMs, holding, remembered = backoff(KEYS[7], acctCps, now)
 
 -- Channel holds: expired holds go first; an attempt already holding a
 -- channel (asking again) does not count against itself.
@@ -88,7 +111,7 @@ if full then return {0, full, 'campaign_channels'} end
 -- within the active window leave the fair-share reckoning. Kept only while
 -- the account has a rate (a share of nothing needs no bookkeeping; once a
 -- rate is set, every waiting campaign is back in the reckoning at its next acquire).
-if acctCps > 0 then
+if effCps > 0 then
   local stale = redis.call('ZRANGEBYSCORE', KEYS[8], '-inf', nowMs - activeWindowMs)
   for _, id in ipairs(stale) do
     redis.call('ZREM', KEYS[8], id)
@@ -103,15 +126,19 @@ end
 full = channelsFull(KEYS[6], acctMax)
 if full then return {0, full, 'account_channels'} end
 
--- Back-off: a block first, then the cut rate, recovering additively.
-local effCps = acctCps
-local b = redis.call('HMGET', KEYS[7], 'rate', 'at', 'until')
-if b[2] then
-  local blockedUntil = num(b[3], 0)
-  if blockedUntil > now then
-    return {0, math.max(1, math.ceil((blockedUntil - now) / 1000)), 'backoff'}
+-- Back-off: blocked until a Retry-After has passed (its rate applies below, as effCps).
+if blockedMs > 0 then return {0, blockedMs, 'backoff'} end
+-- While backing off, sends reserved before the cut wait at the send-time admission, which lets
+-- them through at the cut rate: no new slot is reserved while the account's sends of the last
+-- second fill that rate, so that they leave first and the calls after them are spaced again.
+if holding and effCps > 0 then
+  local cap, span = 1, math.ceil(1000000 / effCps) + granularityUs
+  if effCps >= 1 then cap, span = math.floor(effCps), 1000000 + granularityUs end
+  redis.call('ZREMRANGEBYSCORE', KEYS[12], '-inf', now - span)
+  if redis.call('ZCARD', KEYS[12]) >= cap then
+    local e = redis.call('ZRANGE', KEYS[12], -cap, -cap, 'WITHSCORES')
+    return {0, math.max(1, math.ceil((math.min(tonumber(e[2]), now) + span - now) / 1000)), 'backoff'}
   end
-  effCps = recovered(acctCps, num(b[1], 0), num(b[2], now), now, recoverFraction)
 end
 
 -- Fair share: max-min (water-filling) split of the account rate between
@@ -195,7 +222,7 @@ if redis.call('SADD', KEYS[11], account) == 1 or redis.call('PTTL', KEYS[11]) < 
   redis.call('PEXPIRE', KEYS[11], 86400000)
 end
 local rated = 0
-if campCps > 0 or effCps > 0 then rated = 1 end
+if campCps > 0 or effCps > 0 or remembered then rated = 1 end
 return {1, math.ceil((slot - now) / 1000), slotMs, rated}
 `;
 
@@ -205,7 +232,7 @@ export const ACQUIRE_LUA = `${COMMON}${ACQUIRE_BODY}`;
  * Several acquires in one call, one after the other exactly as ACQUIRE (the
  * same as separate calls arriving together; an error in one is its answer).
  * KEYS: every key the acquires use, each once
- * ARGV: per acquire, its 11 keys as places in KEYS, then its 11 args
+ * ARGV: per acquire, its 12 keys as places in KEYS, then its 11 args
  * Reply: one ACQUIRE reply per acquire, or 'error: …'.
  */
 export const ACQUIRE_MANY_LUA = `${COMMON}
@@ -214,12 +241,10 @@ ${ACQUIRE_BODY}
 end
 local out = {}
 local all = KEYS
-for i = 0, #ARGV / 22 - 1 do
+for i = 0, #ARGV / 23 - 1 do
   local keys, args = {}, {}
-  for j = 1, 11 do
-    keys[j] = all[tonumber(ARGV[i * 22 + j])]
-    args[j] = ARGV[i * 22 + 11 + j]
-  end
+  for j = 1, 12 do keys[j] = all[tonumber(ARGV[i * 23 + j])] end
+  for j = 1, 11 do args[j] = ARGV[i * 23 + 12 + j] end
   local ok, r = pcall(acquire, keys, args)
   if ok then out[i + 1] = r else out[i + 1] = 'error: ' .. tostring(r) end
 end
@@ -227,70 +252,86 @@ return out
 `;
 
 /**
- * The provider said "too fast": cut the account's rate (at most once per
- * cooldown) and block it until Retry-After passes.
+ * The provider said "too fast". The rate at which the 429 came becomes the
+ * account's ceiling: the lower of the rate in force and the sends logged in
+ * the last second less the refused one (the provider took fewer than that).
+ * The rate is cut under the ceiling (at most once per cooldown) and starts
+ * recovering; a Retry-After blocks the account until it passes. Each further
+ * 429 within the cooldown refused one more of the sends counted at the cut:
+ * the ceiling comes down to those the provider took. With no rate to cut
+ * (none configured, nothing measured) the account is blocked for the
+ * Retry-After or the default block, and its next sends are logged.
  *
- * KEYS: 1 account limits, 2 account back-off
+ * KEYS: 1 account limits, 2 account back-off, 3 account sent log
  * ARGV: 1 nowUs ('' = TIME), 2 retryAfterMs ('' = none), 3 factor, 4 minCps,
- *       5 recoverFraction, 6 cooldownMs, 7 defaultBlockMs
- * Reply: {effectiveCps (string), blockedForMs}
+ *       5 recoverPerSecond, 6 settle, 7 creepPerSecond, 8 cooldownMs,
+ *       9 defaultBlockMs, 10 memoryMs, 11 windowMs (the send log's second, with its granularity)
+ * Reply: {effectiveCps (string), blockedForMs, ceilingCps (string)}
  */
 export const PENALIZE_LUA = `${COMMON}
 local now = clockUs(ARGV[1])
 local retryAfterMs = tonumber(ARGV[2])
 local factor, minCps = tonumber(ARGV[3]), tonumber(ARGV[4])
-local recoverFraction = tonumber(ARGV[5])
-local cooldownUs = tonumber(ARGV[6]) * 1000
-local defaultBlockMs = tonumber(ARGV[7])
+local cooldownUs = tonumber(ARGV[8]) * 1000
+local defaultBlockMs, memoryMs = tonumber(ARGV[9]), tonumber(ARGV[10])
+local windowUs = tonumber(ARGV[11]) * 1000
 
 local cps = limits(KEYS[1])
-local b = redis.call('HMGET', KEYS[2], 'rate', 'at', 'until')
-local rate, at = num(b[1], 0), num(b[2], nil)
-local blockedUntil = num(b[3], 0)
+local inForce = backoff(KEYS[2], cps, now)
+local b = redis.call('HMGET', KEYS[2], 'ceil', 'at', 'until', 'seen', 'refused')
+local ceil, at, blockedUntil = num(b[1], 0), num(b[2], nil), num(b[3], 0)
+local floor = minCps
+if cps > 0 then floor = math.min(floor, cps) end
 
-if cps > 0 then
-  local current = cps
-  if at ~= nil then current = recovered(cps, rate, at, now, recoverFraction) end
-  if at == nil or rate <= 0 or now - at >= cooldownUs then
-    rate = math.max(math.min(minCps, cps), current * factor)
-    at = now
-  end
+if at == nil or now - at >= cooldownUs then
+  -- The rate at which the 429 came: the refused send is among those logged in the last second.
+  local seen = redis.call('ZCOUNT', KEYS[3], '(' .. string.format('%.0f', now - windowUs), '+inf')
+  ceil = 0
+  if inForce > 0 then ceil = inForce end
+  if seen >= 2 and (ceil == 0 or seen - 1 < ceil) then ceil = seen - 1 end
+  if ceil > 0 then ceil = math.max(ceil, floor) end
+  at = now
+  redis.call('HSET', KEYS[2], 'ceil', ceil, 'rate', math.max(floor, ceil * factor), 'at', at, 'seen', seen, 'refused', 1,
+    'rec', tonumber(ARGV[5]), 'settle', tonumber(ARGV[6]), 'creep', tonumber(ARGV[7]))
 else
-  rate, at = 0, now
-  if retryAfterMs == nil then retryAfterMs = defaultBlockMs end
+  -- Another send of those counted at the cut was refused (it left before the cut took effect).
+  local seen, refused = num(b[4], 0), num(b[5], 0) + 1
+  redis.call('HSET', KEYS[2], 'refused', refused)
+  if ceil > 0 and seen - refused >= 1 and seen - refused < ceil then
+    ceil = math.max(seen - refused, floor)
+    redis.call('HSET', KEYS[2], 'ceil', ceil, 'rate', math.max(floor, ceil * factor))
+  end
 end
+if retryAfterMs == nil and ceil <= 0 then retryAfterMs = defaultBlockMs end
 if retryAfterMs ~= nil and retryAfterMs > 0 then
   blockedUntil = math.max(blockedUntil, now + retryAfterMs * 1000)
 end
-
-redis.call('HSET', KEYS[2], 'rate', rate, 'at', at, 'until', blockedUntil)
-local recoverMs = 0
-if cps > 0 and rate < cps then
-  recoverMs = math.ceil((cps - rate) / (cps * recoverFraction) * 1000)
-end
+redis.call('HSET', KEYS[2], 'until', blockedUntil)
 local blockedMs = math.max(0, math.ceil((blockedUntil - now) / 1000))
-redis.call('PEXPIRE', KEYS[2], math.max(blockedMs, math.ceil((at - now) / 1000) + recoverMs) + 60000)
-return {tostring(recovered(cps, rate, at, now, recoverFraction)), blockedMs}
+redis.call('PEXPIRE', KEYS[2], math.max(blockedMs, memoryMs))
+local eff = backoff(KEYS[2], cps, now)
+return {tostring(eff), blockedMs, tostring(ceil)}
 `;
 
 /**
- * The account's rate as acquire would use it now.
+ * The account's rate as acquire would use it now, and its back-off.
  *
  * KEYS: 1 account limits, 2 account back-off
- * ARGV: 1 nowUs ('' = TIME), 2 recoverFraction
- * Reply: {configuredCps (string), effectiveCps (string), blockedForMs}
+ * ARGV: 1 nowUs ('' = TIME)
+ * Reply: {configuredCps (string), effectiveCps (string), blockedForMs,
+ *         backingOff 0|1, ceilingCps (string), settledCps (string)}
  */
 export const EFFECTIVE_RATE_LUA = `${COMMON}
 local now = clockUs(ARGV[1])
 local cps = limits(KEYS[1])
-local b = redis.call('HMGET', KEYS[2], 'rate', 'at', 'until')
-local eff = cps
-local blockedMs = 0
-if b[2] then
-  eff = recovered(cps, num(b[1], 0), num(b[2], now), now, tonumber(ARGV[2]))
-  blockedMs = math.max(0, math.ceil((num(b[3], 0) - now) / 1000))
-end
-return {tostring(cps), tostring(eff), blockedMs}
+local eff, blockedMs, holding = backoff(KEYS[2], cps, now)
+local b = redis.call('HMGET', KEYS[2], 'ceil', 'settle')
+local ceil = num(b[1], 0)
+local held = 0
+if holding then held = 1 end
+local settled = ceil * num(b[2], 1)
+if cps > 0 then settled = math.min(settled, cps) end
+return {tostring(cps), tostring(eff), blockedMs, held, tostring(ceil), tostring(settled)}
 `;
 
 /**
