@@ -15,7 +15,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { Redis } from 'ioredis';
+import { Writable } from 'node:stream';
 import { DEFAULT_TOKEN, startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { loadConfig } from '../../src/config.js';
+import { createContainer, type Container } from '../../src/app/container.js';
+import { createLogger } from '../../src/infra/logger.js';
 import { multipartBody, playvoiceDefinition } from '../upload/form.js';
 import { until } from '../support/until.js';
 
@@ -37,6 +41,25 @@ function freePort(): Promise<number> {
   });
 }
 
+/** A redis-server of the test's own on a free loopback port (with AOF in `dir` when given). */
+async function ownRedis(port: number, dir?: string): Promise<ChildProcess> {
+  const persist = dir ? ['--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persist], { stdio: 'ignore' });
+  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  await until(async () => {
+    try {
+      if (probe.status !== 'ready') await probe.connect();
+      return (await probe.ping()) === 'PONG';
+    } catch {
+      probe.disconnect();
+      return false;
+    }
+  }, 'redis-server answers');
+  probe.disconnect();
+  return p;
+}
+
 describe('Redis down and back', () => {
   const dir = mkdtempSync(join(tmpdir(), 'autodialer-redis-'));
   const bounded = new Agent({ headersTimeout: BOUND_MS, bodyTimeout: BOUND_MS, connectTimeout: BOUND_MS });
@@ -53,20 +76,7 @@ describe('Redis down and back', () => {
   const answered: number[] = [];
 
   async function startRedis(): Promise<void> {
-    const p = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
-    redisServer = p;
-    const probe = new Redis({ port: redisPort, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    await until(async () => {
-      try {
-        if (probe.status !== 'ready') await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } catch {
-        probe.disconnect();
-        return false;
-      }
-    }, 'redis-server answers');
-    probe.disconnect();
+    redisServer = await ownRedis(redisPort, dir);
   }
 
   async function stopRedis(): Promise<void> {
@@ -200,4 +210,63 @@ describe('Redis down and back', () => {
     expect(lost.length).toBeLessThanOrEqual(3);
     expect(stderr).toContain('Redis is answering again');
   }, 180_000);
+});
+
+describe('Redis that stops answering on an open connection', () => {
+  let redisServer: ChildProcess;
+  let c: Container;
+  let url: string;
+  const logs: string[] = [];
+
+  beforeAll(async () => {
+    const port = await freePort();
+    redisServer = await ownRedis(port);
+    const config = loadConfig(
+      { REDIS_URL: `redis://127.0.0.1:${port}`, AUTODIALER_PREFIX: 'redis-stall', AUTODIALER_CALLBACK_SECRET: SECRET, AUTODIALER_API_TOKEN: TOKEN, LOG_LEVEL: 'warn' },
+      null,
+    );
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logs.push(chunk.toString());
+        done();
+      },
+    });
+    c = await createContainer(config, { log: createLogger({ level: 'warn', destination: sink }), providers: new Map() });
+    const app = await c.startServer({ port: 0, host: '127.0.0.1' });
+    url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  });
+
+  afterAll(async () => {
+    process.kill(redisServer.pid!, 'SIGCONT');
+    await c?.close(500);
+    const gone = new Promise((r) => redisServer.once('exit', r));
+    process.kill(redisServer.pid!, 'SIGTERM');
+    await gone;
+  });
+
+  it('answers a request caught waiting on it 503 once its PING goes unanswered, and works again when it answers', async () => {
+    const get = (path: string) => request(`${url}${path}`, { headers: AUTH, headersTimeout: BOUND_MS });
+    expect((await get('/campaigns')).statusCode).toBe(200);
+    process.kill(redisServer.pid!, 'SIGSTOP');
+    // Let in while the connection still looked fine; its command waits; answered when the probe gives up (2 s).
+    const caught = await get('/campaigns');
+    expect(caught.statusCode).toBe(503);
+    expect(caught.headers.connection).toBe('close');
+    expect(await caught.body.json()).toMatchObject({ error: { code: 'redis_unavailable', message: expect.stringMatching(/did not answer a PING within 2000 ms/) as unknown } });
+    // From then on, at once.
+    const next = await get('/campaigns');
+    expect(next.statusCode).toBe(503);
+    expect(next.headers.connection).not.toBe('close');
+    await next.body.dump();
+    const ready = await request(`${url}/readyz`, { headersTimeout: BOUND_MS });
+    expect(ready.statusCode).toBe(503);
+    await ready.body.dump();
+
+    process.kill(redisServer.pid!, 'SIGCONT');
+    await until(async () => (await request(`${url}/readyz`)).statusCode === 200, 'ready again');
+    expect((await get('/campaigns')).statusCode).toBe(200);
+    // The handler that finished late did not try to answer a second time.
+    expect(logs.join('')).not.toMatch(/already sent/i);
+    expect(logs.join('')).toContain('Redis is not answering');
+  }, 60_000);
 });
