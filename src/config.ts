@@ -87,6 +87,12 @@ export interface Config {
   /** The folder of definition files that scheduled campaigns are synced from (AUTODIALER_JOBS_DIR, default jobs/). */
   jobsDir: string;
   /**
+   * The history store: PostgreSQL at DATABASE_URL (null: none, Redis alone
+   * holds everything), and how long a finished campaign's contacts and
+   * attempts stay in Redis once archived (AUTODIALER_REDIS_KEEP, default 1h).
+   */
+  history: { databaseUrl: string | null; redisKeepMs: number };
+  /**
    * Frequency caps of every campaign (AUTODIALER_FREQUENCY_CAP, none by
    * default), and how long each number's attempts are kept to count them
    * (AUTODIALER_FREQUENCY_HISTORY: default the longest cap period, at least 1d;
@@ -340,6 +346,7 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
   }
 
   const frequency = frequencyFromEnv(get, problems);
+  const history = historyFromEnv(get, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -368,6 +375,7 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     accountLimits,
     notifier,
     jobsDir: get('AUTODIALER_JOBS_DIR') ?? 'jobs',
+    history,
     frequency,
   };
 }
@@ -400,6 +408,25 @@ function frequencyFromEnv(get: (name: string) => string | undefined, problems: s
     }
   }
   return { caps, historyMs };
+}
+
+/** DATABASE_URL and AUTODIALER_REDIS_KEEP, checked. */
+function historyFromEnv(get: (name: string) => string | undefined, problems: string[]): Config['history'] {
+  const databaseUrl = get('DATABASE_URL') ?? null;
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\/[^\s]+$/.test(databaseUrl)) {
+    problems.push('DATABASE_URL: must be a PostgreSQL URL such as postgres://user:password@127.0.0.1:5432/autodialer (or unset: Redis alone)');
+  }
+  let redisKeepMs = 3_600_000;
+  const keep = get('AUTODIALER_REDIS_KEEP');
+  if (keep !== undefined) {
+    try {
+      redisKeepMs = parseDuration(keep);
+    } catch (err) {
+      if (!(err instanceof DurationError)) throw err;
+      problems.push(`AUTODIALER_REDIS_KEEP: ${err.message}`);
+    }
+  }
+  return { databaseUrl, redisKeepMs };
 }
 
 /** A message naming the missing variables, or null when the provider is configured. */

@@ -50,6 +50,8 @@ import type { HttpLimits } from '../http/limits.js';
 import { dashboardAddress, resolveApiTokens } from '../http/api-token.js';
 import type { ByteSource } from '../ingest/source.js';
 import { makeSchedules, type CampaignSchedule } from '../schedule/index.js';
+import { makeHistory } from '../history/index.js';
+import { makeArchivedStatus } from '../reports/archived-status.js';
 
 export interface ContainerOptions {
   log?: Logger;
@@ -102,7 +104,30 @@ export async function createContainer(config: Config, options: ContainerOptions 
   };
   const providers = options.providers ?? createProviders(config);
   const control = makeCampaignControl({ campaigns, cache, queues, pacer, events });
-  const purge = makeCampaignPurge({ redis, keys, prefix: config.prefix, campaigns, cache, queues });
+  /** The history store (PostgreSQL at DATABASE_URL) and its archiver; without one, the reads still say where contacts went. */
+  const history = makeHistory({
+    databaseUrl: config.history.databaseUrl,
+    redis,
+    keys,
+    prefix: config.prefix,
+    campaigns,
+    callbackLog,
+    summary: async (cid) => {
+      const [counts, stats, callbacks, notifications, limits] = await Promise.all([
+        campaigns.counts(cid),
+        contacts.stats(cid),
+        callbackLog.counters(cid),
+        notificationCounts(redis, keys, cid),
+        pacer.getCampaignLimits(cid),
+      ]);
+      return { counts: counts.byStatus, final: counts.final, stats, callbacks, notifications, limits };
+    },
+    shrink: (cid) => purge.shrink(cid),
+    now,
+    log,
+    options: { redisKeepMs: config.history.redisKeepMs },
+  });
+  const purge = makeCampaignPurge({ redis, keys, prefix: config.prefix, campaigns, cache, queues, history: history.archiver ? history : null });
   /** How long a dial request may take (the adapter's connect + response timeouts), per provider. */
   const requestTimeoutMs = (family: ProviderFamily): number => {
     const p = config.providers[family];
@@ -157,7 +182,10 @@ export async function createContainer(config: Config, options: ContainerOptions 
     notifications: (id) => notificationCounts(redis, keys, id),
     dialRate: makeDialRate({ redis, keys }),
     capWaits,
+    archived: history.store ? makeArchivedStatus({ history, pacer }) : undefined,
   });
+  /** What the exports read: Redis, and the history store for contacts that have left Redis. */
+  const reportReads = { campaigns, contacts, attempts, history };
   const importDeps = { redis, keys, campaigns, contacts, now, log };
   /** Given-up notifications: listed (newest first, without their bodies), and sent again on request. */
   const notifications = {
@@ -348,7 +376,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
       redis,
       redisWatch,
       callbacks: { receiver, callbackLog, secret: config.callbackSecret, auth: config.callbackAuth, allowIps: config.callbackAllowIps, now },
-      api: { campaigns, contacts, attempts, status, control, notifications, purge, metrics: { callbackLog, campaigns, notifications: (id) => notificationCounts(redis, keys, id) } },
+      api: { ...reportReads, status, control, notifications, purge, metrics: { callbackLog, campaigns, notifications: (id) => notificationCounts(redis, keys, id) } },
       dashboard: { campaigns, status, queues },
       upload: {
         definition,
@@ -376,8 +404,9 @@ export async function createContainer(config: Config, options: ContainerOptions 
       log.info({ redisKey: `${config.prefix}:api-token` }, 'API token: the one this deployment made at its first start (kept at redisKey); set AUTODIALER_API_TOKEN to choose your own');
     }
     // Stored callbacks older than the retention go, once an hour (and soon after start), settled ones only.
+    // With a history store the archiver removes them once written there (and never one it has not written).
     const retentionMs = config.callbackRetentionMs;
-    if (retentionMs !== null) {
+    if (retentionMs !== null && !history.archiver) {
       const retention = makeCallbackRetention({ redis, keys });
       const prune = async () => {
         const r = await retention.prune(now() - retentionMs);
@@ -388,6 +417,20 @@ export async function createContainer(config: Config, options: ContainerOptions 
       void loop.kick();
     }
     return app;
+  }
+
+  /**
+   * The archiver (with a history store): the schema brought up to date, then
+   * finished calls, contacts and callbacks moved there continuously. Null
+   * without DATABASE_URL.
+   */
+  async function startArchiver(): Promise<Loop | null> {
+    if (!history.archiver || !history.store) return null;
+    await history.store.ready();
+    const loop = history.archiver.start();
+    running.loops.push(loop);
+    void loop.kick();
+    return loop;
   }
 
   /** Stops the roles: no new jobs, jobs in hand get `graceMs` to finish; then connections close. */
@@ -401,6 +444,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     await schedules.close();
     await queues.closeAll();
     await Promise.all([...providers.values()].map((p) => p.close()));
+    await history.close();
     redisWatch.stop();
     bullWatch?.stop();
     await redis.quit();
@@ -435,9 +479,11 @@ export async function createContainer(config: Config, options: ContainerOptions 
     dryRun,
     pace,
     schedules,
+    history,
     startWorker,
     startCorrelator,
     startServer,
+    startArchiver,
     close,
   };
 }

@@ -6,6 +6,10 @@
  * results first). Only a campaign whose every contact is final can go: a
  * call still in flight would lose its result. Stored raw callbacks stay in
  * the log until its retention; a result arriving afterwards is an orphan.
+ *
+ * With a history store, a finished campaign's contacts and attempts leave
+ * Redis once archived (`shrink`: its summary stays), and a deletion first
+ * waits for the archiver to have moved them (`history`).
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
@@ -19,16 +23,34 @@ import type { CampaignCache } from './runtime.js';
 /** Keys unlinked per command. */
 const CHUNK = 500;
 
-export function makeCampaignPurge(deps: { redis: Redis; keys: Keys; prefix: string; campaigns: CampaignStore; cache: CampaignCache; queues: QueueRegistry }) {
+/** What a campaign keeps once its contacts and attempts are in the history store: its summary (suffixes of its hash key). */
+export const SUMMARY_SUFFIXES = [':counts', ':cb', ':stats', ':notify', ':notify:dead', ':hist'] as const;
+
+/** A deletion with a history store: the campaign is archived first, then forgotten by the archiver. */
+export interface PurgeHistory {
+  beforeDelete(cid: string): Promise<void>;
+  afterDelete(cid: string): Promise<void>;
+}
+
+export function makeCampaignPurge(deps: {
+  redis: Redis;
+  keys: Keys;
+  prefix: string;
+  campaigns: CampaignStore;
+  cache: CampaignCache;
+  queues: QueueRegistry;
+  history?: PurgeHistory | null;
+}) {
   const { redis, keys: k, campaigns } = deps;
 
-  /** Unlinks every key matching `pattern` (SCAN, so Redis is never held long); returns how many. */
-  async function unlinkMatching(pattern: string): Promise<number> {
+  /** Unlinks every key matching `pattern` (SCAN, so Redis is never held long) that `keep` does not keep; returns how many. */
+  async function unlinkMatching(pattern: string, keep: (key: string) => boolean = () => false): Promise<number> {
     let cursor = '0';
     let removed = 0;
     do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      const [next, scanned] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
       cursor = next;
+      const found = scanned.filter((key) => !keep(key));
       for (let i = 0; i < found.length; i += CHUNK) removed += await redis.unlink(...found.slice(i, i + CHUNK));
     } while (cursor !== '0');
     return removed;
@@ -65,6 +87,7 @@ export function makeCampaignPurge(deps: { redis: Redis; keys: Keys; prefix: stri
     if (byStatus.pending > 0) {
       throw new ControlError(`campaign ${cid} is cancelled but ${byStatus.pending} of its contacts are not final yet (calls in flight end first): delete it once they are`);
     }
+    await deps.history?.beforeDelete(cid);
     await redis.multi().zrem(k.campaigns, cid).srem(k.active, cid).exec();
     await deps.queues.get(cid).obliterate({ force: true });
     await deps.queues.release(cid);
@@ -74,10 +97,28 @@ export function makeCampaignPurge(deps: { redis: Redis; keys: Keys; prefix: stri
     removed += await unlinkMatching(campaignKeysPattern(deps.prefix, cid));
     removed += await redis.unlink(k.campaign(cid));
     deps.cache.invalidate(cid);
+    await deps.history?.afterDelete(cid);
     return { keys: removed };
   }
 
-  return { purge };
+  /**
+   * Once a finished campaign's contacts and attempts are in the history
+   * store (and have left Redis): its other keys go, its dial queue with
+   * them; its record and summary stay (status, listings, dashboard).
+   * Returns how many keys went.
+   */
+  async function shrink(cid: string): Promise<number> {
+    await deps.queues.get(cid).obliterate({ force: true });
+    await deps.queues.release(cid);
+    const base = k.campaign(cid);
+    const kept = new Set<string>(SUMMARY_SUFFIXES.map((s) => `${base}${s}`));
+    let removed = await unlinkMatching(`${k.attempt(`${cid}-`)}*`);
+    removed += await unlinkMatching(`${base}:*`, (key) => kept.has(key));
+    deps.cache.invalidate(cid);
+    return removed;
+  }
+
+  return { purge, shrink };
 }
 
 export type CampaignPurge = ReturnType<typeof makeCampaignPurge>;

@@ -7,6 +7,7 @@ import { addRoleCommands } from './roles.js';
 import { addOpsCommands } from './ops.js';
 import { addSimulateCommand } from './simulate.js';
 import { addScheduleCommands } from './schedule.js';
+import { addNumberCommands } from './number.js';
 import { describeError, processIo, type CliIo } from './shared.js';
 
 export function buildProgram(io: CliIo): Command {
@@ -19,6 +20,7 @@ export function buildProgram(io: CliIo): Command {
   addRoleCommands(program, io);
   addOpsCommands(program, io);
   addScheduleCommands(program, io);
+  addNumberCommands(program, io);
   addSimulateCommand(program, { env: io.env });
   return program;
 }

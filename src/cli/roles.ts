@@ -61,7 +61,7 @@ async function startSchedules(c: Container): Promise<() => void> {
 }
 
 /** Starts the roles asked for in this process and says so in the log. */
-async function startRoles(c: Container, roles: { server: boolean; worker: boolean; correlator?: boolean }): Promise<() => void> {
+async function startRoles(c: Container, roles: Roles): Promise<() => void> {
   const { config, log } = c;
   if (!config.callbackSecret && roles.server) {
     log.warn('AUTODIALER_CALLBACK_SECRET is not set: callbacks are accepted without a key');
@@ -87,13 +87,27 @@ async function startRoles(c: Container, roles: { server: boolean; worker: boolea
     c.startCorrelator();
     log.info({ nice: getPriority() }, 'correlator running: interpreting stored callbacks');
   }
+  // Servers archive too when there is a history store: one archiver at a time works, the others stand by.
+  if ((roles.server || roles.archiver) && (await c.startArchiver())) {
+    log.info({ redisKeepMs: config.history.redisKeepMs }, 'archiver running: finished calls, contacts and callbacks move to the history store');
+  }
   return stopSchedules;
 }
 
+interface Roles {
+  server: boolean;
+  worker: boolean;
+  correlator?: boolean;
+  archiver?: boolean;
+}
+
 export function addRoleCommands(program: Command, io: CliIo): void {
-  const start = async (roles: { server: boolean; worker: boolean; correlator?: boolean }) => {
+  const start = async (roles: Roles) => {
     const config = loadConfig(io.env);
     const log = createLogger({ level: config.logLevel });
+    if (roles.archiver && !config.history.databaseUrl) {
+      throw new CliExit(2, 'autodialer archiver: set DATABASE_URL to the history store (PostgreSQL), for example postgres://autodialer@127.0.0.1:5432/autodialer');
+    }
     if (roles.correlator && config.correlateIn !== 'worker') {
       // Servers interpret what they receive themselves: a correlator beside them would take the same entries.
       throw new CliExit(2, 'autodialer correlator: set AUTODIALER_CORRELATE_IN=worker (servers then store callbacks and leave them to correlators)');
@@ -125,6 +139,10 @@ export function addRoleCommands(program: Command, io: CliIo): void {
     .command('correlator')
     .description('interpret stored callbacks only (with AUTODIALER_CORRELATE_IN=worker; workers do it too)')
     .action(() => start({ server: false, worker: false, correlator: true }));
+  program
+    .command('archiver')
+    .description('move finished calls, contacts and callbacks from Redis to the history store only (needs DATABASE_URL; servers do it too)')
+    .action(() => start({ server: false, worker: false, archiver: true }));
   program
     .command('server')
     .description('run the HTTP server only (callbacks, API)')

@@ -1,11 +1,9 @@
 /**
  * Attempts export, streamed: one row per attempt (one dial of one contact).
  */
-import type { CampaignStore } from '../store/campaigns.js';
-import type { ContactStore } from '../store/contacts.js';
-import type { AttemptStore, StoredAttempt } from '../store/attempts.js';
-import { attemptId } from '../store/ids.js';
+import type { AttemptFacts } from '../history/records.js';
 import { csvCell, type ExportFormat } from './export.js';
+import { campaignRecord, contactPages, type ReportDeps } from './contact-pages.js';
 
 export const ATTEMPT_COLUMNS = [
   'campaign_id',
@@ -35,7 +33,7 @@ export const ATTEMPT_COLUMNS = [
 
 const iso = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString());
 
-function attemptRow(a: StoredAttempt, line: number): Record<(typeof ATTEMPT_COLUMNS)[number], string> {
+function attemptRow(a: AttemptFacts, line: number): Record<(typeof ATTEMPT_COLUMNS)[number], string> {
   return {
     campaign_id: a.cid,
     contact_line: String(line),
@@ -64,21 +62,13 @@ function attemptRow(a: StoredAttempt, line: number): Record<(typeof ATTEMPT_COLU
 }
 
 /** Yields the attempts export line by line, contact by contact, attempt by attempt. */
-export async function* exportAttempts(
-  deps: { campaigns: CampaignStore; contacts: ContactStore; attempts: AttemptStore },
-  campaignId: string,
-  format: ExportFormat,
-  pageSize = 500,
-): AsyncGenerator<string> {
-  const c = await deps.campaigns.require(campaignId);
+export async function* exportAttempts(deps: ReportDeps, campaignId: string, format: ExportFormat, pageSize = 500): AsyncGenerator<string> {
+  const c = await campaignRecord(deps, campaignId);
   if (format === 'csv') yield `${ATTEMPT_COLUMNS.join(',')}\n`;
-  for (let from = 0; from < c.total; from += pageSize) {
-    const page = await deps.contacts.range(campaignId, from, Math.min(pageSize, c.total - from));
+  for await (const page of contactPages(deps, campaignId, c.total, pageSize, { attempts: true })) {
     for (const p of page) {
-      for (let n = 1; n <= p.state.n; n++) {
-        const a = await deps.attempts.get(attemptId({ campaignId, contact: p.idx, attempt: n }));
-        if (!a) continue;
-        const row = attemptRow(a, p.row?.l ?? 0);
+      for (const a of p.attempts) {
+        const row = attemptRow(a, p.line);
         yield format === 'csv' ? `${ATTEMPT_COLUMNS.map((k) => csvCell(row[k])).join(',')}\n` : `${JSON.stringify(row)}\n`;
       }
     }

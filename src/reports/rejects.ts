@@ -5,11 +5,10 @@
  * reason, and its original columns, so the list can be fixed and uploaded
  * again (numbers already in the campaign are not added twice).
  */
-import type { CampaignStore } from '../store/campaigns.js';
-import type { ContactStore } from '../store/contacts.js';
 import type { ContactStatus } from '../domain/types.js';
 import { csvCell, type ExportFormat } from './export.js';
 import { originalColumns } from './result.js';
+import { campaignRecord, contactPages, type ReportDeps } from './contact-pages.js';
 
 export const REJECT_STATUSES = ['invalid', 'duplicate', 'dnc'] as const satisfies readonly ContactStatus[];
 
@@ -24,28 +23,26 @@ export function rejectReason(message: string | undefined): string {
 
 /** Yields the report line by line (with the header line first for CSV). */
 export async function* exportRejects(
-  deps: { campaigns: CampaignStore; contacts: ContactStore },
+  deps: ReportDeps,
   campaignId: string,
   format: ExportFormat,
   pageSize = 1000,
 ): AsyncGenerator<string> {
-  const c = await deps.campaigns.require(campaignId);
+  const c = await campaignRecord(deps, campaignId);
   const header = c.header;
   // Report column names that clash with the list's own columns get a prefix.
   const taken = new Set(header);
   const [lineCol, statusCol, reasonCol] = REJECT_COLUMNS.map((n) => (taken.has(n) ? `reject_${n}` : n)) as [string, string, string];
   if (format === 'csv') yield `${[lineCol, statusCol, reasonCol, ...header].map(csvCell).join(',')}\n`;
-  for (let from = 0; from < c.total; from += pageSize) {
-    const page = await deps.contacts.range(campaignId, from, Math.min(pageSize, c.total - from));
+  for await (const page of contactPages(deps, campaignId, c.total, pageSize, {})) {
     for (const p of page) {
-      if (!isReject(p.state.s)) continue;
-      const line = p.row?.l ?? 0;
-      const reason = rejectReason(p.state.e);
-      const { cells, extra } = originalColumns(header, p.row?.v ?? []);
+      if (!isReject(p.status)) continue;
+      const reason = rejectReason(p.reason);
+      const { cells, extra } = originalColumns(header, p.values);
       if (format === 'csv') {
-        yield `${[String(line), p.state.s, reason, ...cells, ...extra].map(csvCell).join(',')}\n`;
+        yield `${[String(p.line), p.status, reason, ...cells, ...extra].map(csvCell).join(',')}\n`;
       } else {
-        const obj: Record<string, string | number | string[]> = { [lineCol]: line, [statusCol]: p.state.s, [reasonCol]: reason };
+        const obj: Record<string, string | number | string[]> = { [lineCol]: p.line, [statusCol]: p.status, [reasonCol]: reason };
         header.forEach((h, j) => (obj[h] = cells[j] ?? ''));
         if (extra.length > 0) obj._extra = extra;
         yield `${JSON.stringify(obj)}\n`;

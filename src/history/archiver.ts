@@ -1,0 +1,299 @@
+/**
+ * The archiver: moves what Redis no longer needs to keep into the history
+ * store, continuously, in batches, at least once with idempotent writes.
+ *
+ * Each pass (one archiver at a time holds a lease; another takes over when
+ * it stops renewing): raw callbacks (callbacks.ts); then each campaign not
+ * done yet: its final contacts not archived yet, with their attempts (a bit
+ * per contact remembers what is written; the sweep goes round the campaign
+ * a few pages a pass); once the campaign is finished, every contact
+ * archived and AUTODIALER_REDIS_KEEP passed since it finished (or at once
+ * when asked, before a deletion), its contacts are written once more as
+ * they are and leave Redis a page at a time — each page only if nothing in
+ * it changed since it was read — then its other keys; its summary (record,
+ * counts, report sums, callback and notification counters) stays.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Keys } from '../store/keys.js';
+import type { CampaignRecord, CampaignStore } from '../store/campaigns.js';
+import type { CallbackLog } from '../store/callback-log.js';
+import { TypedEvents } from '../infra/typed-events.js';
+import { luaScript, runScript } from '../infra/lua.js';
+import { startLoop, type Loop } from '../infra/loop.js';
+import { historyKeys, parseMarker, type ArchiveMarker } from './keys.js';
+import { makeContactSource, type ContactItem } from './contact-source.js';
+import { makeCallbackArchiver, type CallbackPass } from './callbacks.js';
+import { archivedAttempt, archivedContact, type ArchivedAttempt, type ArchivedCampaign, type ArchivedContact, type CampaignSummary } from './records.js';
+import type { HistoryStore } from './store.js';
+
+export interface ArchiverOptions {
+  /** How long a finished campaign's contacts stay in Redis once archived (AUTODIALER_REDIS_KEEP). */
+  redisKeepMs: number;
+  /** Contacts read per page (default 500). */
+  pageSize?: number;
+  /** Pages of each campaign per pass (default 20). */
+  pagesPerPass?: number;
+  /** Time between passes (default 1 s). */
+  everyMs?: number;
+  /** How long the lease lasts without renewal (default 30 s). */
+  leaseMs?: number;
+}
+
+export interface ArchiverEvents {
+  /** A batch written to the history store (before Redis is told). */
+  'history:written': [{ campaignId: string | null; contacts: number; attempts: number; callbacks: number }];
+  /** A campaign's contacts and attempts left Redis. */
+  'history:purged': [{ campaignId: string }];
+  'history:pass': [ArchivePass];
+}
+
+export interface ArchivePass {
+  /** False when another archiver holds the lease (nothing done). */
+  active: boolean;
+  callbacks: CallbackPass;
+  contacts: number;
+  attempts: number;
+  purged: string[];
+}
+
+/** Takes the lease, or renews it when it is ours. KEYS: lock; ARGV: token, ms. */
+const HOLD = luaScript(
+  `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0`,
+  1,
+);
+const RELEASE = luaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1);
+
+export function isFinished(record: CampaignRecord, pending: number): boolean {
+  return record.importDone && (record.state === 'completed' || (record.state === 'cancelled' && pending === 0));
+}
+
+export function makeArchiver(deps: {
+  redis: Redis;
+  keys: Keys;
+  prefix: string;
+  store: HistoryStore;
+  campaigns: Pick<CampaignStore, 'list' | 'get'>;
+  callbackLog: Pick<CallbackLog, 'results'>;
+  /** The campaign's summary as Redis has it now. */
+  summary: (cid: string) => Promise<CampaignSummary>;
+  /** Removes a purged campaign's remaining keys but its summary (campaign/purge.ts). */
+  shrink: (cid: string) => Promise<number>;
+  now: () => number;
+  log: Logger;
+  options: ArchiverOptions;
+}) {
+  const { redis, store, now, log } = deps;
+  const o = { pageSize: 500, pagesPerPass: 20, everyMs: 1000, leaseMs: 30_000, ...deps.options };
+  const hk = historyKeys(deps.keys, deps.prefix);
+  const source = makeContactSource({ redis, keys: deps.keys, hk, log });
+  const callbacks = makeCallbackArchiver({ redis, keys: deps.keys, hk, callbackLog: deps.callbackLog, store, pageSize: 1000 });
+  const events = new TypedEvents<ArchiverEvents>();
+  const token = randomBytes(12).toString('hex');
+  /** What was last written of each campaign's row (its summary changes as it runs). */
+  const written = new Map<string, string>();
+
+  const hold = async (): Promise<boolean> => Number(await runScript(redis, HOLD, [hk.lock], [token, String(o.leaseMs)])) === 1;
+
+  async function marker(cid: string): Promise<ArchiveMarker> {
+    return parseMarker(await redis.hgetall(hk.marker(cid)));
+  }
+
+  /** The rows a page of contacts gives. */
+  function rowsOf(cid: string, items: readonly ContactItem[]): { contacts: ArchivedContact[]; attempts: ArchivedAttempt[] } {
+    const contacts: ArchivedContact[] = [];
+    const attempts: ArchivedAttempt[] = [];
+    for (const it of items) {
+      const last = it.state.a ? (it.attempts.find((x) => x.id === it.state.a)?.a ?? null) : null;
+      contacts.push(archivedContact(cid, it.idx, it.row, it.state, last));
+      for (const x of it.attempts) if (x.a) attempts.push(archivedAttempt(x.a, it.row?.e ?? null));
+    }
+    return { contacts, attempts };
+  }
+
+  /** The campaign's row, when it changed since it was last written here. */
+  function campaignRow(c: ArchivedCampaign): ArchivedCampaign[] {
+    const sig = JSON.stringify([c.record.state, c.record.total, c.record.finishedAt, c.summary, c.archivedAt, c.purgedAt]);
+    if (written.get(c.record.id) === sig) return [];
+    return [c];
+  }
+
+  async function write(cid: string, rows: { campaigns: ArchivedCampaign[]; contacts: ArchivedContact[]; attempts: ArchivedAttempt[] }): Promise<void> {
+    const counts = await store.write(rows);
+    for (const c of rows.campaigns) {
+      written.set(c.record.id, JSON.stringify([c.record.state, c.record.total, c.record.finishedAt, c.summary, c.archivedAt, c.purgedAt]));
+    }
+    events.emit('history:written', { campaignId: cid, ...counts, callbacks: 0 });
+  }
+
+  /** Archives final contacts not archived yet, a few pages from where the last pass stopped; returns the new low mark. */
+  async function sweep(c: ArchivedCampaign, m: ArchiveMarker, tally: ArchivePass): Promise<number> {
+    const cid = c.record.id;
+    const total = c.record.total;
+    let low = m.low;
+    let from = Math.max(m.next, low);
+    if (from >= total) from = low;
+    let row = campaignRow(c);
+    for (let p = 0; p < o.pagesPerPass && from < total; p++) {
+      const count = Math.min(o.pageSize, total - from);
+      const items = await source.page(cid, from, count, { all: false });
+      if (items.length > 0 || row.length > 0) {
+        const rows = rowsOf(cid, items);
+        await write(cid, { campaigns: row, ...rows });
+        await source.mark(
+          cid,
+          items.map((i) => i.idx),
+        );
+        tally.contacts += rows.contacts.length;
+        tally.attempts += rows.attempts.length;
+        row = [];
+      }
+      from += count;
+    }
+    low = await source.firstUnarchived(cid, low, total);
+    await redis.hset(hk.marker(cid), 'next', String(from >= total ? low : from), 'low', String(low));
+    return low;
+  }
+
+  /** Writes every contact once more and removes them from Redis, page by page; true once all have left. */
+  async function purge(c: ArchivedCampaign, m: ArchiveMarker, tally: ArchivePass): Promise<boolean> {
+    const cid = c.record.id;
+    const total = c.record.total;
+    for (let from = m.purgeAt, p = 0; from < total; p++) {
+      if (p >= o.pagesPerPass) return false;
+      const count = Math.min(o.pageSize, total - from);
+      const items = await source.page(cid, from, count, { all: true });
+      const rows = rowsOf(cid, items);
+      await write(cid, { campaigns: campaignRow(c), ...rows });
+      const r = await source.purge(cid, items, from + count, token);
+      if (r !== 'ok') {
+        log.info({ campaignId: cid, from, reason: r }, 'contacts changed while leaving Redis: read again at the next pass');
+        return false;
+      }
+      tally.contacts += rows.contacts.length;
+      tally.attempts += rows.attempts.length;
+      from += count;
+    }
+    const keys = await deps.shrink(cid);
+    const at = now();
+    await redis.multi().hset(hk.marker(cid), 'purgedAt', String(at), 'purgeAt', String(total)).hdel(hk.marker(cid), 'purgeNow').sadd(hk.done, cid).exec();
+    await write(cid, { campaigns: [{ ...c, purgedAt: at }], contacts: [], attempts: [] });
+    log.info({ campaignId: cid, contacts: total, keys }, 'campaign archived: its contacts and attempts left Redis, its summary stays');
+    events.emit('history:purged', { campaignId: cid });
+    return true;
+  }
+
+  async function campaignPass(cid: string, t: number, tally: ArchivePass): Promise<void> {
+    const record = await deps.campaigns.get(cid);
+    if (!record) return;
+    let m = await marker(cid);
+    if (m.purgedAt !== null) {
+      await redis.sadd(hk.done, cid);
+      return;
+    }
+    const summary = await deps.summary(cid);
+    const c: ArchivedCampaign = { record, summary, archivedAt: m.archivedAt, purgedAt: null };
+    const low = m.purgeAt > 0 ? record.total : await sweep(c, m, tally);
+    const finished = isFinished(record, summary.counts.pending);
+    if (!finished || low < record.total) return;
+    if (m.archivedAt === null) {
+      await redis.hset(hk.marker(cid), 'archivedAt', String(t));
+      c.archivedAt = t;
+      await write(cid, { campaigns: campaignRow(c), contacts: [], attempts: [] });
+    }
+    const finishedAt = record.finishedAt ? Date.parse(record.finishedAt) : t;
+    m = await marker(cid);
+    if (!m.purgeNow && t < finishedAt + o.redisKeepMs) return;
+    if (await purge(c, m, tally)) tally.purged.push(cid);
+  }
+
+  /** Campaigns that may still have something to archive, oldest first. */
+  async function pendingCampaigns(): Promise<string[]> {
+    const ids = await deps.campaigns.list();
+    const out: string[] = [];
+    for (let i = 0; i < ids.length; i += 1000) {
+      const chunk = ids.slice(i, i + 1000);
+      const done = await redis.smismember(hk.done, ...chunk);
+      chunk.forEach((id, j) => done[j] === 0 && out.push(id));
+    }
+    return out;
+  }
+
+  /** One pass over callbacks and campaigns; nothing when another archiver holds the lease. */
+  async function pass(): Promise<ArchivePass> {
+    const tally: ArchivePass = { active: false, callbacks: { archived: 0, removed: 0, waiting: 0 }, contacts: 0, attempts: 0, purged: [] };
+    if (!(await hold())) return tally;
+    tally.active = true;
+    await store.ready();
+    const t = now();
+    tally.callbacks = await callbacks.pass(t);
+    if (tally.callbacks.archived > 0) events.emit('history:written', { campaignId: null, contacts: 0, attempts: 0, callbacks: tally.callbacks.archived });
+    for (const cid of await pendingCampaigns()) {
+      if (!(await hold())) break;
+      try {
+        await campaignPass(cid, t, tally);
+      } catch (err) {
+        // One campaign's trouble (a damaged record) does not hold up the others.
+        log.error({ err, campaignId: cid }, 'archiving a campaign failed; tried again at the next pass');
+      }
+    }
+    events.emit('history:pass', tally);
+    return tally;
+  }
+
+  let looping = false;
+
+  /**
+   * Archives one campaign now, as far as it may go (asked with requestPurge:
+   * until it has left Redis). 'busy': another archiver holds the lease;
+   * 'stuck': a pass moved nothing (a page changed while it was read, or a
+   * contact cannot be archived).
+   */
+  async function archiveNow(cid: string): Promise<'purged' | 'busy' | 'stuck'> {
+    if (await purged(cid)) return 'purged';
+    if (!(await hold())) return 'busy';
+    try {
+      await store.ready();
+      const tally: ArchivePass = { active: true, callbacks: { archived: 0, removed: 0, waiting: 0 }, contacts: 0, attempts: 0, purged: [] };
+      for (;;) {
+        const before = JSON.stringify(await marker(cid));
+        await campaignPass(cid, now(), tally);
+        const after = await marker(cid);
+        if (after.purgedAt !== null) return 'purged';
+        if (JSON.stringify(after) === before || !(await hold())) return 'stuck';
+      }
+    } finally {
+      if (!looping) await runScript(redis, RELEASE, [hk.lock], [token]).catch(() => undefined);
+    }
+  }
+
+  /** Asks for a finished campaign to leave Redis at the next pass, without waiting for the keep. */
+  async function requestPurge(cid: string): Promise<void> {
+    await redis.hset(hk.marker(cid), 'purgeNow', '1');
+  }
+
+  /** Whether a campaign's contacts and attempts have left Redis. */
+  async function purged(cid: string): Promise<boolean> {
+    return (await marker(cid)).purgedAt !== null;
+  }
+
+  function start(): Loop {
+    looping = true;
+    const loop = startLoop('archiver', o.everyMs, () => pass(), log);
+    return {
+      kick: () => loop.kick(),
+      async stop() {
+        await loop.stop();
+        looping = false;
+        await runScript(redis, RELEASE, [hk.lock], [token]).catch(() => undefined);
+      },
+    };
+  }
+
+  return { pass, start, archiveNow, requestPurge, purged, events, keys: hk };
+}
+
+export type Archiver = ReturnType<typeof makeArchiver>;

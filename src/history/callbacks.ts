@@ -1,0 +1,171 @@
+/**
+ * Raw callbacks to the history store. The log is read in order from a
+ * cursor; each settled entry is written (with what it turned out to be),
+ * then, once written, leaves Redis if nothing there needs it any more: an
+ * entry applied to an attempt at once (duplicates are told by the attempt,
+ * not by the log), a result that found no attempt, or an entry that could
+ * not be read, after ORPHAN_KEEP_MS (it may still be adopted or replayed;
+ * written again as it is then). An entry still pending when the cursor
+ * passes it is remembered and written once settled; a pending entry never
+ * leaves Redis. A crash between writing and moving on only writes the same
+ * rows again, which changes nothing.
+ */
+import type { Redis } from 'ioredis';
+import type { Keys } from '../store/keys.js';
+import { callbackLogKeys, type CallbackLog, type RecordedResult, type StoredCallback } from '../store/callback-log.js';
+import { luaScript, runScript } from '../infra/lua.js';
+import type { HistoryKeys } from './keys.js';
+import { archivedCallback, type ArchivedCallback } from './records.js';
+import type { HistoryStore } from './store.js';
+
+/** How long a result that found no attempt (or an unreadable entry) stays in Redis once written. */
+export const ORPHAN_KEEP_MS = 86_400_000;
+
+/**
+ * Moves the cursors and the waiting set, and removes entries (never a pending one).
+ * KEYS: log, pending, results, cursor key ('' kept as is: ARGV[1] = ''), waiting
+ * ARGV: new cursor ('' = unchanged), nWait, (ms, id) × nWait, nDone, id × nDone (leave the waiting set), then ids to remove
+ */
+const AFTER_WRITE = luaScript(
+  `if ARGV[1] ~= '' then redis.call('SET', KEYS[4], ARGV[1]) end
+local nWait = tonumber(ARGV[2])
+local at = 3
+for i = 1, nWait do
+  redis.call('ZADD', KEYS[5], tonumber(ARGV[at]), ARGV[at + 1])
+  at = at + 2
+end
+local nDone = tonumber(ARGV[at])
+at = at + 1
+for i = 1, nDone do
+  redis.call('ZREM', KEYS[5], ARGV[at])
+  at = at + 1
+end
+local removed = 0
+for i = at, #ARGV do
+  local id = ARGV[i]
+  if not redis.call('ZSCORE', KEYS[2], id) then
+    removed = removed + redis.call('XDEL', KEYS[1], id)
+    redis.call('HDEL', KEYS[3], id)
+  end
+end
+return removed`,
+  5,
+);
+
+/** A log entry's fields; what is missing stays empty (an unreadable entry is kept as it is). */
+function entryOf(id: string, fields: string[]): StoredCallback {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  const at = Number(f.at);
+  const idMs = Number(id.split('-')[0]);
+  return {
+    id,
+    // An unknown kind is kept as it was stored.
+    kind: (f.kind ?? '') as StoredCallback['kind'],
+    receivedAt: Number.isFinite(at) && f.at !== undefined && f.at !== '' ? at : idMs,
+    remoteIp: f.ip ?? '',
+    contentType: f.ct ?? '',
+    body: f.body ?? '',
+  };
+}
+
+const idMs = (id: string) => Number(id.split('-')[0]);
+
+/** The lower of two stream ids. */
+function minId(a: string, b: string): string {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am < bm || (am === bm && as <= bs) ? a : b;
+}
+
+export interface CallbackPass {
+  archived: number;
+  removed: number;
+  /** Entries passed while pending, waiting to be settled. */
+  waiting: number;
+}
+
+export function makeCallbackArchiver(deps: { redis: Redis; keys: Keys; hk: HistoryKeys; callbackLog: Pick<CallbackLog, 'results'>; store: Pick<HistoryStore, 'write'>; pageSize?: number }) {
+  const { redis, hk, callbackLog, store } = deps;
+  const lk = callbackLogKeys(deps.keys);
+  const pageSize = deps.pageSize ?? 1000;
+
+  /** Settlement and pending flag of each entry. */
+  async function lookUp(ids: string[]): Promise<{ settled: (RecordedResult | null)[]; pending: boolean[] }> {
+    const [settled, scores] = await Promise.all([callbackLog.results(ids), redis.zmscore(lk.pending, ...ids)]);
+    return { settled, pending: scores.map((s) => s !== null) };
+  }
+
+  /** Whether a written entry may leave Redis now. */
+  const removable = (cb: ArchivedCallback, now: number) => (cb.settlement?.attemptId ?? null) !== null || cb.receivedAt < now - ORPHAN_KEEP_MS;
+
+  async function afterWrite(cursorKey: string | null, cursor: string, wait: { id: string; ms: number }[], done: string[], remove: string[]): Promise<number> {
+    const args: string[] = [cursorKey ? cursor : '', String(wait.length)];
+    for (const w of wait) args.push(String(w.ms), w.id);
+    args.push(String(done.length), ...done, ...remove);
+    const keys = [lk.log, lk.pending, lk.results, cursorKey ?? hk.callbackCursor, hk.pendingPassed];
+    return Number(await runScript(redis, AFTER_WRITE, keys, args));
+  }
+
+  /** Archives entries after the cursor at `cursorKey`, up to `upTo` (inclusive), moving the cursor; pending ones are remembered. */
+  async function fromCursor(cursorKey: string, upTo: string, now: number, maxPages: number): Promise<{ archived: number; removed: number }> {
+    const total = { archived: 0, removed: 0 };
+    for (let p = 0; p < maxPages; p++) {
+      const cursor = await redis.get(cursorKey);
+      const entries = await redis.xrange(lk.log, cursor ? `(${cursor}` : '-', upTo, 'COUNT', pageSize);
+      if (entries.length === 0) break;
+      const cbs = entries.map(([id, fields]) => entryOf(id, fields));
+      const { settled, pending } = await lookUp(cbs.map((c) => c.id));
+      const rows: ArchivedCallback[] = [];
+      const wait: { id: string; ms: number }[] = [];
+      cbs.forEach((cb, i) => (pending[i] ? wait.push({ id: cb.id, ms: cb.receivedAt }) : rows.push(archivedCallback(cb, settled[i] ?? null))));
+      if (rows.length > 0) await store.write({ callbacks: rows });
+      const remove = rows.filter((r) => removable(r, now)).map((r) => r.id);
+      total.removed += await afterWrite(cursorKey, entries[entries.length - 1]![0], wait, [], remove);
+      total.archived += rows.length;
+      if (entries.length < pageSize) break;
+    }
+    return total;
+  }
+
+  /** Entries passed while pending: written (and removed when they may go) once settled. */
+  async function waiting(now: number): Promise<{ archived: number; removed: number }> {
+    const ids = await redis.zrange(hk.pendingPassed, 0, pageSize - 1);
+    if (ids.length === 0) return { archived: 0, removed: 0 };
+    const found = await Promise.all(ids.map((id) => redis.xrange(lk.log, id, id)));
+    const { settled, pending } = await lookUp(ids);
+    const rows: ArchivedCallback[] = [];
+    const done: string[] = [];
+    ids.forEach((id, i) => {
+      if (pending[i]) return;
+      done.push(id);
+      const e = found[i]?.[0];
+      if (e) rows.push(archivedCallback(entryOf(e[0], e[1]), settled[i] ?? null));
+    });
+    if (rows.length > 0) await store.write({ callbacks: rows });
+    const removed = done.length > 0 ? await afterWrite(null, '', [], done, rows.filter((r) => removable(r, now)).map((r) => r.id)) : 0;
+    return { archived: rows.length, removed };
+  }
+
+  /**
+   * One pass: new entries (up to `maxPages` pages), those that waited to be
+   * settled, and those kept that are now old enough to leave (written again
+   * first: an orphan may have been adopted since).
+   */
+  async function pass(now: number, maxPages = 20): Promise<CallbackPass> {
+    const fresh = await fromCursor(hk.callbackCursor, '+', now, maxPages);
+    const settledSince = await waiting(now);
+    const cursor = (await redis.get(hk.callbackCursor)) ?? '0-0';
+    const cut = `${Math.max(0, Math.floor(now - ORPHAN_KEEP_MS))}-0`;
+    const old = idMs(cursor) > 0 ? await fromCursor(hk.oldCursor, minId(cut, cursor), now, maxPages) : { archived: 0, removed: 0 };
+    return {
+      archived: fresh.archived + settledSince.archived + old.archived,
+      removed: fresh.removed + settledSince.removed + old.removed,
+      waiting: await redis.zcard(hk.pendingPassed),
+    };
+  }
+
+  return { pass };
+}
+
+export type CallbackArchiver = ReturnType<typeof makeCallbackArchiver>;
