@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { decodeAttemptValue, decodeStoredAttempt, encodeAttemptValue, AttemptStoreError, COMMIT_CAMPAIGN_SUFFIXES } from '../../src/store/attempts.js';
+import {
+  createdAttempt,
+  decodeAttemptValue,
+  decodeStoredAttempt,
+  encodeAttemptValue,
+  packAttemptFields,
+  AttemptStoreError,
+  COMMIT_CAMPAIGN_SUFFIXES,
+  type AttemptFields,
+  type StoredAttempt,
+} from '../../src/store/attempts.js';
+import { FAMILY_CODES, OUTCOME_CODES, STATE_CODES } from '../../src/store/attempt-layout.js';
+import { ATTEMPT_OUTCOMES, ATTEMPT_STATES, PROVIDER_FAMILIES } from '../../src/domain/types.js';
+import { seeded } from '../ingest/random.js';
 import { keys } from '../../src/store/keys.js';
 import { contactStateSchema, parseContactState } from '../../src/store/contacts.js';
 import { COMMIT } from '../../src/store/commit-script.js';
@@ -65,14 +78,13 @@ describe('stored attempt records', () => {
 });
 
 describe('stored attempt values', () => {
-  it('round-trip: the version before the fields, the fields as text', () => {
+  it('a record written before the compact layout (JSON text) still reads, and its next write is compact', () => {
     const { ver, ...fields } = base;
-    const value = encodeAttemptValue(Number(ver), fields);
-    expect(value.startsWith('4|{')).toBe(true);
-    const a = decodeAttemptValue('c1-7-2', value);
-    expect(a).toMatchObject({ ver: 4, idx: 7, billsec: 31, late: true });
-    expect(a.stored).toEqual(fields);
-    expect(decodeAttemptValue('c1-7-2', encodeAttemptValue(a.ver + 1, a.stored))).toEqual({ ...a, ver: 5 });
+    const old = `${ver}|${JSON.stringify(fields)}`;
+    const a = decodeAttemptValue('c1-7-2', old);
+    expect(a).toMatchObject({ ver: 4, idx: 7, billsec: 31, late: true, answeredAt: '2026-01-01 10:00:00' });
+    expect(a).toEqual({ ...decodeStoredAttempt('c1-7-2', base), packed: a.packed });
+    expect(encodeAttemptValue(a.ver + 1, a.packed).startsWith('5|~')).toBe(true);
   });
 
   it('names what is damaged', () => {
@@ -81,6 +93,208 @@ describe('stored attempt values', () => {
     expect(() => decodeAttemptValue('c1-7-2', '3|["c1"]')).toThrow(/not an object/);
     expect(() => decodeAttemptValue('c1-7-2', '3|{"cid":"c1","idx":7}')).toThrow(/idx: not text/);
     expect(() => decodeAttemptValue('c1-7-2', '3|{"cid":"c1"}')).toThrow(/idx: missing/);
+    const id = 'abcd1234-7-2';
+    expect(() => decodeAttemptValue(id, '3|~fa')).toThrow(/record is damaged: its codes are cut short/);
+    expect(() => decodeAttemptValue(id, '3|~Z?s--0-138|x|y')).toThrow(/base time: not a whole number \("x"\); state: unknown code "Z"; outcome: unknown code "\?"; dialingAt: not a number \("y"\)/);
+    expect(() => decodeAttemptValue(id, '3|~-as----')).toThrow(/state: missing; number: missing/);
+    expect(() => decodeAttemptValue(id, '3|~fas-----138||5')).toThrow(/dialingAt: a time without the record's base time/);
+    expect(() => decodeAttemptValue(id, '3|~fas-----138|1700000000000|0|x')).toThrow(/deadline: not a number \("x"\)/);
+    expect(() => decodeAttemptValue(id, `3|~fas-----138${'|'.repeat(30)}`)).toThrow(/positions, the layout has 24/);
+    expect(() => decodeAttemptValue('not-an-id', '3|~fas-----138')).toThrow(/its key is not an attempt id/);
+  });
+});
+
+const ID = 'abcd1234-7-2';
+const T0 = 1_796_570_957_951;
+
+/** The fields of a sipcall call answered, as the dialer writes them (begin, dial answer, CDR). */
+const answered: AttemptFields[] = [
+  { state: 'dialing', outcome: null, late: false, resultSource: null, dialKind: null, dialingAt: T0, acceptedAt: null, duplicates: 0, conflicts: 0, cid: 'abcd1234', idx: 7, n: 2, family: 'sipcall', number: '18676662562', deadline: T0 + 215_000 },
+  { state: 'accepted', dialKind: 'accepted', acceptedAt: T0 + 8, providerCallId: '', deadline: T0 + 180_008 },
+  { state: 'ringing', ringingAt: T0 + 2_063, callUuid: 'bc46be0f-d69c-46e6-a23e-417c15f07666' },
+  { state: 'answered', answerSeenAt: T0 + 6_076, callUuid: 'bc46be0f-d69c-46e6-a23e-417c15f07666' },
+  {
+    state: 'final',
+    outcome: 'answered',
+    resultSource: 'callback',
+    hangupAt: T0 + 86_319,
+    finalAt: T0 + 86_320,
+    billsec: 80,
+    answeredAt: '2026-12-06T15:29:24.000Z',
+    endedAt: '2026-12-06T15:30:44.000Z',
+    hangupcause: '16',
+    hangupdirection: '10041',
+    userkey: '1',
+    callUuid: 'bc46be0f-d69c-46e6-a23e-417c15f07666',
+    callbackId: `${T0 + 86_318}-1`,
+  },
+];
+
+/** The fields as text, merged as the record of JSON text merged them. */
+function asTextFields(writes: readonly AttemptFields[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const w of writes) {
+    for (const [key, v] of Object.entries(w)) if (v !== null) out[key] = typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
+  }
+  return out;
+}
+
+/** Writes the fields one commit after the other, through the stored value each time (as Redis would hold it). */
+function written(id: string, writes: readonly AttemptFields[]): { value: string; a: StoredAttempt } {
+  let a: StoredAttempt | null = null;
+  let value = '';
+  for (const w of writes) {
+    value = encodeAttemptValue((a?.ver ?? 0) + 1, packAttemptFields(a?.packed ?? null, w));
+    a = decodeAttemptValue(id, value);
+  }
+  return { value, a: a! };
+}
+
+/** What the record of JSON text (before the compact layout) read back for the same writes (it stored the id's parts too). */
+function asBefore(id: string, writes: readonly AttemptFields[]): Omit<StoredAttempt, 'stored' | 'packed'> {
+  const [cid, idx, n] = id.split('-');
+  const text = { cid: cid!, idx: idx!, n: n!, ...asTextFields(writes) };
+  const { stored: _stored, packed: _packed, ...rest } = decodeAttemptValue(id, `${writes.length}|${JSON.stringify(text)}`);
+  return rest;
+}
+
+const withoutStored = ({ stored: _stored, packed: _packed, ...rest }: StoredAttempt): Omit<StoredAttempt, 'stored' | 'packed'> => rest;
+
+describe('the compact layout', () => {
+  it('reads back every field as the JSON text did, in a fifth of the bytes', () => {
+    const { value, a } = written(ID, answered);
+    expect(withoutStored(a)).toEqual(asBefore(ID, answered));
+    expect(value).toBe('5|~fasa-0-18676662562|1796570957951|0|180008|8|2063|6076|86319|86320|c|0|0|80|7|87|16|10041|1|vEa-D9acRuaiPkF8FfB2Zg|86318-1');
+    expect(value.length).toBeLessThanOrEqual(130);
+    expect(`5|${JSON.stringify(asTextFields(answered))}`.length).toBeGreaterThan(5 * value.length);
+  });
+
+  it('the record a first commit leaves is the one read back', () => {
+    const fields = answered[0]!;
+    const value = encodeAttemptValue(1, packAttemptFields(null, fields));
+    expect(createdAttempt(ID, fields)).toEqual(decodeAttemptValue(ID, value));
+  });
+
+  it('keeps exactly what its short forms cannot hold', () => {
+    const odd: AttemptFields = {
+      state: 'final',
+      family: 'pbx',
+      number: '"quoted|piped"',
+      dialingAt: T0,
+      deadline: T0 + 0.5,
+      acceptedAt: '1796570957952.25',
+      ringingAt: '0017',
+      billsec: '12.5',
+      duplicates: ' 3',
+      answeredAt: '2026-12-06 23:29:16',
+      endedAt: '1581250371',
+      hangupcause: 'NO ANSWER',
+      hangupdirection: '#',
+      userkey: '|',
+      callUuid: 'BC46BE0F-D69C-46E6-A23E-417C15F07666',
+      callbackId: '-5-3',
+      providerCallId: 'vEa-D9acRuaiPkF8FfB2Zg',
+      error: 'no result by the deadline',
+      resultSource: 'c',
+      correctedAt: '',
+      hint: 'kept|aside',
+    };
+    const { a } = written(ID, [odd]);
+    expect(withoutStored(a)).toEqual(asBefore(ID, [odd]));
+    const more: AttemptFields = { answeredAt: '2026-12-06T15:29:24.123Z', callUuid: 'vEa-D9acRuaiPkF8FfB2Zg', callbackId: '12-0', error: '2', resultSource: 'deadline', hint: 'again', other: '' };
+    const { a: b } = written(ID, [odd, more]);
+    expect(withoutStored(b)).toEqual(asBefore(ID, [odd, more]));
+    expect(b.packed.at(-1)).toBe('{"hint":"again","other":""}');
+    expect(b.stored).toMatchObject({ hint: 'again', other: '', number: '"quoted|piped"', userkey: '|' });
+  });
+
+  it('a base time taken from the first time written, when the record had none', () => {
+    const writes: AttemptFields[] = [{ state: 'queued', family: 'sipcall', number: '138' }, { state: 'dialing', acceptedAt: T0 + 5, dialingAt: T0, callbackId: `${T0 - 20}-0` }];
+    const { a } = written(ID, writes);
+    expect(withoutStored(a)).toEqual(asBefore(ID, writes));
+    expect(a.packed[8]).toBe(String(T0));
+  });
+
+  it('round-trips generated records written a few commits at a time', () => {
+    const rand = seeded(2026);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const texts = ['', 'x', '#1', '"', '|', 'a|b', 'no result by the deadline', '1', '-1-2', '2026-01-01T00:00:00.000Z', 'é ✓', '\\u007c', '{"a":1}'];
+    const gens: Record<string, () => string | number | boolean> = {
+      state: () => pick(Object.keys(STATE_CODES)),
+      outcome: () => pick(['', ...Object.keys(OUTCOME_CODES)]),
+      correctedFrom: () => pick(['', ...Object.keys(OUTCOME_CODES)]),
+      family: () => pick(['sipcall', 'pbx']),
+      dialKind: () => pick(['', 'accepted', 'rejected', 'fatal', 'not_sent', 'transient', 'in_doubt']),
+      late: () => rand() < 0.5,
+      inDoubt: () => pick(['0', '1', true, false]),
+      number: () => pick(['13800000001', '+8613800000001', '"x"', 'a|b']),
+      dialingAt: () => T0 + Math.round(rand() * 1000),
+      deadline: () => pick([T0 + 180_000, T0 + 0.25, '', String(T0 + 7)]),
+      acceptedAt: () => pick([T0 - 5, T0 + 10, '', '17x']),
+      ringingAt: () => T0 + Math.round(rand() * 5000),
+      answerSeenAt: () => T0 + 9,
+      hangupAt: () => T0 + 90_000,
+      finalAt: () => pick([T0 + 90_001, 1.5e12]),
+      correctedAt: () => pick(['', T0 + 3_600_000]),
+      resultSource: () => pick(['', 'callback', 'deadline', 'dial', ...texts]),
+      error: () => pick(['', 'no result by the deadline', 'in doubt: no answer from the provider and no result by the deadline', 'rejected: 403', ...texts]),
+      billsec: () => pick([0, 31, '', '12']),
+      duplicates: () => pick([0, 1, 2]),
+      conflicts: () => pick([0, 1]),
+      answeredAt: () => pick(['', '2026-12-06T15:29:24.000Z', '2026-12-06T15:29:24.500Z', '2020-02-09 12:32:51', '1581250371', ...texts]),
+      endedAt: () => pick(['', '1970-01-01T00:00:00.000Z', '2026-12-06T15:30:44.000Z', ...texts]),
+      hangupcause: () => pick(['', '16', 'NO ANSWER', ...texts]),
+      hangupdirection: () => pick(['', '10041', ...texts]),
+      userkey: () => pick(['', '1', '#', ...texts]),
+      callUuid: () => pick(['', 'bc46be0f-d69c-46e6-a23e-417c15f07666', 'vEa-D9acRuaiPkF8FfB2Zg', 'bench-0000abcd-call', ...texts]),
+      callbackId: () => pick(['', `${T0 + 300}-1`, `${T0 - 300}-0`, '5-5', '1-', '00012-3', ...texts]),
+      providerCallId: () => pick(['', '1700000000.123', ...texts]),
+      extra: () => pick(texts),
+    };
+    const names = Object.keys(gens);
+    for (let round = 0; round < 400; round++) {
+      const writes: AttemptFields[] = [{ state: 'dialing', family: gens.family!(), number: gens.number!(), cid: 'abcd1234', idx: 7, n: 2 }];
+      if (rand() < 0.8) writes[0]!.dialingAt = gens.dialingAt!();
+      for (let w = 0; w < 1 + Math.floor(rand() * 4); w++) {
+        const f: AttemptFields = {};
+        for (const name of names) if (rand() < 0.3) f[name] = gens[name]!();
+        writes.push(f);
+      }
+      // After each commit: what the JSON text read back, or refused to read (a damaged time or number), the compact record does too.
+      for (let upTo = 1; upTo <= writes.length; upTo++) {
+        const done = writes.slice(0, upTo);
+        let before: Omit<StoredAttempt, 'stored' | 'packed'> | Error;
+        try {
+          before = asBefore(ID, done);
+        } catch (err) {
+          before = err as Error;
+        }
+        if (before instanceof Error) {
+          expect(() => written(ID, done), JSON.stringify(done)).toThrow(/record is damaged/);
+          break;
+        }
+        const { a } = written(ID, done);
+        expect(withoutStored(a), JSON.stringify(done)).toEqual(before);
+        const text = Object.fromEntries(Object.entries({ cid: 'abcd1234', idx: '7', n: '2', ...asTextFields(done) }).filter(([, v]) => v !== ''));
+        expect(Object.fromEntries(Object.entries(a.stored).filter(([, v]) => v !== ''))).toEqual(text);
+      }
+    }
+  });
+
+  it('refuses to write a state, outcome, family or dial kind it has no code for', () => {
+    expect(() => packAttemptFields(null, { state: 'flying' })).toThrow(AttemptStoreError);
+    expect(() => packAttemptFields(null, { dialKind: 'maybe' })).toThrow(/dialKind: no code for "maybe"/);
+  });
+
+  it('has a code for every state, outcome and family of the domain, each code once', () => {
+    expect(Object.keys(STATE_CODES).sort()).toEqual([...ATTEMPT_STATES].sort());
+    expect(Object.keys(OUTCOME_CODES).sort()).toEqual([...ATTEMPT_OUTCOMES].sort());
+    expect(Object.keys(FAMILY_CODES).sort()).toEqual([...PROVIDER_FAMILIES].sort());
+    for (const table of [STATE_CODES, OUTCOME_CODES, FAMILY_CODES]) {
+      const codes = Object.values(table);
+      expect(new Set(codes).size).toBe(codes.length);
+      for (const c of codes) expect(c).toMatch(/^[^-|~"]$/);
+    }
   });
 });
 

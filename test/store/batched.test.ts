@@ -111,7 +111,7 @@ describe('attempt store: batched commits and reads', () => {
     const results = await Promise.all([first('cmpaaaaa', 0), first('cmpaaaaa', 1), first('cmpaaaaa', 2), first('cmpaaaaa', 0)].map((c) => store.commit(c)));
     expect(results).toEqual(['ok', 'ok', 'ok', 'conflict']);
     expect(scripts() - before).toBe(1);
-    expect(await base.get(k.attempt('cmpaaaaa-1-1'))).toBe('1|{"cid":"cmpaaaaa","idx":"1","n":"1","family":"sipcall","number":"13800000001","state":"dialing"}');
+    expect(await base.get(k.attempt('cmpaaaaa-1-1'))).toBe('1|~d-s----13800000001');
     expect(JSON.parse((await base.hget(k.contactState('cmpaaaaa'), '2')) ?? '{}')).toMatchObject({ ph: 'dialing', a: 'cmpaaaaa-2-1' });
   });
 
