@@ -96,6 +96,8 @@ export function makeArchiver(deps: {
   /** What was last written of each campaign's row (its summary changes as it runs). */
   const written = new Map<string, string>();
 
+  /** A running loop keeps the lease between its passes; a pass or archiveNow alone gives it back. */
+  let looping = false;
   const hold = async (): Promise<boolean> => Number(await runScript(redis, HOLD, [hk.lock], [token, String(o.leaseMs)])) === 1;
 
   async function marker(cid: string): Promise<ArchiveMarker> {
@@ -222,29 +224,36 @@ export function makeArchiver(deps: {
     return out;
   }
 
-  /** One pass over callbacks and campaigns; nothing when another archiver holds the lease. */
+  /** One pass over callbacks and campaigns; nothing when another archiver holds the lease (kept between passes only by a running loop). */
   async function pass(): Promise<ArchivePass> {
     const tally: ArchivePass = { active: false, callbacks: { archived: 0, removed: 0, waiting: 0 }, contacts: 0, attempts: 0, purged: [] };
     if (!(await hold())) return tally;
-    tally.active = true;
-    await store.ready();
-    const t = now();
-    tally.callbacks = await callbacks.pass(t);
-    if (tally.callbacks.archived > 0) events.emit('history:written', { campaignId: null, contacts: 0, attempts: 0, callbacks: tally.callbacks.archived });
-    for (const cid of await pendingCampaigns()) {
-      if (!(await hold())) break;
-      try {
-        await campaignPass(cid, t, tally);
-      } catch (err) {
-        // One campaign's trouble (a damaged record) does not hold up the others.
-        log.error({ err, campaignId: cid }, 'archiving a campaign failed; tried again at the next pass');
+    try {
+      tally.active = true;
+      await store.ready();
+      const t = now();
+      tally.callbacks = await callbacks.pass(t);
+      if (tally.callbacks.archived > 0) events.emit('history:written', { campaignId: null, contacts: 0, attempts: 0, callbacks: tally.callbacks.archived });
+      for (const cid of await pendingCampaigns()) {
+        if (!(await hold())) break;
+        try {
+          await campaignPass(cid, t, tally);
+        } catch (err) {
+          // One campaign's trouble (a damaged record) does not hold up the others.
+          log.error({ err, campaignId: cid }, 'archiving a campaign failed; tried again at the next pass');
+        }
       }
+      events.emit('history:pass', tally);
+      return tally;
+    } finally {
+      if (!looping) await release();
     }
-    events.emit('history:pass', tally);
-    return tally;
   }
 
-  let looping = false;
+  async function release(): Promise<void> {
+    await runScript(redis, RELEASE, [hk.lock], [token]).catch(() => undefined);
+  }
+
 
   /**
    * Archives one campaign now, as far as it may go (asked with requestPurge:
@@ -266,7 +275,7 @@ export function makeArchiver(deps: {
         if (JSON.stringify(after) === before || !(await hold())) return 'stuck';
       }
     } finally {
-      if (!looping) await runScript(redis, RELEASE, [hk.lock], [token]).catch(() => undefined);
+      if (!looping) await release();
     }
   }
 
@@ -288,7 +297,7 @@ export function makeArchiver(deps: {
       async stop() {
         await loop.stop();
         looping = false;
-        await runScript(redis, RELEASE, [hk.lock], [token]).catch(() => undefined);
+        await release();
       },
     };
   }

@@ -65,7 +65,7 @@ function attemptRow(a: AttemptFacts, line: number): Record<(typeof ATTEMPT_COLUM
 export async function* exportAttempts(deps: ReportDeps, campaignId: string, format: ExportFormat, pageSize = 500): AsyncGenerator<string> {
   const c = await campaignRecord(deps, campaignId);
   if (format === 'csv') yield `${ATTEMPT_COLUMNS.join(',')}\n`;
-  for await (const page of contactPages(deps, campaignId, c.total, pageSize, { attempts: true })) {
+  for await (const page of contactPages(deps, c, pageSize, { attempts: true })) {
     for (const p of page) {
       for (const a of p.attempts) {
         const row = attemptRow(a, p.line);

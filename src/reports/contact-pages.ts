@@ -95,21 +95,27 @@ async function fromHistory(history: HistoryReads, cid: string, from: number, cou
   return out;
 }
 
-/** The campaign's record: from Redis, or from the history store once deleted from Redis. */
-export async function campaignRecord(deps: Pick<ReportDeps, 'campaigns' | 'history'>, cid: string): Promise<CampaignRecord> {
+/** The campaign's record: from Redis, or from the history store once deleted from Redis (`deleted`: all its contacts are there). */
+export async function campaignRecord(deps: Pick<ReportDeps, 'campaigns' | 'history'>, cid: string): Promise<CampaignRecord & { deleted?: true }> {
   const c = await deps.campaigns.get(cid);
   if (c) return c;
   const archived = deps.history ? await deps.history.campaign(cid) : null;
-  if (archived) return archived.record;
+  if (archived) return { ...archived.record, deleted: true };
   throw new CampaignStoreError(`no campaign with id ${cid}`);
 }
 
 /** The campaign's contacts `0 <= idx < total`, `pageSize` at a time. */
-export async function* contactPages(deps: ReportDeps, cid: string, total: number, pageSize: number, want: PageWants): AsyncGenerator<ContactView[]> {
+export async function* contactPages(
+  deps: ReportDeps,
+  campaign: { id: string; total: number; deleted?: true },
+  pageSize: number,
+  want: PageWants,
+): AsyncGenerator<ContactView[]> {
   const history = deps.history ?? null;
+  const { id: cid, total } = campaign;
   for (let from = 0; from < total; ) {
     const end = Math.min(total, from + pageSize);
-    const below = history ? await history.purgedBelow(cid) : 0;
+    const below = !history ? 0 : campaign.deleted ? total : await history.purgedBelow(cid);
     if (history && from < below) {
       const to = Math.min(end, below);
       yield await fromHistory(history, cid, from, to - from, want);

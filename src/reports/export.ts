@@ -26,7 +26,7 @@ export async function* exportResults(
   const taken = new Set(header);
   const names = RESULT_COLUMNS.map((n) => (taken.has(n) ? `result_${n}` : n));
   if (format === 'csv') yield `${[...header, ...names].map(csvCell).join(',')}\n`;
-  for await (const page of contactPages(deps, campaignId, c.total, pageSize, { result: true })) {
+  for await (const page of contactPages(deps, c, pageSize, { result: true })) {
     for (const p of page) {
       const { cells: cols, extra } = originalColumns(header, p.values);
       const result = resultCells(p.result!);

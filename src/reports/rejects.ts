@@ -34,7 +34,7 @@ export async function* exportRejects(
   const taken = new Set(header);
   const [lineCol, statusCol, reasonCol] = REJECT_COLUMNS.map((n) => (taken.has(n) ? `reject_${n}` : n)) as [string, string, string];
   if (format === 'csv') yield `${[lineCol, statusCol, reasonCol, ...header].map(csvCell).join(',')}\n`;
-  for await (const page of contactPages(deps, campaignId, c.total, pageSize, {})) {
+  for await (const page of contactPages(deps, c, pageSize, {})) {
     for (const p of page) {
       if (!isReject(p.status)) continue;
       const reason = rejectReason(p.reason);

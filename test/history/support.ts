@@ -1,0 +1,85 @@
+/**
+ * A PostgreSQL database of its own for one test file (created on the real
+ * server, dropped afterwards), and helpers the history tests share.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Container } from '../../src/app/container.js';
+import { exportResults, type ExportFormat } from '../../src/reports/export.js';
+import { exportAttempts } from '../../src/reports/attempts-export.js';
+import { exportRejects } from '../../src/reports/rejects.js';
+
+/** The server's maintenance database: databases are created and dropped through it. */
+export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export interface TestDatabase {
+  url: string;
+  /** A pool on the test database, for the checks. */
+  pool: pg.Pool;
+  drop(): Promise<void>;
+}
+
+export async function createDatabase(name: string): Promise<TestDatabase> {
+  const db = `adtest_${name.replace(/[^a-z0-9]/g, '_')}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  try {
+    await admin.connect();
+  } catch (err) {
+    throw new Error(`PostgreSQL does not answer at ${PG_ADMIN_URL} (${(err as Error).message}): start it (.ci/run does) or set TEST_PG_ADMIN_URL`);
+  }
+  await admin.query(`CREATE DATABASE ${db}`);
+  await admin.end();
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${db}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
+  // The drop ends its idle connections.
+  pool.on('error', () => undefined);
+  return {
+    url: url.toString(),
+    pool,
+    async drop() {
+      await pool.end();
+      const a = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await a.connect();
+      await a.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      await a.end();
+    },
+  };
+}
+
+/** Every export of a campaign (results, attempts, rejects; CSV and JSONL), as the CLI and the API stream them. */
+export async function exportsOf(c: Container, id: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const kinds = { results: exportResults, attempts: exportAttempts, rejects: exportRejects };
+  for (const [kind, fn] of Object.entries(kinds)) {
+    for (const format of ['csv', 'jsonl'] as ExportFormat[]) {
+      let text = '';
+      for await (const line of fn(c, id, format, 2)) text += line;
+      out[`${kind}.${format}`] = text;
+    }
+  }
+  return out;
+}
+
+/** Runs archiver passes until `done` holds (each pass is a bounded amount of work; no clock involved). */
+export async function passUntil(c: Container, done: () => Promise<boolean>, maxPasses = 200): Promise<void> {
+  const archiver = c.history.archiver;
+  if (!archiver) throw new Error('no archiver: the container has no DATABASE_URL');
+  for (let i = 0; i < maxPasses; i++) {
+    if (await done()) return;
+    await archiver.pass();
+  }
+  if (!(await done())) throw new Error(`still not done after ${maxPasses} archiver passes`);
+}
+
+/** Every Redis key under a pattern (SCAN). */
+export async function keysMatching(c: Container, pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await c.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found.sort();
+}
