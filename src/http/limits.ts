@@ -56,49 +56,67 @@ function hasBody(req: FastifyRequest): boolean {
   return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
+interface Watched {
+  req: FastifyRequest;
+  /** Bytes the socket had read at the last look. */
+  seen: number;
+  nextLookAt: number;
+  deadline: number | null;
+}
+
 /**
  * An onRequest hook that watches the body of each request as it arrives. A
  * window in which the server held unread data does not count against the
  * client (an import that waits on Redis reads slowly on purpose). A body
  * that comes too slowly, or (for a route that is not an upload) not whole in
- * time, is cut off: the connection is closed.
+ * time, is cut off: the connection is closed. One timer looks at every body
+ * still arriving a few times a window (no timer or listener per request).
  */
 export function watchBodies(l: HttpLimits, onCut: (req: FastifyRequest, why: string) => void = () => undefined) {
-  return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
-    const raw = req.raw;
-    const socket = raw.socket;
-    if (!hasBody(req) || raw.complete) return;
-    const startedAt = Date.now();
-    const deadline = req.routeOptions.config?.largeBody ? null : startedAt + l.smallBodyTimeoutMs;
-    let seen = socket.bytesRead;
-    let timer: NodeJS.Timeout | null = null;
-    const stop = () => {
-      if (timer) clearTimeout(timer);
-      timer = null;
-    };
-    const cut = (why: string) => {
-      stop();
-      onCut(req, why);
-      raw.destroy(new BodyTooSlow(why));
-    };
-    const check = () => {
-      timer = null;
-      if (raw.complete || raw.destroyed) return;
-      const read = socket.bytesRead - seen;
-      seen = socket.bytesRead;
-      if (deadline !== null && Date.now() >= deadline) return cut(`the body did not arrive within ${l.smallBodyTimeoutMs} ms`);
+  const watched = new Set<Watched>();
+  const everyMs = Math.max(50, Math.floor(Math.min(l.bodyWindowMs, l.smallBodyTimeoutMs) / 4));
+  let timer: NodeJS.Timeout | null = null;
+
+  const cut = (w: Watched, why: string) => {
+    watched.delete(w);
+    onCut(w.req, why);
+    w.req.raw.destroy(new BodyTooSlow(why));
+  };
+
+  function look(): void {
+    const now = Date.now();
+    for (const w of watched) {
+      const raw = w.req.raw;
+      if (raw.complete || raw.destroyed) {
+        watched.delete(w);
+        continue;
+      }
+      if (w.deadline !== null && now >= w.deadline) {
+        cut(w, `the body did not arrive within ${l.smallBodyTimeoutMs} ms`);
+        continue;
+      }
+      if (now < w.nextLookAt) continue;
+      const socket = raw.socket;
+      const read = socket.bytesRead - w.seen;
+      w.seen = socket.bytesRead;
+      w.nextLookAt = now + l.bodyWindowMs;
       // Data the server has not read yet: the server is the slow side, not the client.
       const serverBehind = raw.readableLength > 0 || socket.readableLength > 0;
-      if (!serverBehind && read < l.minBodyBytes) return cut(`the body came at fewer than ${l.minBodyBytes} bytes in ${l.bodyWindowMs} ms`);
-      arm();
-    };
-    const arm = () => {
-      const next = deadline === null ? l.bodyWindowMs : Math.min(l.bodyWindowMs, Math.max(0, deadline - Date.now()));
-      timer = setTimeout(check, next);
+      if (!serverBehind && read < l.minBodyBytes) cut(w, `the body came at fewer than ${l.minBodyBytes} bytes in ${l.bodyWindowMs} ms`);
+    }
+    if (watched.size === 0 && timer) {
+      clearInterval(timer);
+      timer = null;
+    }
+  }
+
+  return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    if (!hasBody(req) || req.raw.complete) return;
+    const now = Date.now();
+    watched.add({ req, seen: req.raw.socket.bytesRead, nextLookAt: now + l.bodyWindowMs, deadline: req.routeOptions.config?.largeBody ? null : now + l.smallBodyTimeoutMs });
+    if (!timer) {
+      timer = setInterval(look, everyMs);
       timer.unref();
-    };
-    raw.once('end', stop);
-    raw.once('close', stop);
-    arm();
+    }
   };
 }
