@@ -63,9 +63,6 @@ async function startSchedules(c: Container): Promise<() => void> {
 /** Starts the roles asked for in this process and says so in the log. */
 async function startRoles(c: Container, roles: Roles): Promise<() => void> {
   const { config, log } = c;
-  if (!config.callbackSecret && roles.server) {
-    log.warn('AUTODIALER_CALLBACK_SECRET is not set: callbacks are accepted without a key');
-  }
   if (roles.server) {
     await c.startServer();
     log.info({ port: config.httpPort, publicUrl: config.publicUrl }, 'HTTP server listening (callbacks, API)');

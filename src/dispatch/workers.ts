@@ -2,6 +2,7 @@
  * Runs one BullMQ worker per active campaign in this process, starting and
  * closing them as campaigns come and go, and hands jobs back on shutdown.
  */
+import { quietErrors } from '../infra/redis.js';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -77,7 +78,8 @@ export function startDialWorkers(deps: {
         stalledInterval: 15_000,
         lockDuration: 30_000,
       });
-      w.on('error', (err) => log.error({ err, campaignId: id }, 'dial worker error'));
+      // Errors of its connection (Redis away) are logged once a minute, the connection's own watch says when it is back.
+      quietErrors(w, { log: log.child({ campaignId: id }), name: `dial worker ${id}` });
       w.on('failed', (job, err) => {
         if (err?.name !== 'RateLimitError') log.error({ err, campaignId: id, jobId: job?.id }, 'dial job failed');
       });

@@ -69,7 +69,7 @@ export class ScheduleError extends Error {
 export function makeSchedules(deps: ScheduleDeps) {
   const { log, now } = deps;
   const runs = makeRunStore({ redis: deps.redis, prefix: deps.prefix, now });
-  const queue = makeScheduleQueue({ connection: deps.connection, bullPrefix: deps.bullPrefix, ...(deps.retryDelaysMs ? { retryDelaysMs: deps.retryDelaysMs } : {}) });
+  const queue = makeScheduleQueue({ connection: deps.connection, bullPrefix: deps.bullPrefix, log, ...(deps.retryDelaysMs ? { retryDelaysMs: deps.retryDelaysMs } : {}) });
   const contactsOptions: ContactsOptions = { ...DEFAULT_CONTACTS_OPTIONS, ...deps.contacts };
   const launcher = makeRunLauncher({
     runs,

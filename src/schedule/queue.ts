@@ -4,6 +4,7 @@
  * definition as it was synced (its template data); each tick is a job whose
  * id holds the tick's time. The worker side turns jobs into runs.
  */
+import { quietErrors } from '../infra/redis.js';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -25,11 +26,16 @@ export function tickOfJobId(jobId: string | undefined): number | null {
   return m ? Number(m[1]) : null;
 }
 
-export function makeScheduleQueue(deps: { connection: Redis; bullPrefix: string; retryDelaysMs?: readonly number[] }) {
+export function makeScheduleQueue(deps: { connection: Redis; bullPrefix: string; retryDelaysMs?: readonly number[]; log: Logger }) {
   const retries = deps.retryDelaysMs ?? RUN_RETRY_DELAYS_MS;
   let queue: Queue | null = null;
-  const q = (): Queue =>
-    (queue ??= new Queue(SCHEDULE_QUEUE, { connection: deps.connection, prefix: deps.bullPrefix, settings: { repeatStrategy: bullRepeatStrategy } }));
+  const q = (): Queue => {
+    if (queue) return queue;
+    queue = new Queue(SCHEDULE_QUEUE, { connection: deps.connection, prefix: deps.bullPrefix, settings: { repeatStrategy: bullRepeatStrategy } });
+    // While Redis is away its errors are logged once a minute, not printed as stacks on stderr.
+    quietErrors(queue, { log: deps.log, name: 'schedule queue' });
+    return queue;
+  };
 
   async function schedulers(): Promise<SchedulerInfo[]> {
     const all = await q().getJobSchedulers(0, -1, true);
@@ -115,7 +121,7 @@ export function startScheduleWorker(deps: {
       backoffStrategy: (attemptsMade: number) => retries[Math.min(Math.max(attemptsMade, 1), retries.length) - 1] ?? 0,
     },
   });
-  worker.on('error', (err) => deps.log.error({ err }, 'schedule worker error'));
+  quietErrors(worker, { log: deps.log, name: 'schedule worker' });
   return {
     worker,
     async close() {
