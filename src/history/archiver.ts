@@ -90,7 +90,7 @@ export function makeArchiver(deps: {
   const o = { pageSize: 500, pagesPerPass: 20, everyMs: 1000, leaseMs: 30_000, ...deps.options };
   const hk = historyKeys(deps.keys, deps.prefix);
   const source = makeContactSource({ redis, keys: deps.keys, hk, log });
-  const callbacks = makeCallbackArchiver({ redis, keys: deps.keys, hk, callbackLog: deps.callbackLog, store, pageSize: 1000 });
+  const callbacks = makeCallbackArchiver({ redis, keys: deps.keys, hk, callbackLog: deps.callbackLog, store, log, pageSize: 1000 });
   const events = new TypedEvents<ArchiverEvents>();
   const token = randomBytes(12).toString('hex');
   /** What was last written of each campaign's row (its summary changes as it runs). */
@@ -125,6 +125,7 @@ export function makeArchiver(deps: {
 
   async function write(cid: string, rows: { campaigns: ArchivedCampaign[]; contacts: ArchivedContact[]; attempts: ArchivedAttempt[] }): Promise<void> {
     const counts = await store.write(rows);
+    log.debug({ campaignId: cid, ...counts }, 'history batch written');
     for (const c of rows.campaigns) {
       written.set(c.record.id, JSON.stringify([c.record.state, c.record.total, c.record.finishedAt, c.summary, c.archivedAt, c.purgedAt]));
     }
@@ -175,6 +176,7 @@ export function makeArchiver(deps: {
         log.info({ campaignId: cid, from, reason: r }, 'contacts changed while leaving Redis: read again at the next pass');
         return false;
       }
+      log.debug({ campaignId: cid, from, to: from + count }, 'contacts left Redis');
       tally.contacts += rows.contacts.length;
       tally.attempts += rows.attempts.length;
       from += count;
@@ -208,7 +210,8 @@ export function makeArchiver(deps: {
     }
     const finishedAt = record.finishedAt ? Date.parse(record.finishedAt) : t;
     m = await marker(cid);
-    if (!m.purgeNow && t < finishedAt + o.redisKeepMs) return;
+    // A purge begun (by this archiver or one that stopped) goes on whatever this one's keep.
+    if (!m.purgeNow && m.purgeAt === 0 && t < finishedAt + o.redisKeepMs) return;
     if (await purge(c, m, tally)) tally.purged.push(cid);
   }
 

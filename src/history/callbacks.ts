@@ -11,6 +11,7 @@
  * rows again, which changes nothing.
  */
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import type { Keys } from '../store/keys.js';
 import { callbackLogKeys, type CallbackLog, type RecordedResult, type StoredCallback } from '../store/callback-log.js';
 import { luaScript, runScript } from '../infra/lua.js';
@@ -85,8 +86,16 @@ export interface CallbackPass {
   waiting: number;
 }
 
-export function makeCallbackArchiver(deps: { redis: Redis; keys: Keys; hk: HistoryKeys; callbackLog: Pick<CallbackLog, 'results'>; store: Pick<HistoryStore, 'write'>; pageSize?: number }) {
-  const { redis, hk, callbackLog, store } = deps;
+export function makeCallbackArchiver(deps: {
+  redis: Redis;
+  keys: Keys;
+  hk: HistoryKeys;
+  callbackLog: Pick<CallbackLog, 'results'>;
+  store: Pick<HistoryStore, 'write'>;
+  log: Logger;
+  pageSize?: number;
+}) {
+  const { redis, hk, callbackLog, store, log } = deps;
   const lk = callbackLogKeys(deps.keys);
   const pageSize = deps.pageSize ?? 1000;
 
@@ -98,6 +107,12 @@ export function makeCallbackArchiver(deps: { redis: Redis; keys: Keys; hk: Histo
 
   /** Whether a written entry may leave Redis now. */
   const removable = (cb: ArchivedCallback, now: number) => (cb.settlement?.attemptId ?? null) !== null || cb.receivedAt < now - ORPHAN_KEEP_MS;
+
+  async function written(rows: ArchivedCallback[]): Promise<void> {
+    if (rows.length === 0) return;
+    const counts = await store.write({ callbacks: rows });
+    log.debug({ callbacks: rows.length, changed: counts.callbacks }, 'history batch written');
+  }
 
   async function afterWrite(cursorKey: string | null, cursor: string, wait: { id: string; ms: number }[], done: string[], remove: string[]): Promise<number> {
     const args: string[] = [cursorKey ? cursor : '', String(wait.length)];
@@ -119,7 +134,7 @@ export function makeCallbackArchiver(deps: { redis: Redis; keys: Keys; hk: Histo
       const rows: ArchivedCallback[] = [];
       const wait: { id: string; ms: number }[] = [];
       cbs.forEach((cb, i) => (pending[i] ? wait.push({ id: cb.id, ms: cb.receivedAt }) : rows.push(archivedCallback(cb, settled[i] ?? null))));
-      if (rows.length > 0) await store.write({ callbacks: rows });
+      await written(rows);
       const remove = rows.filter((r) => removable(r, now)).map((r) => r.id);
       total.removed += await afterWrite(cursorKey, entries[entries.length - 1]![0], wait, [], remove);
       total.archived += rows.length;
@@ -142,7 +157,7 @@ export function makeCallbackArchiver(deps: { redis: Redis; keys: Keys; hk: Histo
       const e = found[i]?.[0];
       if (e) rows.push(archivedCallback(entryOf(e[0], e[1]), settled[i] ?? null));
     });
-    if (rows.length > 0) await store.write({ callbacks: rows });
+    await written(rows);
     const removed = done.length > 0 ? await afterWrite(null, '', [], done, rows.filter((r) => removable(r, now)).map((r) => r.id)) : 0;
     return { archived: rows.length, removed };
   }

@@ -48,13 +48,13 @@ export async function createDatabase(name: string): Promise<TestDatabase> {
 }
 
 /** Every export of a campaign (results, attempts, rejects; CSV and JSONL), as the CLI and the API stream them. */
-export async function exportsOf(c: Container, id: string): Promise<Record<string, string>> {
+export async function exportsOf(c: Container, id: string, pageSize = 2): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const kinds = { results: exportResults, attempts: exportAttempts, rejects: exportRejects };
   for (const [kind, fn] of Object.entries(kinds)) {
     for (const format of ['csv', 'jsonl'] as ExportFormat[]) {
       let text = '';
-      for await (const line of fn(c, id, format, 2)) text += line;
+      for await (const line of fn(c, id, format, pageSize)) text += line;
       out[`${kind}.${format}`] = text;
     }
   }

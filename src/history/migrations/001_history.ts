@@ -1,3 +1,9 @@
+/**
+ * Migration 1: the history schema's tables (campaigns, contacts, attempts,
+ * callbacks) and their indexes. SQL kept in a module so that the build
+ * ships it with the compiled code; a migration, once released, never changes.
+ */
+export default /* sql */ `
 -- The call history: campaigns, their contacts and attempts, and the raw
 -- callbacks, as the archiver moves them out of Redis. Rows are keyed so that
 -- writing one again changes nothing (the archiver writes at least once).
@@ -111,3 +117,4 @@ CREATE TABLE autodialer.callbacks (
 );
 CREATE INDEX callbacks_by_attempt ON autodialer.callbacks (attempt_id) WHERE attempt_id IS NOT NULL;
 CREATE INDEX callbacks_by_campaign ON autodialer.callbacks (campaign_id, received_at) WHERE campaign_id IS NOT NULL;
+`;
