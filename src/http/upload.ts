@@ -1,7 +1,9 @@
 /**
- * Contact list uploads (multipart/form-data):
+ * Contact list uploads (multipart/form-data), and campaigns as JSON:
  *   POST /campaigns                 fields, then the CSV file part → a new campaign (201),
- *                                   or with dryRun=true the summary of what would be added (200)
+ *                                   or with dryRun=true the summary of what would be added (200);
+ *                                   or a JSON definition whose contacts is a URL or the rows
+ *                                   (campaign-json.ts), ?dryRun=true likewise
  *   POST /campaigns/:id/contacts    the CSV file part → added to the campaign (200);
  *                                   numbers already in it are not added twice
  * The file part is streamed into the import as it arrives, never held whole.
@@ -19,6 +21,13 @@ import { DefinitionError, type CampaignDefinition } from '../campaign/definition
 import type { DryRunSummary, ImportSummary } from '../campaign/import.js';
 import { IngestError } from '../ingest/errors.js';
 import type { ByteSource } from '../ingest/source.js';
+import type { OpenedContacts } from '../schedule/contacts.js';
+import { ContactsError, DEFAULT_CONTACTS_OPTIONS, openContacts } from '../schedule/contacts.js';
+import { API_ERROR_CODES, ApiError, sendApiError, type ApiErrorCode } from './api-errors.js';
+import { checkOnly, DEFAULT_JSON_BODY_BYTES, openJsonContacts, type CampaignJsonBody } from './campaign-json.js';
+import { campaignJsonBody, createAnswer, createQuery, dryRunAnswer, idParams as idParamsSchema } from './api-schemas.js';
+import { errorAnswers } from './api.js';
+import { serializerCompiler } from 'fastify-type-provider-zod';
 import { CampaignStoreError, type CampaignStore } from '../store/campaigns.js';
 import { isCampaignId } from '../store/ids.js';
 import { parseUploadFields, UploadFieldsError, UPLOAD_FIELD_NAMES, type FormField } from './upload-fields.js';
@@ -31,10 +40,12 @@ export interface UploadLimits {
   fields: number;
   /** Largest field value (the JSON definition included), in bytes. */
   fieldBytes: number;
+  /** Largest JSON body of POST /campaigns, in bytes. */
+  jsonBytes: number;
 }
 
 /** 512 MiB: about ten million rows of 50 bytes (AUTODIALER_UPLOAD_MAX_MB); larger lists go in parts to POST /campaigns/:id/contacts. */
-export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { fileBytes: 512 * 2 ** 20, fields: 100, fieldBytes: 64 * 1024 };
+export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { fileBytes: 512 * 2 ** 20, fields: 100, fieldBytes: 64 * 1024, jsonBytes: DEFAULT_JSON_BODY_BYTES };
 
 export interface UploadOptions {
   /** Parses a raw definition with the deployment's defaults (throws DefinitionError). */
@@ -44,17 +55,33 @@ export interface UploadOptions {
   /** Reads and checks a list, storing nothing; `existingCampaignId` counts numbers already in that campaign. */
   dryRun: (def: CampaignDefinition, source: ByteSource, fileName: string, existingCampaignId: string | null) => Promise<DryRunSummary>;
   campaigns: Pick<CampaignStore, 'get'>;
+  /** Fetches a JSON definition's contacts URL (time, size and private-address limits; throws ContactsError). Default: the schedules' limits, private addresses refused. */
+  openUrl?: (url: string) => Promise<OpenedContacts>;
   limits?: Partial<UploadLimits>;
 }
 
-/** An answer other than success, with its status and what to do. */
+const CODE_BY_STATUS: Record<number, ApiErrorCode> = {
+  400: 'invalid_request',
+  404: 'not_found',
+  408: 'request_timeout',
+  409: 'invalid_state',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  422: 'unreadable_list',
+  500: 'internal',
+};
+
+/** An answer other than success, with its status, its code and what to do. */
 class UploadRefused extends Error {
+  readonly code: ApiErrorCode;
   constructor(
     readonly status: number,
     message: string,
     readonly problems: string[] = [],
+    code?: ApiErrorCode,
   ) {
     super(message);
+    this.code = code ?? CODE_BY_STATUS[status] ?? 'invalid_request';
   }
 }
 
@@ -103,8 +130,10 @@ function refusal(err: unknown, limits: UploadLimits, log: FastifyBaseLogger): Up
     if (err.cause instanceof FileTooLarge) return new UploadRefused(413, err.cause.message);
     return new UploadRefused(422, err.message, [`${err.code}: ${err.message}`]);
   }
-  if (err instanceof DefinitionError) return new UploadRefused(400, 'invalid campaign definition', err.problems);
-  if (err instanceof UploadFieldsError) return new UploadRefused(400, "the form's fields cannot be used", err.problems);
+  if (err instanceof ApiError) return new UploadRefused(err.status, err.message, err.problems, err.code);
+  if (err instanceof DefinitionError) return new UploadRefused(400, 'invalid campaign definition', err.problems, 'invalid_definition');
+  if (err instanceof UploadFieldsError) return new UploadRefused(400, "the form's fields cannot be used", err.problems, 'invalid_definition');
+  if (err instanceof ContactsError) return new UploadRefused(API_ERROR_CODES.contacts_unavailable, err.message, [], 'contacts_unavailable');
   if (err instanceof CampaignStoreError) return new UploadRefused(404, err.message);
   if (err instanceof z.ZodError) return new UploadRefused(400, err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   const code = (err as { code?: unknown }).code;
@@ -116,6 +145,9 @@ function refusal(err: unknown, limits: UploadLimits, log: FastifyBaseLogger): Up
     if (code === 'FST_PROTO_VIOLATION') return new UploadRefused(400, 'a field name is not allowed');
     // Cut off by the request limits (limits.ts), already logged there.
     if (code === 'ERR_BODY_TOO_SLOW') return new UploadRefused(408, err instanceof Error ? err.message : 'the body came too slowly');
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new UploadRefused(413, `the JSON body is larger than the ${mib(limits.jsonBytes)} it may hold: send the list as a CSV upload (multipart) or as a URL in contacts`);
+    if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new UploadRefused(415, 'send multipart/form-data (the campaign fields, then the contact list as a file part) or application/json (a definition with contacts)');
+    if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (err instanceof SyntaxError && (err as { statusCode?: number }).statusCode === 400)) return new UploadRefused(400, `the JSON body cannot be read: ${(err as Error).message}`);
   }
   const message = err instanceof Error ? err.message : String(err);
   if (/multipart|part terminated|unexpected end of form|malformed part/i.test(message)) return new UploadRefused(400, `the multipart body cannot be read: ${message}`);
@@ -188,6 +220,7 @@ function warnings(late: string[]): { warnings?: string[] } {
 
 export async function uploadRoutes(app: FastifyInstance, opts: UploadOptions): Promise<void> {
   const limits: UploadLimits = { ...DEFAULT_UPLOAD_LIMITS, ...opts.limits };
+  const openUrl = opts.openUrl ?? ((url: string) => openContacts({ kind: 'url', url }, { ...DEFAULT_CONTACTS_OPTIONS, privateAddresses: 'deny' }));
   await app.register(multipart, {
     throwFileSizeLimit: true,
     limits: {
@@ -201,6 +234,9 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadOptions): P
     },
   });
 
+  // Inputs checked against the zod schemas that /openapi.json is made from (a JSON definition kept as sent).
+  app.setValidatorCompiler(checkOnly);
+  app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err, req, reply) => {
     const r = refusal(err, limits, req.log);
     return send(reply, r);
@@ -211,7 +247,7 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadOptions): P
     if (reply.sent || reply.raw.destroyed) return reply;
     // The request may still be arriving; do not keep the connection for another one.
     if (r.status === 413) reply.header('connection', 'close');
-    return reply.code(r.status).send({ error: r.message, ...(r.problems.length > 0 ? { problems: r.problems } : {}) });
+    return sendApiError(reply, new ApiError(r.code, r.message, r.problems, r.status));
   }
 
   async function answer<T>(reply: FastifyReply, work: () => Promise<T>): Promise<T | FastifyReply> {
@@ -225,9 +261,31 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadOptions): P
   // Uploads may be large and slow: their body is watched for its rate only (limits.ts).
   const large = { config: { largeBody: true } } as const;
 
-  app.post('/campaigns', large, async (req, reply) =>
-    answer(reply, async () => {
-      const { result, late } = await readForm(req, limits, async (fields, source, fileName) => {
+  app.post(
+    '/campaigns',
+    {
+      ...large,
+      bodyLimit: limits.jsonBytes,
+      schema: {
+        tags: ['campaigns'],
+        summary: 'Create a campaign: a CSV upload (multipart: the campaign fields, then the file) or a JSON definition with its contacts',
+        description:
+          'multipart/form-data: a `definition` field (JSON) and/or named fields (action, param.voicefile, cps, window, dnc, …), then the CSV as the last part; `dryRun=true` as a field checks the list and stores nothing. ' +
+          'application/json: a definition with the fields of a jobs/ file, `contacts` an http(s) URL or an array of rows; `?dryRun=true` checks it and stores nothing.',
+        consumes: ['application/json', 'multipart/form-data'],
+        querystring: createQuery,
+        body: {
+          content: {
+            'application/json': { schema: campaignJsonBody },
+          },
+        },
+        response: { 201: createAnswer, 200: dryRunAnswer, ...errorAnswers(400, 403, 408, 413, 415, 422) },
+      },
+    },
+    async (req, reply) =>
+      answer(reply, async () => {
+        if (!req.isMultipart()) return createFromJson(req, reply);
+        const { result, late } = await readForm(req, limits, async (fields, source, fileName) => {
         if (fields.length === 0) {
           throw new UploadRefused(400, 'the file part came before the campaign fields', [
             `send the campaign fields first (definition, or ${UPLOAD_FIELD_NAMES.slice(3, 8).join(', ')}, …), then the contact list as the last part`,
@@ -238,12 +296,39 @@ export async function uploadRoutes(app: FastifyInstance, opts: UploadOptions): P
         if (parsed.dryRun) return { dry: await opts.dryRun(def, source, fileName, null) };
         return { created: await opts.createCampaign(def, source, fileName) };
       });
-      if ('dry' in result) return reply.code(200).send({ dryRun: true, import: result.dry, ...warnings(late) });
-      return reply.code(201).send({ id: result.created.id, import: result.created.summary, ...warnings(late) });
-    }),
+        if ('dry' in result) return reply.code(200).send({ dryRun: true, import: result.dry, ...warnings(late) });
+        return reply.code(201).send({ id: result.created.id, import: result.created.summary, ...warnings(late) });
+      }),
   );
 
-  app.post('/campaigns/:id/contacts', large, async (req, reply) =>
+  /** A JSON definition: its contacts fetched or written out as CSV, then created (or dry run) as an upload is. */
+  async function createFromJson(req: FastifyRequest, reply: FastifyReply) {
+    const body = req.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new UploadRefused(415, 'send multipart/form-data (the campaign fields, then the contact list as a file part) or application/json (a definition with contacts)');
+    }
+    const { contacts, ...raw } = body as CampaignJsonBody;
+    const def = opts.definition(raw);
+    const dry = (req.query as { dryRun?: string }).dryRun === 'true';
+    const opened = await openJsonContacts(contacts, openUrl);
+    if (dry) return reply.code(200).send({ dryRun: true, import: await opts.dryRun(def, opened.source, opened.fileName, null) });
+    const created = await opts.createCampaign(def, opened.source, opened.fileName);
+    return reply.code(201).send({ id: created.id, import: created.summary });
+  }
+
+  app.post(
+    '/campaigns/:id/contacts',
+    {
+      ...large,
+      schema: {
+        tags: ['campaigns'],
+        summary: "Add a CSV list to a campaign (multipart: the file part; dryRun=true as a field checks it): numbers already in it are not added twice",
+        params: idParamsSchema,
+        consumes: ['multipart/form-data'],
+        ...{ response: errorAnswers(400, 403, 404, 409, 413, 415, 422) },
+      },
+    },
+    async (req, reply) =>
     answer(reply, async () => {
       const { id } = idParams.parse(req.params);
       const campaign = await opts.campaigns.get(id);
