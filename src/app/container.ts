@@ -52,6 +52,22 @@ import type { ByteSource } from '../ingest/source.js';
 import { makeSchedules, type CampaignSchedule } from '../schedule/index.js';
 import { makeHistory } from '../history/index.js';
 import { makeArchivedStatus } from '../reports/archived-status.js';
+import { makeMetrics, type Metrics } from '../reports/metrics.js';
+import { makeMetricsTally } from '../reports/metrics-tally.js';
+import { openContacts, DEFAULT_CONTACTS_OPTIONS } from '../schedule/contacts.js';
+import { SCHEDULE_QUEUE } from '../schedule/queue.js';
+import { timedProviders } from './timed-providers.js';
+import { readFileSync } from 'node:fs';
+import { Queue } from 'bullmq';
+
+/** The package's version (what /openapi.json states). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
 
 export interface ContainerOptions {
   log?: Logger;
@@ -83,6 +99,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const keys = makeKeys(config.prefix);
   const events = new DialerEvents();
   events.setMaxListeners(1000);
+  /** This process's dials, results and provider requests, added to the deployment's metrics in Redis (reports/metrics-tally.ts). */
+  const tally = makeMetricsTally({ events, redis, prefix: config.prefix, now });
 
   const campaigns = makeCampaignStore({ redis, keys, now });
   const contacts = makeContactStore({ redis, keys });
@@ -293,11 +311,19 @@ export async function createContainer(config: Config, options: ContainerOptions 
 
   const running: { loops: Loop[]; workers: DialWorkers | null; app: FastifyInstance | null } = { loops: [], workers: null, app: null };
 
+  let tallyLoop: Loop | null = null;
+  /** Once a role runs here: what this process counted goes to Redis every 2 s, and once more as it stops. */
+  function startTally(): void {
+    if (tallyLoop) return;
+    tallyLoop = startLoop('metrics', 2000, () => tally.flush(), log);
+  }
+
   /**
    * Interprets stored callbacks that wait in the log (AUTODIALER_CORRELATE_IN=worker):
    * leases pages of pending entries as long as pages come back full, then looks again every `everyMs`.
    */
   function startCorrelator(opts: { everyMs?: number; pageSize?: number } = {}): Loop {
+    startTally();
     const pageSize = opts.pageSize ?? 256;
     let stopping = false;
     const loop = startLoop(
@@ -321,13 +347,15 @@ export async function createContainer(config: Config, options: ContainerOptions 
   /** Workers, feeder and deadline sweeper in this process. */
   function startWorker(opts: { concurrency?: number; feeder?: Partial<FeederOptions>; feedEveryMs?: number; sweepEveryMs?: number; notifier?: NotifierOptionsInput } = {}) {
     applyAccountLimits();
+    startTally();
     const feeder = makeFeeder({ campaigns, cache, contacts, queues, service, pacer, now, log, ...(opts.feeder ? { options: opts.feeder } : {}) });
     const sweeper = makeDeadlineSweeper({ attempts, service, now, log });
     const processor = makeDialProcessor({
       safetyMarginMs: config.pacingMarginMs,
       // How long a dial request may be out: the bound on its arrival that the send-time admission logs until it lands.
       requestTimeoutMs,
-      providers,
+      // Each request timed (provider:request events, for the metrics).
+      providers: timedProviders(providers, events),
       service,
       campaigns: cache,
       contacts,
@@ -371,12 +399,16 @@ export async function createContainer(config: Config, options: ContainerOptions 
     // AUTODIALER_API_TOKEN, or the deployment's own (made at the first start, kept in Redis).
     const api = await resolveApiTokens({ redis, prefix: config.prefix, configured: config.apiTokens });
     applyAccountLimits();
+    startTally();
     const app = await buildApp({
       log,
       redis,
       redisWatch,
       callbacks: { receiver, callbackLog, secret: config.callbackSecret, auth: config.callbackAuth, allowIps: config.callbackAllowIps, now },
-      api: { ...reportReads, status, control, notifications, purge, metrics: { callbackLog, campaigns, notifications: (id) => notificationCounts(redis, keys, id) } },
+      api: { ...reportReads, status, control, notifications, purge, schedules },
+      metrics: { metrics: metricsRegistry() },
+      queueBoard: { connection: bullRedis, bullPrefix: keys.bullPrefix, campaignIds: () => campaigns.list() },
+      version: packageVersion(),
       dashboard: { campaigns, status, queues },
       upload: {
         definition,
@@ -384,6 +416,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
         addContacts: (id, source, fileName) => addContacts(id, source, fileName),
         dryRun: async (def, source, fileName, existing) => atEffectivePace(def, await dryRunContactList({ redis, keys }, def, source, fileName, existing)),
         campaigns,
+        // A JSON definition's contacts URL: as a scheduled run's, under the webhooks' rule on private addresses.
+        openUrl: (url) => openContacts({ kind: 'url', url }, { ...DEFAULT_CONTACTS_OPTIONS, privateAddresses: config.notifier.privateAddresses ?? 'allow' }),
         limits: { fileBytes: config.uploadMaxBytes, ...opts.upload },
       },
       apiTokens: api.tokens,
@@ -433,6 +467,30 @@ export async function createContainer(config: Config, options: ContainerOptions 
     return loop;
   }
 
+  let metrics: Metrics | null = null;
+  let scheduleQueue: Queue | null = null;
+  /** The one prom-client registry of this process (made when the server first needs it). */
+  function metricsRegistry(): Metrics {
+    if (metrics) return metrics;
+    metrics = makeMetrics({
+      redis,
+      prefix: config.prefix,
+      callbackLog,
+      campaigns,
+      notifications: (id) => notificationCounts(redis, keys, id),
+      status,
+      dialQueueCounts: (id) => queues.get(id).getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed'),
+      scheduleQueueCounts: () => {
+        if (!scheduleQueue) {
+          scheduleQueue = new Queue(SCHEDULE_QUEUE, { connection: bullRedis, prefix: keys.bullPrefix });
+          quietErrors(scheduleQueue, { log, name: 'schedule queue (metrics)' });
+        }
+        return scheduleQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed');
+      },
+    });
+    return metrics;
+  }
+
   /** Stops the roles: no new jobs, jobs in hand get `graceMs` to finish; then connections close. */
   async function close(graceMs = config.shutdownGraceMs): Promise<void> {
     for (const l of running.loops) await l.stop();
@@ -441,6 +499,15 @@ export async function createContainer(config: Config, options: ContainerOptions 
     running.workers = null;
     if (running.app) await running.app.close();
     running.app = null;
+    // What this process counted since the last flush, before the connection closes.
+    if (tallyLoop) {
+      await tallyLoop.stop();
+      tallyLoop = null;
+      await tally.flush().catch((err: unknown) => log.warn({ err }, 'could not add the last counts to the metrics'));
+    }
+    tally.detach();
+    await scheduleQueue?.close();
+    scheduleQueue = null;
     await schedules.close();
     await queues.closeAll();
     await Promise.all([...providers.values()].map((p) => p.close()));
@@ -480,6 +547,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
     pace,
     schedules,
     history,
+    tally,
+    metrics: metricsRegistry,
     startWorker,
     startCorrelator,
     startServer,

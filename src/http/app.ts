@@ -17,6 +17,9 @@ import { DEFAULT_HTTP_LIMITS, serverOptions, watchBodies, type HttpLimits } from
 import { refuseCrossSite, securityHeaders } from './guards.js';
 import { redisGate } from './redis-gate.js';
 import { healthRoutes } from './health.js';
+import { metricsRoutes, type MetricsRouteOptions } from './metrics.js';
+import { queueBoardRoutes, type QueueBoardOptions } from './queue-board.js';
+import { registerOpenApi } from './openapi.js';
 import './route-config.js';
 
 export interface AppDeps {
@@ -31,6 +34,12 @@ export interface AppDeps {
   upload: UploadOptions;
   /** Bearer tokens accepted (at least one: several during a rotation). */
   apiTokens: string[];
+  /** GET /metrics: the container's registry. */
+  metrics: MetricsRouteOptions;
+  /** The queue dashboard at /admin/queues (behind the same tokens). */
+  queueBoard: Omit<QueueBoardOptions, 'apiTokens'>;
+  /** The version /openapi.json states. */
+  version?: string;
   /** Origins besides the server's own that may send state-changing requests from a browser (its public URL). */
   trustedOrigins?: string[];
   /** Trust X-Forwarded-For (only behind a proxy you run: it decides the caller's address for the allow-lists). */
@@ -59,12 +68,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   redisGate(app, deps.redisWatch);
   app.addHook('onSend', securityHeaders);
 
+  // Before the routes: it collects them as they are added.
+  await registerOpenApi(app, { version: deps.version ?? '0.0.0' });
+
   // Alive: answered without Redis and without the token (a container's health check).
   app.get('/healthz', { config: { access: 'public', redis: false } }, async () => ({ ok: true }));
   await app.register(healthRoutes, { redis: deps.redis, watch: deps.redisWatch, ...(deps.readyTimeoutMs ? { readyTimeoutMs: deps.readyTimeoutMs } : {}) });
   await app.register(callbackRoutes, deps.callbacks);
   await app.register(apiRoutes, deps.api);
   await app.register(uploadRoutes, deps.upload);
+  await app.register(metricsRoutes, deps.metrics);
+  await app.register(queueBoardRoutes, { ...deps.queueBoard, apiTokens: deps.apiTokens });
   await app.register(dashboardRoutes, deps.dashboard);
   return app;
 }
