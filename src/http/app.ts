@@ -79,6 +79,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(uploadRoutes, deps.upload);
   await app.register(metricsRoutes, deps.metrics);
   await app.register(queueBoardRoutes, { ...deps.queueBoard, apiTokens: deps.apiTokens });
-  await app.register(dashboardRoutes, deps.dashboard);
+  // The page's timeline reads the API's contacts, attempts and history store unless it is given its own.
+  await app.register(dashboardRoutes, { contacts: deps.api.contacts, attempts: deps.api.attempts, history: deps.api.history ?? null, ...deps.dashboard });
   return app;
 }
