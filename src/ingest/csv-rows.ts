@@ -4,7 +4,7 @@
  * LF and CR) and kept safe from runaway rows.
  *
  * The reader keeps the bytes of the row in progress (never more than
- * `maxRowBytes`). Line numbers are counted on those bytes (a CRLF, LF or CR
+ * `maxRowBytes`), in one buffer it reuses. Line numbers are counted on those bytes (a CRLF, LF or CR
  * is one line break, inside quotes too), because csv-parse's own `info.lines`
  * counts a CRLF inside a quoted field twice. Each row's end offset is the
  * parser's `info.bytes` when it hands the row over (the same figure its
@@ -59,6 +59,47 @@ function countBreaks(buf: Buffer, from: number, to: number): number {
   return n;
 }
 
+/**
+ * The bytes of the rows in progress, in one buffer reused from slice to
+ * slice (bytes are appended at its end and dropped from its start): a long
+ * list makes no new buffer per slice.
+ */
+class ByteWindow {
+  private buf: Buffer = Buffer.allocUnsafe(2 * 8 * 1024);
+  private start = 0;
+  private end = 0;
+
+  get length(): number {
+    return this.end - this.start;
+  }
+
+  /** The bytes held (a view: valid until the next append or clear). */
+  view(): Buffer {
+    return this.buf.subarray(this.start, this.end);
+  }
+
+  append(bytes: Buffer): void {
+    if (this.end + bytes.length > this.buf.length) {
+      const held = this.length;
+      const target = held + bytes.length <= this.buf.length ? this.buf : Buffer.allocUnsafe(Math.max(2 * this.buf.length, held + bytes.length));
+      this.buf.copy(target, 0, this.start, this.end);
+      this.buf = target;
+      this.start = 0;
+      this.end = held;
+    }
+    this.end += bytes.copy(this.buf, this.end);
+  }
+
+  drop(n: number): void {
+    this.start += n;
+    if (this.start >= this.end) this.start = this.end = 0;
+  }
+
+  clear(): void {
+    this.start = this.end = 0;
+  }
+}
+
 /** csv-parse handing each row over with its end offset, synchronously, instead of into its readable side. */
 class RowParser extends Parser {
   constructor(
@@ -80,7 +121,7 @@ export class CsvRowReader {
   private finished: { fields: string[]; end: number }[] = [];
   private failure: string | null = null;
   /** Bytes given to the current parser and not yet part of a finished row. */
-  private pending: Buffer = EMPTY;
+  private pending = new ByteWindow();
   /** Offset of pending[0] in the current parser's input. */
   private pendingAt = 0;
   /** Physical line of pending[0]. */
@@ -107,7 +148,7 @@ export class CsvRowReader {
         work.unshift(buf.subarray(0, PIECE), buf.subarray(PIECE));
         continue;
       }
-      this.pending = this.pending.length === 0 ? buf : Buffer.concat([this.pending, buf]);
+      this.pending.append(buf);
       this.parser.write(buf);
       const tooLong = this.takeFinished();
       if (!tooLong) this.trimBlankLines(false);
@@ -145,7 +186,7 @@ export class CsvRowReader {
   private startParser(): void {
     this.finished = [];
     this.failure = null;
-    this.pending = EMPTY;
+    this.pending.clear();
     this.pendingAt = 0;
     this.parser = new RowParser(
       {
@@ -187,7 +228,7 @@ export class CsvRowReader {
     this.finished = [];
     for (const { fields, end } of finished) {
       const len = end - this.pendingAt;
-      const buf = this.pending;
+      const buf = this.pending.view();
       let i = 0;
       let blank = 0;
       while (i < len && (buf[i] === CR || buf[i] === LF)) {
@@ -197,7 +238,7 @@ export class CsvRowReader {
       if (len - i > this.options.maxRowBytes) {
         if (blank > 0) this.out.push({ kind: 'blank', lines: blank });
         this.line += blank;
-        this.pending = buf.subarray(i);
+        this.pending.drop(i);
         this.pendingAt += i;
         return true;
       }
@@ -209,7 +250,7 @@ export class CsvRowReader {
       else this.out.push({ kind: 'row', line: start, fields });
       if (blank > 0) this.out.push({ kind: 'blank', lines: blank });
       this.line = start + breaks;
-      this.pending = buf.subarray(len);
+      this.pending.drop(len);
       this.pendingAt = end;
     }
     return false;
@@ -217,7 +258,7 @@ export class CsvRowReader {
 
   /** Drops the empty lines at the head of pending; a final CR waits for a possible LF unless the input ended. */
   private trimBlankLines(final: boolean): void {
-    const buf = this.pending;
+    const buf = this.pending.view();
     let i = 0;
     let blank = 0;
     while (i < buf.length) {
@@ -231,7 +272,7 @@ export class CsvRowReader {
       blank++;
     }
     if (i === 0) return;
-    this.pending = buf.subarray(i);
+    this.pending.drop(i);
     this.pendingAt += i;
     this.line += blank;
     this.out.push({ kind: 'blank', lines: blank });
@@ -241,7 +282,8 @@ export class CsvRowReader {
   private fail(reason: 'row_too_long' | 'malformed_row'): Buffer {
     this.trimBlankLines(false);
     const line = this.line;
-    const kept = this.pending;
+    // A copy: the window is reused by the parser started below.
+    const kept = Buffer.from(this.pending.view());
     this.startParser();
     const tooLong = `the row is longer than ${this.options.maxRowBytes} bytes (a quote that is never closed, or no line break)`;
     const unclosed = 'a quoted field opened on this row is still open at the end of the file';
