@@ -61,14 +61,14 @@ describe('refused callbacks', () => {
     expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     const text = await res.text();
     const sample = (line: string) => Number(new RegExp(`^${line.replace(/[{}"]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1]);
-    expect(text).toContain('# TYPE autodialer_callbacks gauge');
-    expect(sample('autodialer_callbacks{kind="unauthorized"}')).toBe(before.unauthorized + 1);
-    expect(sample('autodialer_callbacks{kind="orphan"}')).toBe(before.orphan + 1);
-    expect(sample('autodialer_callbacks{kind="received"}')).toBe(before.received + 1);
+    expect(text).toContain('# TYPE autodialer_callbacks_total counter');
+    expect(sample('autodialer_callbacks_total{kind="unauthorized"}')).toBe(before.unauthorized + 1);
+    expect(sample('autodialer_callbacks_total{kind="orphan"}')).toBe(before.orphan + 1);
+    expect(sample('autodialer_callbacks_total{kind="received"}')).toBe(before.received + 1);
     expect(sample('autodialer_callbacks_stored')).toBe(await rig.c.callbackLog.length());
     expect(sample('autodialer_callbacks_pending')).toBe(0);
     // Every sample line is well formed: a metric name, optional labels, a number.
-    for (const line of text.trim().split('\n').filter((l) => !l.startsWith('#'))) expect(line).toMatch(/^autodialer_[a-z_]+(\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\})? \d+$/);
+    for (const line of text.trim().split('\n').filter((l) => l.startsWith('autodialer_'))) expect(line).toMatch(/^autodialer_[a-z_]+(\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\})? [0-9.e+-]+$/);
 
     let out = '';
     const io: CliIo = { out: (t) => (out += t), err: () => undefined, env: { REDIS_URL, AUTODIALER_PREFIX: rig.prefix, LOG_LEVEL: 'silent' }, isTty: false };

@@ -106,7 +106,7 @@ describe('deleting a campaign', () => {
     expect(metrics).toContain(`autodialer_campaign_notifications{campaign="${id}",state="failed"} 0`);
     const refused = await h.api(`/campaigns/${id}`, { method: 'DELETE' });
     expect(refused.statusCode).toBe(409);
-    expect(await refused.body.json()).toEqual({ error: `campaign ${id} is paused: only a completed or cancelled campaign can be deleted (cancel it first)` });
+    expect(await refused.body.json()).toEqual({ error: { code: 'invalid_state', message: `campaign ${id} is paused: only a completed or cancelled campaign can be deleted (cancel it first)` } });
 
     const unsure = await cli(['campaign', 'delete', id]);
     expect(unsure.code).toBe(2);

@@ -115,6 +115,6 @@ describe('request limits', () => {
     ]);
     const res = await request(`${rig.url}/campaigns`, { method: 'POST', body: big.body, headers: { ...AUTH, 'content-type': big.contentType } });
     expect(res.statusCode).toBe(413);
-    expect(((await res.body.json()) as { error: string }).error).toMatch(/larger than the 1 MiB an upload may hold/);
+    expect(((await res.body.json()) as { error: { message: string } }).error.message).toMatch(/larger than the 1 MiB an upload may hold/);
   });
 });

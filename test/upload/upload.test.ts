@@ -114,15 +114,15 @@ describe('contact list upload (POST /campaigns, POST /campaigns/:id/contacts)', 
       { name: 'definition', value: playvoiceDefinition() },
     ]);
     expect(r.status).toBe(400);
-    expect(r.json.error).toMatch(/file part came before the campaign fields/);
-    expect((r.json.problems as string[]).join(' ')).toMatch(/definition came after the file part/);
+    expect((r.json.error as { message: string }).message).toMatch(/file part came before the campaign fields/);
+    expect(((r.json.error as { problems: string[] }).problems).join(' ')).toMatch(/definition came after the file part/);
     expect(await h.container.campaigns.list()).toEqual(before);
   });
 
   it('refuses a form without a file part', async () => {
     const r = await postForm(`${h.serverUrl}/campaigns`, [{ name: 'definition', value: playvoiceDefinition() }]);
     expect(r.status).toBe(400);
-    expect(r.json.error).toMatch(/no contact list/);
+    expect((r.json.error as { message: string }).message).toMatch(/no contact list/);
   });
 
   it('answers 413 for a file over the size limit, and leaves no campaign to dial', async () => {
@@ -135,7 +135,7 @@ describe('contact list upload (POST /campaigns, POST /campaigns/:id/contacts)', 
       { name: 'file', filename: 'big.csv', content: big },
     ]);
     expect(r.status).toBe(413);
-    expect(r.json.error).toMatch(/big\.csv is larger than the 4096 bytes an upload may hold/);
+    expect((r.json.error as { message: string }).message).toMatch(/big\.csv is larger than the 4096 bytes an upload may hold/);
     const created = (await h.container.campaigns.list()).filter((id) => !before.has(id));
     for (const id of created) expect((await h.container.campaigns.get(id))?.state).toBe('cancelled');
   });
@@ -146,11 +146,11 @@ describe('contact list upload (POST /campaigns, POST /campaigns/:id/contacts)', 
       { name: 'file', filename: 'a.csv', content: LIST },
     ]);
     expect(long.status).toBe(413);
-    expect(long.json.error).toMatch(/field definition is longer than the 2048 bytes/);
+    expect((long.json.error as { message: string }).message).toMatch(/field definition is longer than the 2048 bytes/);
     const many: Part[] = Array.from({ length: 6 }, (_, i) => ({ name: `param.p${i}`, value: 'v' }));
     const tooMany = await postForm(`${smallUrl}/campaigns`, [...many, { name: 'file', filename: 'a.csv', content: LIST }]);
     expect(tooMany.status).toBe(413);
-    expect(tooMany.json.error).toMatch(/more than 4 fields|more than 5 parts/);
+    expect((tooMany.json.error as { message: string }).message).toMatch(/more than 4 fields|more than 5 parts/);
   });
 
   it('answers 422 with the reason for a file that is not a list at all', async () => {
@@ -161,8 +161,8 @@ describe('contact list upload (POST /campaigns, POST /campaigns/:id/contacts)', 
       { name: 'file', filename: 'photo.csv', content: png, type: 'application/octet-stream' },
     ]);
     expect(r.status).toBe(422);
-    expect(r.json.error).toMatch(/photo\.csv/);
-    expect((r.json.problems as string[])[0]).toMatch(/^binary_file: /);
+    expect((r.json.error as { message: string }).message).toMatch(/photo\.csv/);
+    expect(((r.json.error as { problems: string[] }).problems)[0]).toMatch(/^binary_file: /);
     const created = (await h.container.campaigns.list()).filter((id) => !before.includes(id));
     for (const id of created) expect((await h.container.campaigns.get(id))?.state).toBe('cancelled');
   });
@@ -175,7 +175,7 @@ describe('contact list upload (POST /campaigns, POST /campaigns/:id/contacts)', 
       { name: 'file', filename: 'a.csv', content: LIST },
     ]);
     expect(r.status).toBe(400);
-    const problems = (r.json.problems as string[]).join('\n');
+    const problems = ((r.json.error as { problems: string[] }).problems).join('\n');
     expect(problems).toMatch(/field cps must be a number, got "fast"/);
     expect(problems).toMatch(/unknown field "colour"/);
 
@@ -184,8 +184,8 @@ describe('contact list upload (POST /campaigns, POST /campaigns/:id/contacts)', 
       { name: 'file', filename: 'a.csv', content: LIST },
     ]);
     expect(def.status).toBe(400);
-    expect(def.json.error).toBe('invalid campaign definition');
-    const list = (def.json.problems as string[]).join('\n');
+    expect((def.json.error as { message: string }).message).toBe('invalid campaign definition');
+    const list = ((def.json.error as { problems: string[] }).problems).join('\n');
     expect(list).toMatch(/window\.hours/);
     expect(list).toMatch(/voicefile/);
   });
@@ -222,7 +222,7 @@ describe('contact list upload (POST /campaigns, POST /campaigns/:id/contacts)', 
       { name: 'file', filename: 'more.csv', content: LIST },
     ]);
     expect(defHere.status).toBe(400);
-    expect((defHere.json.problems as string[])[0]).toMatch(/got cps/);
+    expect(((defHere.json.error as { problems: string[] }).problems)[0]).toMatch(/got cps/);
 
     const unknown = await postForm(`${h.serverUrl}/campaigns/zzzzzzzz/contacts`, [{ name: 'file', filename: 'x.csv', content: LIST }]);
     expect(unknown.status).toBe(404);
