@@ -27,6 +27,7 @@ import { makeContactSource, type ContactItem } from './contact-source.js';
 import { makeCallbackArchiver, type CallbackPass } from './callbacks.js';
 import { archivedAttempt, archivedContact, type ArchivedAttempt, type ArchivedCampaign, type ArchivedContact, type CampaignSummary } from './records.js';
 import type { HistoryStore } from './store.js';
+import { writeBehind } from './write-behind.js';
 
 export interface ArchiverOptions {
   /** How long a finished campaign's contacts stay in Redis once archived (AUTODIALER_REDIS_KEEP). */
@@ -35,6 +36,8 @@ export interface ArchiverOptions {
   pageSize?: number;
   /** Pages of each campaign per pass (default 20). */
   pagesPerPass?: number;
+  /** Contacts written per transaction at most, a few pages (default 2000). */
+  writeBatch?: number;
   /** Time between passes (default 1 s). */
   everyMs?: number;
   /** How long the lease lasts without renewal (default 30 s). */
@@ -87,10 +90,10 @@ export function makeArchiver(deps: {
   options: ArchiverOptions;
 }) {
   const { redis, store, now, log } = deps;
-  const o = { pageSize: 500, pagesPerPass: 20, everyMs: 1000, leaseMs: 30_000, ...deps.options };
+  const o = { pageSize: 500, pagesPerPass: 20, writeBatch: 2000, everyMs: 1000, leaseMs: 30_000, ...deps.options };
   const hk = historyKeys(deps.keys, deps.prefix);
   const source = makeContactSource({ redis, keys: deps.keys, hk, log });
-  const callbacks = makeCallbackArchiver({ redis, keys: deps.keys, hk, callbackLog: deps.callbackLog, store, log, pageSize: 1000 });
+  const callbacks = makeCallbackArchiver({ redis, keys: deps.keys, hk, callbackLog: deps.callbackLog, store, log, pageSize: 2000 });
   const events = new TypedEvents<ArchiverEvents>();
   const token = randomBytes(12).toString('hex');
   /** What was last written of each campaign's row (its summary changes as it runs). */
@@ -136,27 +139,36 @@ export function makeArchiver(deps: {
   async function sweep(c: ArchivedCampaign, m: ArchiveMarker, tally: ArchivePass): Promise<number> {
     const cid = c.record.id;
     const total = c.record.total;
-    let low = m.low;
-    let from = Math.max(m.next, low);
-    if (from >= total) from = low;
+    let from = Math.max(m.next, m.low);
+    if (from >= total) from = m.low;
+    const behind = writeBehind();
+    let batch: ContactItem[] = [];
     let row = campaignRow(c);
-    for (let p = 0; p < o.pagesPerPass && from < total; p++) {
-      const count = Math.min(o.pageSize, total - from);
-      const items = await source.page(cid, from, count, { all: false });
-      if (items.length > 0 || row.length > 0) {
+    const flush = async () => {
+      const items = batch;
+      const campaigns = row;
+      batch = [];
+      row = [];
+      await behind.push(async () => {
         const rows = rowsOf(cid, items);
-        await write(cid, { campaigns: row, ...rows });
+        await write(cid, { campaigns, ...rows });
         await source.mark(
           cid,
           items.map((i) => i.idx),
         );
         tally.contacts += rows.contacts.length;
         tally.attempts += rows.attempts.length;
-        row = [];
-      }
+      });
+    };
+    for (let p = 0; p < o.pagesPerPass && from < total; p++) {
+      const count = Math.min(o.pageSize, total - from);
+      batch.push(...(await source.page(cid, from, count, { all: false })));
       from += count;
+      if (batch.length >= o.writeBatch) await flush();
     }
-    low = await source.firstUnarchived(cid, low, total);
+    if (batch.length > 0 || row.length > 0) await flush();
+    await behind.done();
+    const low = await source.firstUnarchived(cid, m.low, total);
     await redis.hset(hk.marker(cid), 'next', String(from >= total ? low : from), 'low', String(low));
     return low;
   }
@@ -165,22 +177,43 @@ export function makeArchiver(deps: {
   async function purge(c: ArchivedCampaign, m: ArchiveMarker, tally: ArchivePass): Promise<boolean> {
     const cid = c.record.id;
     const total = c.record.total;
-    for (let from = m.purgeAt, p = 0; from < total; p++) {
-      if (p >= o.pagesPerPass) return false;
+    const behind = writeBehind();
+    let changed = false;
+    let pages: { from: number; count: number; items: ContactItem[] }[] = [];
+    const flush = async () => {
+      const these = pages;
+      pages = [];
+      await behind.push(async () => {
+        const rows = rowsOf(
+          cid,
+          these.flatMap((x) => x.items),
+        );
+        await write(cid, { campaigns: campaignRow(c), ...rows });
+        // Each page leaves only if nothing in it changed since it was read, in order.
+        for (const x of these) {
+          if (changed) return;
+          const r = await source.purge(cid, x.items, x.from + x.count, token);
+          if (r !== 'ok') {
+            changed = true;
+            log.info({ campaignId: cid, from: x.from, reason: r }, 'contacts changed while leaving Redis: read again at the next pass');
+            return;
+          }
+          log.debug({ campaignId: cid, from: x.from, to: x.from + x.count }, 'contacts left Redis');
+        }
+        tally.contacts += rows.contacts.length;
+        tally.attempts += rows.attempts.length;
+      });
+    };
+    let from = m.purgeAt;
+    for (let p = 0; p < o.pagesPerPass && from < total && !changed; p++) {
       const count = Math.min(o.pageSize, total - from);
-      const items = await source.page(cid, from, count, { all: true });
-      const rows = rowsOf(cid, items);
-      await write(cid, { campaigns: campaignRow(c), ...rows });
-      const r = await source.purge(cid, items, from + count, token);
-      if (r !== 'ok') {
-        log.info({ campaignId: cid, from, reason: r }, 'contacts changed while leaving Redis: read again at the next pass');
-        return false;
-      }
-      log.debug({ campaignId: cid, from, to: from + count }, 'contacts left Redis');
-      tally.contacts += rows.contacts.length;
-      tally.attempts += rows.attempts.length;
+      pages.push({ from, count, items: await source.page(cid, from, count, { all: true }) });
       from += count;
+      if (pages.reduce((n, x) => n + x.count, 0) >= o.writeBatch) await flush();
     }
+    if (pages.length > 0) await flush();
+    await behind.done();
+    if (changed || from < total) return false;
     const keys = await deps.shrink(cid);
     const at = now();
     await redis.multi().hset(hk.marker(cid), 'purgedAt', String(at), 'purgeAt', String(total)).hdel(hk.marker(cid), 'purgeNow').sadd(hk.done, cid).exec();

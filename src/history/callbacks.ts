@@ -17,6 +17,7 @@ import { callbackLogKeys, type CallbackLog, type RecordedResult, type StoredCall
 import { luaScript, runScript } from '../infra/lua.js';
 import type { HistoryKeys } from './keys.js';
 import { archivedCallback, type ArchivedCallback } from './records.js';
+import { writeBehind } from './write-behind.js';
 import type { HistoryStore } from './store.js';
 
 /** How long a result that found no attempt (or an unreadable entry) stays in Redis once written. */
@@ -125,8 +126,10 @@ export function makeCallbackArchiver(deps: {
   /** Archives entries after the cursor at `cursorKey`, up to `upTo` (inclusive), moving the cursor; pending ones are remembered. */
   async function fromCursor(cursorKey: string, upTo: string, now: number, maxPages: number): Promise<{ archived: number; removed: number }> {
     const total = { archived: 0, removed: 0 };
+    // The next page is read while this one is written.
+    const behind = writeBehind();
+    let cursor = await redis.get(cursorKey);
     for (let p = 0; p < maxPages; p++) {
-      const cursor = await redis.get(cursorKey);
       const entries = await redis.xrange(lk.log, cursor ? `(${cursor}` : '-', upTo, 'COUNT', pageSize);
       if (entries.length === 0) break;
       const cbs = entries.map(([id, fields]) => entryOf(id, fields));
@@ -134,12 +137,16 @@ export function makeCallbackArchiver(deps: {
       const rows: ArchivedCallback[] = [];
       const wait: { id: string; ms: number }[] = [];
       cbs.forEach((cb, i) => (pending[i] ? wait.push({ id: cb.id, ms: cb.receivedAt }) : rows.push(archivedCallback(cb, settled[i] ?? null))));
-      await written(rows);
-      const remove = rows.filter((r) => removable(r, now)).map((r) => r.id);
-      total.removed += await afterWrite(cursorKey, entries[entries.length - 1]![0], wait, [], remove);
-      total.archived += rows.length;
+      const last = entries[entries.length - 1]![0];
+      cursor = last;
+      await behind.push(async () => {
+        await written(rows);
+        total.removed += await afterWrite(cursorKey, last, wait, [], rows.filter((r) => removable(r, now)).map((r) => r.id));
+        total.archived += rows.length;
+      });
       if (entries.length < pageSize) break;
     }
+    await behind.done();
     return total;
   }
 

@@ -145,11 +145,19 @@ function campaignFromRow(r: Record<string, unknown>): ArchivedCampaign {
 export function makePgHistoryStore(db: HistoryDatabase) {
   const { pool } = db;
 
+  /** Connections whose temporary tables are made (once per connection; emptied at each commit). */
+  const prepared = new WeakSet<PoolClient>();
   async function tempTables(client: PoolClient): Promise<void> {
-    // Made once per connection; emptied at each commit.
-    for (const [tmp, table] of [['h_contacts', 'contacts'], ['h_attempts', 'attempts'], ['h_callbacks', 'callbacks']] as const) {
-      await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${tmp} (LIKE ${S}.${table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`);
-    }
+    if (prepared.has(client)) return;
+    await client.query(
+      [
+        'SET client_min_messages = warning',
+        ...[['h_contacts', 'contacts'], ['h_attempts', 'attempts'], ['h_callbacks', 'callbacks']].map(
+          ([tmp, table]) => `CREATE TEMP TABLE IF NOT EXISTS ${tmp} (LIKE ${S}.${table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`,
+        ),
+      ].join(';\n'),
+    );
+    prepared.add(client);
   }
 
   /** Writes a batch in one transaction; written again, it changes nothing. */
@@ -158,7 +166,6 @@ export function makePgHistoryStore(db: HistoryDatabase) {
     const counts: WriteCounts = { contacts: 0, attempts: 0, callbacks: 0 };
     const client = await pool.connect();
     try {
-      await client.query('SET client_min_messages = warning');
       await tempTables(client);
       await client.query('BEGIN');
       for (const c of lastByKey(batch.campaigns ?? [], (c) => c.record.id)) await client.query(UPSERT_CAMPAIGN, campaignParams(c));

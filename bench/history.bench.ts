@@ -1,0 +1,273 @@
+/**
+ * Archive throughput: a finished campaign of 100,000 contacts (one answered
+ * or missed call each, its CDR received and correlated) moved from Redis to
+ * PostgreSQL by the archiver, against a raw COPY of the same rows into the
+ * same PostgreSQL in the same run (the ceiling: no Redis read, no idempotent
+ * insert). Target: the archiver at ≥ 50 % of the raw COPY's rows per second.
+ * Then the campaign leaves Redis (its contacts written again, changes only,
+ * and removed page by page) and what stays in Redis per contact is measured.
+ *
+ * `HISTORY_BENCH_CONTACTS` makes it smaller for a quick look;
+ * `HISTORY_BENCH_PG` is the server's maintenance database (default
+ * postgres://postgres@127.0.0.1:5432/postgres): the bench makes two databases
+ * there and drops them.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Readable } from 'node:stream';
+import pLimit from 'p-limit';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../src/config.js';
+import { createContainer, type Container } from '../src/app/container.js';
+import { createLogger } from '../src/infra/logger.js';
+import type { ProviderAdapter } from '../src/providers/types.js';
+import type { ProviderFamily } from '../src/domain/types.js';
+import { openHistoryDatabase } from '../src/history/pg.js';
+import { copyInto } from '../src/history/copy.js';
+import { makeContactSource } from '../src/history/contact-source.js';
+import { historyKeys } from '../src/history/keys.js';
+import { ATTEMPT_COLUMNS, CALLBACK_COLUMNS, CONTACT_COLUMNS, archivedAttempt, archivedCallback, archivedContact, attemptLine, callbackLine, contactLine } from '../src/history/records.js';
+import { HISTORY_SCHEMA } from '../src/history/migrate.js';
+import { sipcallCdr } from '../test/callbacks/support.js';
+import { benchPrefix, cleanPrefix, mb, peakRss, rate, REDIS_URL, report } from './support.js';
+
+const N = Number(process.env.HISTORY_BENCH_CONTACTS ?? 100_000);
+const PG_ADMIN = process.env.HISTORY_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const TARGET_SHARE = 0.5;
+const TARGET_SUMMARY_BYTES = 50;
+const OUTCOMES = ['answered', 'answered', 'no_answer', 'busy', 'failed'] as const;
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+async function database(name: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const admin = new pg.Client({ connectionString: PG_ADMIN });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(PG_ADMIN);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const a = new pg.Client({ connectionString: PG_ADMIN });
+      await a.connect();
+      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await a.end();
+    },
+  };
+}
+
+/** A finished campaign of `n` contacts: each begun, accepted, and ended by its CDR (received and correlated in this process). */
+async function finishedCampaign(c: Container, n: number): Promise<string> {
+  const def = c.definition({
+    action: 'playvoice',
+    params: { voicetype: '2', voicefile: 'http://example.invalid/promo.mp3', chengshudu: '1', userid: '1@extGroup-1' },
+    maxAttempts: 1,
+    resultTimeout: '1h',
+    ingest: { numberFormat: 'as_written' },
+  });
+  const csv = ['phone,name,memberid', ...Array.from({ length: n }, (_, i) => `138${String(i).padStart(8, '0')},Contact ${i},m${i}`)].join('\n');
+  const { id: cid } = await c.createCampaign(def, Readable.from([Buffer.from(csv)]), 'history.csv');
+  const campaign = await c.cache.get(cid);
+  if (!campaign) throw new Error('campaign vanished');
+  const limit = pLimit(128);
+  const at = Date.now() - 60_000;
+  for (;;) {
+    const taken = await c.contacts.takeDue(cid, Date.now(), 5000);
+    if (taken.length === 0) break;
+    await Promise.all(
+      taken.map((t) =>
+        limit(async () => {
+          const begun = await c.service.begin(campaign, t.idx, t.attempt, t.row.d ?? '');
+          if (begun.result !== 'began') throw new Error(`attempt ${begun.id} not begun: ${begun.result}`);
+          await c.service.dialResult(begun.id, 'sipcall', { kind: 'accepted', providerCallId: null, detail: 'bench' });
+          const outcome = OUTCOMES[t.idx % OUTCOMES.length]!;
+          const cdr = sipcallCdr({ customuuid: begun.id, uuid: `hist-${t.idx.toString(16).padStart(8, '0')}`, destnumber: t.row.d ?? '', outcome, at });
+          await c.receiver.accept({ kind: 'sipcall-cdr', receivedAt: Date.now(), remoteIp: '127.0.0.1', contentType: 'application/json', body: JSON.stringify(cdr) });
+        }),
+      ),
+    );
+  }
+  await c.receiver.idle();
+  const state = (await c.campaigns.get(cid))?.state;
+  if (state !== 'completed') throw new Error(`campaign ${cid} is ${state}, not completed`);
+  return cid;
+}
+
+/** The campaign's rows as the archiver writes them, read from Redis (not timed): the raw COPY's input. */
+async function rowsOf(c: Container, cid: string): Promise<Rows> {
+  const source = makeContactSource({ redis: c.redis, keys: c.keys, hk: historyKeys(c.keys, c.config.prefix), log: c.log });
+  const out = { contacts: [] as string[], attempts: [] as string[], callbacks: [] as string[] };
+  for (let from = 0; from < N; from += 1000) {
+    for (const it of await source.page(cid, from, Math.min(1000, N - from), { all: true })) {
+      const last = it.attempts.find((a) => a.id === it.state.a)?.a ?? null;
+      out.contacts.push(contactLine(archivedContact(cid, it.idx, it.row, it.state, last)));
+      for (const a of it.attempts) if (a.a) out.attempts.push(attemptLine(archivedAttempt(a.a, it.row?.e ?? null)));
+    }
+  }
+  for await (const cb of c.callbackLog.read({ pageSize: 1000 })) {
+    const [settled = null] = await c.callbackLog.results([cb.id]);
+    out.callbacks.push(callbackLine(archivedCallback(cb, settled)));
+  }
+  return out;
+}
+
+type Rows = { contacts: string[]; attempts: string[]; callbacks: string[] };
+
+/** The rows kept in files between the runs, so that the archiver runs beside a heap of its own size. */
+function saveRows(dir: string, rows: Rows): void {
+  for (const [name, lines] of Object.entries(rows)) writeFileSync(join(dir, name), lines.join(''));
+}
+
+function loadRows(dir: string): Rows {
+  const lines = (name: string) => readFileSync(join(dir, name), 'utf8').split(/(?<=\n)/).filter((l) => l !== '');
+  return { contacts: lines('contacts'), attempts: lines('attempts'), callbacks: lines('callbacks') };
+}
+
+/** A full garbage collection, so that what the setup left does not count against the archiver. */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
+
+/** A raw COPY of the rows into empty tables of the same schema (indexes included), in one transaction; returns ms. */
+async function rawCopy(url: string, dir: string): Promise<number> {
+  const rows = loadRows(dir);
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  const client = await pool.connect();
+  try {
+    await client.query(`TRUNCATE ${HISTORY_SCHEMA}.contacts, ${HISTORY_SCHEMA}.attempts, ${HISTORY_SCHEMA}.callbacks`);
+    await client.query('CHECKPOINT');
+    const started = performance.now();
+    await client.query('BEGIN');
+    await copyInto(client, `${HISTORY_SCHEMA}.contacts`, CONTACT_COLUMNS, rows.contacts);
+    await copyInto(client, `${HISTORY_SCHEMA}.attempts`, ATTEMPT_COLUMNS, rows.attempts);
+    await copyInto(client, `${HISTORY_SCHEMA}.callbacks`, CALLBACK_COLUMNS, rows.callbacks);
+    await client.query('COMMIT');
+    return performance.now() - started;
+  } finally {
+    client.release();
+    await pool.end();
+  }
+}
+
+/** Runs archiver passes until `done`; returns ms. */
+async function passesUntil(c: Container, done: () => Promise<boolean>): Promise<{ ms: number; passes: number }> {
+  const started = performance.now();
+  let passes = 0;
+  while (!(await done())) {
+    await c.history.archiver!.pass();
+    if (++passes > 100_000) throw new Error('the archiver does not get there');
+  }
+  return { ms: performance.now() - started, passes };
+}
+
+async function campaignBytes(redis: Redis, pattern: string): Promise<number> {
+  let cursor = '0';
+  let bytes = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    for (const k of keys) bytes += (await redis.memory('USAGE', k, 'SAMPLES', 0)) ?? 0;
+  } while (cursor !== '0');
+  return bytes;
+}
+
+async function main(): Promise<void> {
+  const tag = randomBytes(3).toString('hex');
+  const [history, raw] = await Promise.all([database(`adbench_history_${tag}`), database(`adbench_history_raw_${tag}`)]);
+  const prefix = benchPrefix('history');
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const config = loadConfig(
+    {
+      REDIS_URL,
+      AUTODIALER_PREFIX: prefix,
+      SIPCALL_API_URL: 'http://127.0.0.1:1',
+      SIPCALL_TOKEN: '0123456789abcdef0123456789abcdef',
+      SIPCALL_TIMEZONE: 'Asia/Shanghai',
+      DATABASE_URL: history.url,
+      AUTODIALER_REDIS_KEEP: '1h',
+      LOG_LEVEL: 'silent',
+    },
+    null,
+  );
+  const c = await createContainer(config, { redis, providers: new Map<ProviderFamily, ProviderAdapter>(), log: createLogger({ level: 'silent' }) });
+  const rawDb = openHistoryDatabase(raw.url, c.log);
+  const dir = mkdtempSync(join(tmpdir(), 'history-bench-'));
+  try {
+    await Promise.all([c.history.store!.ready(), rawDb.ready()]);
+    await rawDb.close();
+    const setupStarted = performance.now();
+    const cid = await finishedCampaign(c, N);
+    let rows: Rows | null = await rowsOf(c, cid);
+    const expected = { contacts: rows.contacts.length, attempts: rows.attempts.length, callbacks: rows.callbacks.length };
+    const total = expected.contacts + expected.attempts + expected.callbacks;
+    const bytes = [...rows.contacts, ...rows.attempts, ...rows.callbacks].reduce((s, l) => s + Buffer.byteLength(l), 0);
+    saveRows(dir, rows);
+    rows = null;
+    const setupMs = performance.now() - setupStarted;
+    const beforeBytes = await campaignBytes(redis, `${prefix}:cmp:${cid}*`);
+
+    // The ceiling before and after the archiver's run, so that a machine's changing load falls on both.
+    const rawBefore = await rawCopy(raw.url, dir);
+    collectGarbage();
+    const rss = peakRss();
+    const hk = historyKeys(c.keys, prefix);
+    const archived = await passesUntil(c, async () => (await redis.hget(hk.marker(cid), 'archivedAt')) !== null && (await c.callbackLog.length()) === 0);
+    const archivedRss = rss.stop();
+    const rawAfter = await rawCopy(raw.url, dir);
+    const counts = await c.history.store!.counts(cid);
+    if (counts.contacts !== expected.contacts || counts.attempts !== expected.attempts || counts.callbacks !== expected.callbacks) {
+      throw new Error(`archived ${JSON.stringify(counts)}, expected ${JSON.stringify(expected)}`);
+    }
+
+    // Leaving Redis: the keep has passed.
+    await c.history.archiver!.requestPurge(cid);
+    const purged = await passesUntil(c, () => c.history.archiver!.purged(cid));
+    const afterBytes = await campaignBytes(redis, `${prefix}:cmp:${cid}*`);
+    const attemptsLeft = await campaignBytes(redis, `${prefix}:att:${cid}-*`);
+
+    const rawMs = (rawBefore + rawAfter) / 2;
+    const rawRate = rate(total, rawMs);
+    const archiveRate = rate(total, archived.ms);
+    const share = archiveRate / rawRate;
+    const perContact = (afterBytes + attemptsLeft) / N;
+    const verdict = (ok: boolean) => (ok ? 'met' : '**MISSED**');
+    report(
+      'history',
+      [
+        '## History: archive throughput',
+        '',
+        `A finished PlayVoice campaign of ${fmt(N)} contacts, each with one call ended by its CDR (received and correlated), moved from Redis to PostgreSQL 15 on the same machine: ${fmt(expected.contacts)} contacts, ${fmt(expected.attempts)} attempts, ${fmt(expected.callbacks)} raw callbacks (${fmt(total)} rows, ${mb(bytes)} of COPY text).`,
+        'Ceiling: a raw COPY of the same rows (as the archiver writes them) into empty tables of the same schema and indexes, one transaction, mean of one run before the archiver and one after.',
+        "The archiver: its passes as shipped (pages of 500 contacts, callbacks 1,000 at a time), each batch read from Redis, COPYed into temporary tables and inserted with ON CONFLICT (so writing it again changes nothing), then marked in Redis; the callbacks tied to an attempt leave Redis once written.",
+        `Setup (import, dial, ${fmt(N)} CDRs, reading the rows) is not timed: ${secs(setupMs)}.`,
+        '',
+        '| measure | value | target | verdict |',
+        '| --- | --- | --- | --- |',
+        `| raw COPY (ceiling): before / after the archiver | ${fmt(rawRate)} rows/s (${secs(rawBefore)} / ${secs(rawAfter)}) | — | ceiling |`,
+        `| archiver: callbacks, contacts and attempts to PostgreSQL | **${fmt(archiveRate)} rows/s** (${secs(archived.ms)}, ${archived.passes} passes; ${fmt(rate(N, archived.ms))} contacts/s) | — | — |`,
+        `| archiver / raw COPY | **${Math.round(share * 100)} %** | ≥ ${TARGET_SHARE * 100} % | ${verdict(share >= TARGET_SHARE)} |`,
+        `| leaving Redis once the keep has passed (written again, changes only, and removed page by page) | ${fmt(rate(N, purged.ms))} contacts/s (${secs(purged.ms)}) | — | — |`,
+        `| Redis held by the campaign: before archiving / once it left | ${fmt(Math.round(beforeBytes / N))} / **${perContact.toFixed(1)} B per contact** (the summary: record, counts, sums, counters) | ≤ ${TARGET_SUMMARY_BYTES} B | ${verdict(perContact <= TARGET_SUMMARY_BYTES)} |`,
+        `| peak RSS of the process while it archived | ${mb(archivedRss)} | — | — |`,
+        '',
+        `Every row once in PostgreSQL: ${fmt(counts.contacts)} contacts, ${fmt(counts.attempts)} attempts, ${fmt(counts.callbacks)} callbacks.`,
+      ].join('\n'),
+    );
+  } finally {
+    await c.close(0);
+    await cleanPrefix(redis, prefix);
+    redis.disconnect();
+    await Promise.all([history.drop(), raw.drop()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
