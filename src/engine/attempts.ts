@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { AttemptOutcome, CallResult, ProviderFamily } from '../domain/types.js';
 import type { DialOutcome } from '../providers/types.js';
 import type { Pacer } from '../pacing/types.js';
-import { createdAttempt, type AttemptFields, type AttemptIndex, type BeginGuard, type BeginRefusal } from '../store/attempts.js';
+import { createdAttempt, type AttemptFields, type StoredAttempt, type AttemptIndex, type BeginGuard, type BeginRefusal } from '../store/attempts.js';
 import { encodeContactState, type ContactState } from '../store/contacts.js';
 import type { ResolvedCampaign } from '../campaign/runtime.js';
 import { attemptId, parseAttemptId } from '../store/ids.js';
@@ -52,6 +52,11 @@ function makeWrittenMemo(max: number) {
       return ctx;
     },
   };
+}
+
+/** What the metrics of a final attempt need: its provider and when it was dialed (any process may see its end). */
+function dialFacts(a: StoredAttempt): { family: string; dialedAt?: number } {
+  return a.dialingAt !== null ? { family: a.family, dialedAt: a.dialingAt } : { family: a.family };
 }
 
 export function makeAttemptService(deps: AttemptServiceDeps) {
@@ -196,7 +201,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
           const r = await finalizeContact(ctx, 'rejected', { ...changedFields(a, step.record), error: `rejected: ${outcome.reason}` }, true, { release: true });
           if (r !== 'conflict') {
             await releaseAfter(family, a.cid, id);
-            events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome: 'rejected', late: false, source: 'dial' });
+            events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome: 'rejected', late: false, source: 'dial', ...dialFacts(a) });
           }
           return r === 'conflict' ? RETRY : 'done';
         }
@@ -255,7 +260,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
           const r = await finalizeContact(ctx, res.outcome, fields, true, { stats: resultStats(res), release: true, index });
           if (r === 'conflict') return RETRY;
           await releaseAfter(family, a.cid, id);
-          events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome: res.outcome, late: false, source: 'callback' });
+          events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome: res.outcome, late: false, source: 'callback', ...dialFacts(a) });
           return 'final';
         }
         case 'late_correction': {
@@ -391,7 +396,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       const r = await finalizeContact(ctx, outcome, { ...changedFields(a, step.record), outcome, error }, true, { release: true });
       if (r === 'conflict') return RETRY;
       await releaseAfter(a.family, a.cid, id);
-      events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome, late: false, source: 'deadline' });
+      events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome, late: false, source: 'deadline', ...dialFacts(a) });
       return outcome;
     });
   }
