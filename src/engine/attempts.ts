@@ -130,6 +130,10 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
     const ref = parseAttemptId(id);
     if (!ref) throw new Error(`not an attempt id: ${id}`);
     const t = now();
+    // "Too fast": the account slows down once per answer, before anything else (a compare-and-set that runs
+    // again must not count the same refusal twice).
+    if (outcome.kind === 'rejected' && outcome.tooFast) await pacer.penalize(family, null);
+    else if (outcome.kind === 'transient' && outcome.httpStatus === 429) await pacer.penalize(family, outcome.retryAfterMs);
     // The first try starts from what begin wrote (no read); a conflict reads again.
     let known = written.take(id);
     await casLoop('dialResult', async () => {
@@ -191,7 +195,6 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         }
         case 'rejected': {
           if (outcome.tooFast) {
-            await pacer.penalize(family, null);
             const r = await finalizeContact(ctx, 'failed', { ...changedFields(a, step.record), error: `too fast: ${outcome.reason}` }, false, {
               notSent: true,
               dueOverride: 2_000,
@@ -210,7 +213,6 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
         case 'transient': {
           const reason = `${outcome.kind}: ${outcome.reason}`;
           const retryAfter = outcome.kind === 'transient' ? outcome.retryAfterMs : null;
-          if (outcome.kind === 'transient' && outcome.httpStatus === 429) await pacer.penalize(family, retryAfter);
           const r = await finalizeContact(ctx, 'failed', { ...changedFields(a, step.record), error: reason }, false, {
             notSent: true,
             release: true,

@@ -75,8 +75,7 @@ export function makePaceGatherer(deps: {
     ]);
     const { window, zone } = resolveCampaign(record);
     const open = isCallable(window, zone, nowMs);
-    // The pacer's own word on a back-off in force, where its effective rate gives one.
-    const backingOff = (effective as { backingOff?: unknown }).backingOff;
+
     // Not final, not in the due set, holding no channel: in the dial queue or in a worker's hands.
     const queued = Math.max(0, record.total - counts.final - due.due - due.feeding - inFlight.campaign);
     const facts: PaceFacts = {
@@ -93,7 +92,7 @@ export function makePaceGatherer(deps: {
         inUse: inFlight.account,
         effectiveCps: effective.effectiveCps,
         blockedForMs: effective.blockedForMs,
-        ...(typeof backingOff === 'boolean' ? { backoffActive: backingOff } : {}),
+        backoffActive: effective.backingOff,
         others: sharing.filter((c) => c.campaignId !== id).map((c) => c.cps),
       },
       work: { waiting: due.ready + due.feeding + queued, scheduled: due.due - due.ready, nextDueAt: due.nextDueAt, frequencyCapped: capped },
