@@ -24,7 +24,15 @@ describe('429 back-off against a provider that accepts fewer calls per second th
     const def = h.container.definition({ action: 'playvoice', params, cps: 25, maxConcurrent: 0, maxAttempts: 1 });
     const numbers = Array.from({ length: CONTACTS }, (_, i) => String(13700000000 + i));
     const { id } = await h.container.createCampaign(def, csvSource(['phone', ...numbers].join('\n')), 'settle.csv');
-    await completed(h, id);
+    // Meanwhile the campaign's status says what holds it: the provider's 429 back-off (asked for 25/s, gets about 8).
+    const held: string[] = [];
+    const watch = setInterval(() => {
+      void h.container.status(id).then((s) => {
+        if (s?.state === 'running') held.push(s.heldBy.kind);
+      });
+    }, 500);
+    await completed(h, id).finally(() => clearInterval(watch));
+    expect(held.filter((k) => k === 'backoff').length).toBeGreaterThan(held.length / 2);
 
     const stats = h.sim.stats();
     const ledger = h.sim.ledger().filter((e) => e.family === 'sipcall');
