@@ -1,9 +1,10 @@
 /**
  * `npm run soak -- --minutes N [--cps R] [--workers W] [--campaign-seconds S]
- * [--sample-seconds T] [--no-record] [--json FILE]`: the soak
+ * [--sample-seconds T] [--no-record] [--json FILE]`, or `--report FILE`: the soak
  * (scripts/soak-run.ts). Prints a line a minute and a report; writes the
  * report to bench/results/soak.md and its section of bench/RESULTS.md
- * (unless --no-record), the raw figures to FILE with --json. Exits 1 when a
+ * (unless --no-record), the raw figures to FILE with --json; --report FILE
+ * writes out such figures again without a run. Exits 1 when a
  * key was left behind or a baseline key grew, a campaign did not finish, a
  * process failed or logged an error, or a live heap grew.
  */
@@ -14,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { runSoak, DEFAULT_SOAK, type SoakResult } from './soak-run.js';
 import { byShape } from './soak-keys.js';
 
-const USAGE = 'usage: npm run soak -- --minutes N [--cps R] [--workers W] [--campaign-seconds S] [--sample-seconds T] [--no-record] [--json FILE]';
+const USAGE = 'usage: npm run soak -- --minutes N [--cps R] [--workers W] [--campaign-seconds S] [--sample-seconds T] [--no-record] [--json FILE], or --report FILE';
 
 function positive(name: string, raw: string | undefined, fallback: number | null, integer: boolean): number {
   if (raw === undefined) {
@@ -87,7 +88,7 @@ function recordInResults(path: string, section: string): void {
   writeFileSync(path, `${text.slice(0, start)}${section}\n${next < 0 ? '' : `\n${text.slice(end)}`}`);
 }
 
-async function main(): Promise<void> {
+function flags() {
   const { values } = parseArgs({
     options: {
       minutes: { type: 'string' },
@@ -97,12 +98,18 @@ async function main(): Promise<void> {
       'sample-seconds': { type: 'string' },
       'no-record': { type: 'boolean', default: false },
       json: { type: 'string' },
+      report: { type: 'string' },
     },
     strict: true,
   });
-  const minutes = positive('minutes', values.minutes, null, false);
-  const result = await runSoak({
-    minutes,
+  return values;
+}
+
+type Flags = ReturnType<typeof flags>;
+
+function run(values: Flags): Promise<SoakResult> {
+  return runSoak({
+    minutes: positive('minutes', values.minutes, null, false),
     cps: positive('cps', values.cps, DEFAULT_SOAK.cps, false),
     workers: positive('workers', values.workers, DEFAULT_SOAK.workers, true),
     campaignSeconds: positive('campaign-seconds', values['campaign-seconds'], DEFAULT_SOAK.campaignSeconds, false),
@@ -110,7 +117,13 @@ async function main(): Promise<void> {
     drainTimeoutMs: DEFAULT_SOAK.drainTimeoutMs,
     log: (line) => process.stdout.write(`${line}\n`),
   });
-  if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 1));
+}
+
+async function main(): Promise<void> {
+  const values = flags();
+  // --report FILE: the figures of an earlier run (written with --json), written out again.
+  const result: SoakResult = values.report ? (JSON.parse(readFileSync(values.report, 'utf8')) as SoakResult) : await run(values);
+  if (values.json && !values.report) writeFileSync(values.json, JSON.stringify(result, null, 1));
   const md = soakMarkdown(result);
   process.stdout.write(`\n${md}\n`);
   for (const p of result.processes.filter((x) => x.errors > 0 || x.code !== 0)) {
