@@ -1,7 +1,8 @@
 /**
  * `npm run bench [name …]`: runs each bench/<name>.bench.ts in its own
  * process (so memory figures are its own), prints their reports, and
- * rewrites bench/RESULTS.md from the sections they wrote to bench/results/.
+ * rewrites bench/RESULTS.md from the sections they wrote to bench/results/
+ * (and the soak's, bench/results/soak.md, when `npm run soak` wrote one).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -39,7 +40,9 @@ for (const name of names) {
   }
 }
 
-const sections = all
+/** Sections that other scripts write (`npm run soak`): kept when the benchmarks rewrite RESULTS.md. */
+const written = ['soak'];
+const sections = [...all, ...written]
   .map((n) => join(dir, 'results', `${n}.md`))
   .filter((p) => existsSync(p))
   .map((p) => readFileSync(p, 'utf8').trim());
