@@ -107,7 +107,8 @@ async function main(): Promise<void> {
     });
     const { id } = await c.createCampaign(def, contactsCsv(CONTACTS), 'dispatch.csv');
     const worker = spawnWorker({
-      env: workerEnv({ redisUrl: REDIS_URL, prefix, sipcallUrl: sim.url, token: DEFAULT_TOKEN }),
+      // No account limit either (the built-in default is 10 calls/s): the worker's own ceiling is measured.
+      env: workerEnv({ redisUrl: REDIS_URL, prefix, sipcallUrl: sim.url, token: DEFAULT_TOKEN, extra: { SIPCALL_MAX_CPS: '0' } }),
       concurrency: CONCURRENCY,
       feedEveryMs: 100,
       graceMs: 5_000,

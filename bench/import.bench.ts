@@ -6,19 +6,24 @@
  *       flight (the queueing ceiling),
  *   (c) our import through container.createCampaign (rows/s, peak RSS),
  *   (d) Redis memory per contact waiting to be dialed.
- * Targets: peak RSS < 250 MB, import ≥ 70% of the addBulk ceiling,
+ *   (e) `autodialer campaign create` of the same file: the compiled CLI
+ *       (this tree's sources built apart, in the benchmark's own folder),
+ *       its peak RSS as /usr/bin/time -v reports it, its rows/s.
+ * Targets: the CLI's peak RSS < 150 MB, import (in this process and through
+ * the CLI) ≥ 100% of the addBulk ceiling, in-process peak RSS < 250 MB,
  * ≤ 300 bytes per waiting contact.
  *
  * `IMPORT_BENCH_ROWS` makes the file smaller for a quick look (the report
  * says how many rows it used).
  */
-import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { once } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { parse } from 'csv-parse';
 import { Redis } from 'ioredis';
@@ -33,8 +38,17 @@ const ROWS = Number(process.env.IMPORT_BENCH_ROWS ?? 1_000_000);
 const ADD_BULK_BATCH = 1000;
 const ADD_BULK_IN_FLIGHT = 3;
 const TARGET_RSS = 250 * 2 ** 20;
-const TARGET_SHARE = 0.7;
+const TARGET_CLI_RSS = 150 * 2 ** 20;
+const TARGET_SHARE = 1.0;
 const TARGET_BYTES = 300;
+const ROOT = resolve(import.meta.dirname, '..');
+const DEFINITION = {
+  action: 'playvoice',
+  params: { voicetype: '2', voicefile: 'http://example.invalid/promo.mp3', chengshudu: '1', userid: '1@extGroup-1' },
+  cps: 100,
+  ingest: { region: 'CN', numberFormat: 'e164' },
+  window: { timezoneColumn: 'timezone' },
+};
 
 const ZONES = ['Asia/Shanghai', 'Asia/Shanghai', 'Asia/Shanghai', 'Asia/Urumqi', ''];
 
@@ -179,13 +193,7 @@ async function ourImport(path: string) {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const c = await createContainer(config, { redis, providers: new Map<ProviderFamily, ProviderAdapter>(), log: createLogger({ level: 'warn' }) });
   try {
-    const def = c.definition({
-      action: 'playvoice',
-      params: { voicetype: '2', voicefile: 'http://example.invalid/promo.mp3', chengshudu: '1', userid: '1@extGroup-1' },
-      cps: 100,
-      ingest: { region: 'CN', numberFormat: 'e164' },
-      window: { timezoneColumn: 'timezone' },
-    });
+    const def = c.definition(DEFINITION);
     collectGarbage();
     const rssBefore = process.memoryUsage.rss();
     const memBefore = await usedMemory(redis);
@@ -204,6 +212,58 @@ async function ourImport(path: string) {
   } catch (err) {
     await c.close(0);
     throw err;
+  }
+}
+
+/**
+ * The CLI as installed: this tree's sources compiled (tsconfig.build.json)
+ * into `dir`, beside a package.json, a link to node_modules and
+ * bin/autodialer.js, which runs dist/ there (no src/ beside it).
+ */
+async function buildCli(dir: string): Promise<string> {
+  await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(dir, 'dist')]).catch((err: { stdout?: string }) => {
+    // Type errors elsewhere in the tree still emit the JavaScript; a missing entry point is what matters.
+    if (!existsSync(join(dir, 'dist', 'cli', 'main.js'))) throw new Error(`building the CLI failed: ${err.stdout ?? String(err)}`);
+  });
+  mkdirSync(join(dir, 'bin'), { recursive: true });
+  copyFileSync(join(ROOT, 'bin', 'autodialer.js'), join(dir, 'bin', 'autodialer.js'));
+  copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  return join(dir, 'bin', 'autodialer.js');
+}
+
+/** `autodialer campaign create <path>` under /usr/bin/time -v: its peak RSS (bytes) and wall time. */
+async function cliImport(bin: string, path: string, dir: string): Promise<{ peak: number; ms: number; id: string } | { skipped: string }> {
+  if (!existsSync('/usr/bin/time')) return { skipped: '/usr/bin/time is not installed (apt-get install time)' };
+  const prefix = benchPrefix('import-cli');
+  const definition = join(dir, 'definition.json');
+  writeFileSync(definition, JSON.stringify(DEFINITION));
+  const env = {
+    ...process.env,
+    REDIS_URL,
+    AUTODIALER_PREFIX: prefix,
+    SIPCALL_API_URL: 'http://127.0.0.1:1',
+    SIPCALL_TOKEN: '0123456789abcdef0123456789abcdef',
+    SIPCALL_TIMEZONE: 'Asia/Shanghai',
+    LOG_LEVEL: 'warn',
+    AUTODIALER_DEV: '0',
+  };
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  try {
+    const started = performance.now();
+    const child = spawn('/usr/bin/time', ['-v', process.execPath, bin, 'campaign', 'create', path, '--definition', definition], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    const ms = performance.now() - started;
+    if (code !== 0) throw new Error(`campaign create failed (exit ${code}): ${err.slice(-800)}`);
+    const kb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(err)?.[1] ?? NaN);
+    return { peak: kb * 1024, ms, id: out.trim().split('\n')[0] ?? '' };
+  } finally {
+    await cleanPrefix(redis, prefix);
+    redis.disconnect();
   }
 }
 
@@ -238,9 +298,20 @@ async function main(): Promise<void> {
     const bulkRate = rate(bulk.jobs, bulk.ms);
     process.stdout.write(`addBulk: ${int(bulkRate)} jobs/s\n`);
 
+    // (e) The compiled CLI, in a process of its own; and the same command on a list of 1,000 rows: what the CLI holds to start with.
+    const bin = await buildCli(join(dir, 'cli'));
+    const small = join(dir, 'small.csv');
+    await writeList(small, 1000);
+    const start = await cliImport(bin, small, dir);
+    const cli = await cliImport(bin, path, dir);
+    const cliRate = 'skipped' in cli ? null : rate(ROWS, cli.ms);
+    if (!('skipped' in cli)) process.stdout.write(`campaign create (CLI): ${int(cliRate ?? 0)} rows/s, peak RSS ${mb(cli.peak)}\n`);
+    const cliRssOk = 'skipped' in cli ? false : cli.peak < TARGET_CLI_RSS;
+    const cliShareOk = cliRate !== null && cliRate / bulkRate >= TARGET_SHARE;
+
     const share = importRate / bulkRate;
-    const rssOk = imp.peak < TARGET_RSS;
-    const shareOk = share >= TARGET_SHARE;
+    const rssOk = imp.peak < TARGET_RSS && cliRssOk;
+    const shareOk = share >= TARGET_SHARE && cliShareOk;
     const bytesOk = perContactDelta <= TARGET_BYTES && perContactKeys <= TARGET_BYTES;
     const s = imp.summary;
     const md = [
@@ -253,10 +324,18 @@ async function main(): Promise<void> {
       '| --- | --- | --- | --- | --- |',
       `| (a) csv-parse alone | ${int(csvRate)} rows/s | — | — | ceiling |`,
       `| (b) BullMQ addBulk alone (${ADD_BULK_BATCH} jobs a call, ${ADD_BULK_IN_FLIGHT} in flight) | ${int(bulkRate)} jobs/s | — | — | ceiling |`,
-      `| (c) our import (createCampaign) | ${int(importRate)} rows/s | ${(share * 100).toFixed(0)}% of addBulk, ${((importRate / csvRate) * 100).toFixed(0)}% of csv-parse | ≥ 70% of addBulk | ${yes(shareOk)} |`,
-      `| (c) peak RSS during the import | ${mb(imp.peak)} (${mb(imp.rssBefore)} before it) | — | < 250 MB | ${yes(rssOk)} |`,
+      `| (c) our import (createCampaign) | ${int(importRate)} rows/s | ${(share * 100).toFixed(0)}% of addBulk, ${((importRate / csvRate) * 100).toFixed(0)}% of csv-parse | ≥ 100% of addBulk | ${yes(share >= TARGET_SHARE)} |`,
+      `| (c) peak RSS during the import | ${mb(imp.peak)} (${mb(imp.rssBefore)} before it) | — | < 250 MB | ${yes(imp.peak < TARGET_RSS)} |`,
+      ...('skipped' in cli
+        ? [`| (e) \`autodialer campaign create\` (compiled CLI) | not measured: ${cli.skipped} | — | — | **missed** |`]
+        : [
+            `| (e) \`autodialer campaign create\` (compiled CLI), start to exit | ${int(cliRate ?? 0)} rows/s | ${(((cliRate ?? 0) / bulkRate) * 100).toFixed(0)}% of addBulk | ≥ 100% of addBulk | ${yes(cliShareOk)} |`,
+            `| (e) peak RSS of the CLI process (/usr/bin/time -v) | ${mb(cli.peak)} (the same command on 1,000 rows: ${'skipped' in start ? 'n/a' : mb(start.peak)}) | — | < 150 MB | ${yes(cliRssOk)} |`,
+          ]),
       `| (d) Redis used_memory growth per waiting contact | ${perContactDelta.toFixed(0)} B | — | ≤ 300 B | ${yes(perContactDelta <= TARGET_BYTES)} |`,
       `| (d) MEMORY USAGE of the campaign's keys per waiting contact | ${perContactKeys.toFixed(0)} B | — | ≤ 300 B | ${yes(perContactKeys <= TARGET_BYTES)} |`,
+      '',
+      'The import keeps its memory flat: records are packed into reused buffers as they are read, a UTF-8 list is parsed from its bytes, and a full garbage collection runs every 100,000 records (otherwise V8 lets the old generation, and the 64 KB chunks of the source promoted into it, grow by 60–70 MB before its first major collection). What the CLI holds to start with (the modules its container loads) is most of its peak.',
       '',
       `Waiting contacts: ${int(imp.waiting)}. Redis used_memory grew by ${mb(imp.memDelta)} (other clients of the same server count in it too); the campaign's keys:`,
       '',

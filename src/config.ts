@@ -82,6 +82,12 @@ export interface Config {
   outcomeTables: { sipcall: SipcallOutcomeTable | null; pbx: PbxDispositionTable | null };
   /** How long stored callbacks are kept (ms; null: for ever). Pending ones are kept until settled. */
   callbackRetentionMs: number | null;
+  /**
+   * Without a history store: how long a finished campaign (its contacts,
+   * attempts and counters) stays in Redis before it is deleted
+   * (AUTODIALER_HISTORY_RETENTION, default 30d; null: until deleted).
+   */
+  historyRetentionMs: number | null;
   /** Outbound notification options set by AUTODIALER_NOTIFY_* and AUTODIALER_WEBHOOK_PRIVATE_ADDRESSES (checked; unset ones keep their defaults). */
   notifier: NotifierOptionsInput;
   /** The folder of definition files that scheduled campaigns are synced from (AUTODIALER_JOBS_DIR, default jobs/). */
@@ -332,18 +338,9 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
   const accountLimits = { sipcall: accountLimitsOf('sipcall'), pbx: accountLimitsOf('pbx') };
 
   const notifier = notifierOptionsFromEnv(get, problems);
-  let callbackRetentionMs: number | null = 30 * 86_400_000;
-  const retention = get('AUTODIALER_CALLBACK_RETENTION');
-  if (retention !== undefined) {
-    try {
-      const ms = parseDuration(retention);
-      callbackRetentionMs = ms === 0 ? null : ms;
-      if (ms !== 0 && ms < 3_600_000) problems.push(`AUTODIALER_CALLBACK_RETENTION: keep callbacks at least 1h (0 keeps them for ever), got ${JSON.stringify(retention)}`);
-    } catch (err) {
-      if (!(err instanceof DurationError)) throw err;
-      problems.push(`AUTODIALER_CALLBACK_RETENTION: ${err.message}`);
-    }
-  }
+  // What callbacks did is in the attempts (the history); the raw ones are kept a while for replay and inspection.
+  const callbackRetentionMs = retentionFromEnv(get, problems, 'AUTODIALER_CALLBACK_RETENTION', 3_600_000, 'keep callbacks');
+  const historyRetentionMs = retentionFromEnv(get, problems, 'AUTODIALER_HISTORY_RETENTION', 30 * 86_400_000, 'keep finished campaigns');
 
   const frequency = frequencyFromEnv(get, problems);
   const history = historyFromEnv(get, problems);
@@ -372,12 +369,28 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     missing,
     outcomeTables,
     callbackRetentionMs,
+    historyRetentionMs,
     accountLimits,
     notifier,
     jobsDir: get('AUTODIALER_JOBS_DIR') ?? 'jobs',
     history,
     frequency,
   };
+}
+
+/** A retention (at least 1h; 0: for ever, null), or its default when unset. */
+function retentionFromEnv(get: (name: string) => string | undefined, problems: string[], name: string, fallback: number, what: string): number | null {
+  const raw = get(name);
+  if (raw === undefined) return fallback;
+  try {
+    const ms = parseDuration(raw);
+    if (ms !== 0 && ms < 3_600_000) problems.push(`${name}: ${what} at least 1h (0 keeps them for ever), got ${JSON.stringify(raw)}`);
+    return ms === 0 ? null : ms;
+  } catch (err) {
+    if (!(err instanceof DurationError)) throw err;
+    problems.push(`${name}: ${err.message}`);
+    return fallback;
+  }
 }
 
 /** AUTODIALER_FREQUENCY_CAP and AUTODIALER_FREQUENCY_HISTORY, checked together. */

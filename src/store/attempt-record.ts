@@ -23,12 +23,14 @@ import {
   DECODE_CODES,
   DIAL_KINDS,
   EXTRAS,
+  fromBase36,
   FIRST_TEXT,
   FROM_ID,
   pack,
   POSITIONS,
   SLOT_OF,
   SLOTS,
+  toBase36,
   unpackNumber,
   unpackText,
   type DialKind,
@@ -226,10 +228,10 @@ function extrasOf(text: string): Record<string, string> {
  */
 export function packAttemptFields(base: PackedAttempt | null, fields: AttemptFields): string[] {
   const out = (base ?? EMPTY).slice();
-  let t: number | null = out[BASE] === '' || out[BASE] === undefined ? null : Number(out[BASE]);
+  let t: number | null = out[BASE] === '' || out[BASE] === undefined ? null : fromBase36(out[BASE]);
   if (t === null) {
     t = firstTime(fields);
-    if (t !== null) out[BASE] = String(t);
+    if (t !== null) out[BASE] = toBase36(t);
   }
   let extras: Record<string, string> | null = null;
   for (const key in fields) {
@@ -264,7 +266,7 @@ export function encodeAttemptValue(ver: number, packed: PackedAttempt): string {
 export function textFields(id: string, packed: PackedAttempt): Record<string, string> {
   const ref = parseAttemptId(id);
   const out: Record<string, string> = ref ? { cid: ref.campaignId, idx: String(ref.contact), n: String(ref.attempt) } : {};
-  const base = packed[BASE] === '' ? null : Number(packed[BASE]);
+  const base = packed[BASE] === '' ? null : fromBase36(packed[BASE]!);
   for (const slot of SLOTS) {
     const s = packed[slot.pos] ?? '';
     if (slot.field === '' || s === '' || s === '-') continue;
@@ -282,7 +284,7 @@ export function decodePackedAttempt(id: string, packed: PackedAttempt, version: 
   if (!ref) problems.push('its key is not an attempt id (campaign, contact and attempt number come from it)');
   let base: number | null = null;
   if (packed[BASE] !== '') {
-    base = Number(packed[BASE]);
+    base = fromBase36(packed[BASE]!);
     if (!Number.isSafeInteger(base)) {
       problems.push(`base time: not a whole number (${JSON.stringify(packed[BASE])})`);
       base = null;

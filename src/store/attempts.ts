@@ -138,6 +138,17 @@ export interface AttemptWithState {
 /** The campaign keys the commit script names from the campaign's hash key (they must stay as keys.ts names them). */
 export const COMMIT_CAMPAIGN_SUFFIXES = { contactState: ':st', counts: ':counts', due: ':due', feeding: ':feeding', stats: ':stats' } as const;
 
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * A call uuid as its look-up key names it: a canonical (lower-case) uuid
+ * as `~` and its 16 bytes in base64url (23 characters instead of 36: the
+ * key fits a smaller allocation), any other id as it is.
+ */
+export function callUuidKeyPart(uuid: string): string {
+  return CANONICAL_UUID.test(uuid) ? `~${Buffer.from(uuid.replace(/-/g, ''), 'hex').toString('base64url')}` : uuid;
+}
+
 export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
   const { redis, keys: k } = deps;
 
@@ -146,7 +157,7 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
       case 'callee':
         return k.callee(index.family, index.number);
       case 'callUuid':
-        return k.callUuid(index.uuid);
+        return k.callUuid(callUuidKeyPart(index.uuid));
       case 'pbxCallId':
         return k.pbxCallId(index.providerCallId);
     }
@@ -279,11 +290,15 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
   }
 
   async function rememberCallUuid(uuid: string, cuuid: string, ttlMs: number): Promise<void> {
-    await redis.set(k.callUuid(uuid), cuuid, 'PX', Math.max(1000, ttlMs));
+    await redis.set(k.callUuid(callUuidKeyPart(uuid)), cuuid, 'PX', Math.max(1000, ttlMs));
   }
 
   async function byCallUuid(uuid: string): Promise<string | null> {
-    return redis.get(k.callUuid(uuid));
+    const key = k.callUuid(callUuidKeyPart(uuid));
+    if (key === k.callUuid(uuid)) return redis.get(key);
+    // A look-up written before uuids were shortened in their keys (they expire within a day).
+    const [found, before] = await redis.mget(key, k.callUuid(uuid));
+    return found ?? before ?? null;
   }
 
   /** The attempt currently calling a number (sipcall status callbacks carry only the callee). */

@@ -10,6 +10,7 @@ import { callbackLogKeys, makeCallbackLog } from '../../src/store/callback-log.j
 import { makeCallbackRetention } from '../../src/store/callback-retention.js';
 import { cleanPrefix, connectRedis, testPrefix } from '../support/redis.js';
 import { sipcallCdr, startRig, type Rig } from '../callbacks/support.js';
+import { loadConfig } from '../../src/config.js';
 
 describe('callback log retention', () => {
   let redis: Redis;
@@ -93,5 +94,29 @@ describe('callback log retention in a running server', () => {
     expect(await rig.c.callbackLog.get(stored)).toBeNull();
     expect(await rig.c.callbackLog.length()).toBe(0);
     expect(rig.logs()).toMatch(/"removed":1,"keptPending":0,"retentionMs":3600000,"msg":"callback log pruned to its retention"/);
+  });
+});
+
+describe('callback log retention by default', () => {
+  let rig: Rig | null = null;
+  afterAll(async () => {
+    await rig?.close();
+  });
+
+  it('keeps settled callbacks an hour (what they did is in the attempts), finished campaigns 30 days', async () => {
+    const config = loadConfig({}, null);
+    expect(config.callbackRetentionMs).toBe(3_600_000);
+    expect(config.historyRetentionMs).toBe(30 * 86_400_000);
+    expect(loadConfig({ AUTODIALER_HISTORY_RETENTION: '0' }, null).historyRetentionMs).toBeNull();
+    expect(() => loadConfig({ AUTODIALER_HISTORY_RETENTION: '10m' }, null)).toThrow(/AUTODIALER_HISTORY_RETENTION: keep finished campaigns at least 1h \(0 keeps them for ever\), got "10m"/);
+
+    // No variable set; the server's clock runs two hours ahead.
+    rig = await startRig('cb-retention-default', {}, { now: () => Date.now() + 2 * 3_600_000, retentionEveryMs: 20 });
+    const res = await rig.post('/callbacks/sipcall/cdr', JSON.stringify(sipcallCdr({ customuuid: 'zzzzzzzz-1-1', uuid: 'u-default', destnumber: '13800000000', outcome: 'busy' })));
+    const stored = String(res.json.stored);
+    await rig.c.receiver.idle();
+    for (let i = 0; i < 200 && (await rig.c.callbackLog.get(stored)) !== null; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await rig.c.callbackLog.get(stored)).toBeNull();
+    expect(rig.logs()).toMatch(/"retentionMs":3600000,"msg":"callback log pruned to its retention"/);
   });
 });
