@@ -106,9 +106,13 @@ function drawTimeline() {
 async function loadTimeline() {
   const id = page.selected;
   if (!id || $('detail').hidden) return;
-  const t = await getJson(`/dashboard/campaigns/${encodeURIComponent(id)}/timeline`);
+  // A campaign that has ended has no new calls once read after its end.
+  const c = page.campaigns.find((x) => x.status.id === id);
+  const t = page.timeline;
+  if (c && c.status.finishedAt && t && t.id === id && Date.parse(t.computedAt) > Date.parse(c.status.finishedAt) + 5000) return;
+  const fresh = await getJson(`/dashboard/campaigns/${encodeURIComponent(id)}/timeline`);
   if (page.selected !== id) return;
-  page.timeline = t;
+  page.timeline = fresh;
   drawTimeline();
 }
 

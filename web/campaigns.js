@@ -2,6 +2,8 @@
 
 import { h, int, label, patch, percent, rate, relative, STATUSES, wallTime } from './dom.js';
 
+export const ended = (state) => state === 'completed' || state === 'cancelled';
+
 /** The operator's actions a campaign in this state allows. */
 export function actionsFor(state) {
   if (state === 'running' || state === 'importing') return ['pause', 'cancel'];
@@ -47,7 +49,7 @@ function progressCell(s) {
   return [
     stackBar([{ status: 'done', n: s.final }], s.total),
     h('div', { class: 'sub' }, h('b', {}, int(s.final)), ` / ${int(s.total)} · ${p}%`),
-    s.eta && s.state !== 'completed' && s.state !== 'cancelled' ? h('div', { class: 'sub' }, `ends ~${relative(Date.parse(s.eta))}`) : null,
+    s.eta && !ended(s.state) ? h('div', { class: 'sub' }, `ends ~${relative(Date.parse(s.eta))}`) : null,
   ];
 }
 
@@ -62,6 +64,7 @@ function outcomesCell(s) {
 }
 
 function paceCell(s) {
+  if (ended(s.state)) return h('span', { class: `held held-${s.heldBy.kind}` }, s.heldBy.text);
   const now = s.rateNow === null ? '–' : `${rate(s.rateNow)}/s`;
   const target = s.targetRate === null ? 'no limit' : `${rate(s.targetRate)}/s`;
   return [h('div', { class: 'rate' }, h('b', {}, now), h('span', { class: 'sub' }, ` of ${target}`)), h('div', { class: `held held-${s.heldBy.kind}` }, s.heldBy.text)];
@@ -92,7 +95,7 @@ const CELLS = [
   (c) => [c.status.state + (c.status.pausedReason ?? ''), () => [h('span', { class: `state state-${c.status.state}` }, c.status.state), c.status.pausedReason ? h('div', { class: 'sub' }, c.status.pausedReason) : null]],
   (c) => [JSON.stringify([c.status.final, c.status.total, c.status.eta && relative(Date.parse(c.status.eta))]), () => progressCell(c.status)],
   (c) => [JSON.stringify([c.status.counts, c.status.answerRate]), () => outcomesCell(c.status)],
-  (c) => [JSON.stringify([c.status.rateNow, c.status.targetRate, c.status.heldBy]), () => paceCell(c.status)],
+  (c) => [JSON.stringify([c.status.state, c.status.rateNow, c.status.targetRate, c.status.heldBy]), () => paceCell(c.status)],
   (c) => [JSON.stringify(c.status.channels), () => channelsCell(c.status)],
   (c) => [JSON.stringify([c.window, windowText(c.window)]), () => windowCell(c)],
   (c, ctx) => [`${c.status.state}:${ctx.busy.has(c.status.id)}`, () => actionButtons(c.status.id, c.status.state, ctx.busy.has(c.status.id))],

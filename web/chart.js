@@ -9,7 +9,7 @@ export const OUTCOMES = ['answered', 'no_answer', 'busy', 'failed', 'rejected', 
 function niceCeil(n) {
   if (n <= 4) return 4;
   const p = 10 ** Math.floor(Math.log10(n));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= n) return m * p;
+  for (const m of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= n) return m * p;
   return 10 * p;
 }
 

@@ -1,7 +1,7 @@
 // One campaign in detail: its facts, its calls over time and its contacts by status.
 
 import { h, int, label, patch, rate, relative, STATUSES, wallTime } from './dom.js';
-import { actionButtons, windowText } from './campaigns.js';
+import { actionButtons, ended, windowText } from './campaigns.js';
 
 /** An instant in the browser's own time, and how far it is. */
 const at = (iso) => (iso ? `${wallTime(Date.parse(iso))} (${relative(Date.parse(iso))})` : '–');
@@ -18,9 +18,10 @@ function facts(c, schedule) {
     ['state', s.state + (s.pausedReason ? ` (${s.pausedReason})` : '')],
     ['progress', `${int(s.final)} of ${int(s.total)} contacts final`],
     ['in flight', `${int(s.inFlight)} calls`],
-    ['waiting', `${int(s.ready)} ready, ${int(s.scheduled)} scheduled later${s.retriesScheduled ? `, ${int(s.retriesScheduled)} retries` : ''}`],
+    ['waiting', `${int(s.ready)} ready, ${int(s.scheduled)} scheduled later`],
+    s.retriesScheduled ? ['retries', `${int(s.retriesScheduled)} scheduled so far`] : null,
     ['next due', at(s.nextDueAt)],
-    ['rate now', `${s.rateNow === null ? '–' : `${rate(s.rateNow)}/s`} of ${s.targetRate === null ? 'no limit' : `${rate(s.targetRate)}/s`}`],
+    ended(s.state) ? null : ['rate now', `${s.rateNow === null ? '–' : `${rate(s.rateNow)}/s`} of ${s.targetRate === null ? 'no limit' : `${rate(s.targetRate)}/s`}`],
     ['held by', s.heldBy.text],
     ['channels', ch.cap === null ? `${int(ch.inUse)} (no cap)` : `${int(ch.inUse)} / ${int(ch.cap)} (${ch.capSource === 'account' ? `account ${s.provider}` : 'campaign'})`],
     ['limits', `${s.pace.cps ? `${rate(s.pace.cps)} calls/s` : 'no rate limit'}, ${s.pace.maxConcurrent ? `${int(s.pace.maxConcurrent)} channels` : 'no channel cap'}`],

@@ -58,11 +58,12 @@ export function relative(ms, now = Date.now()) {
   return d > 0 ? `in ${text}` : `${text} ago`;
 }
 
-/** The wall time of an instant in `zone`: `14:05` today, `Mon 09:00` within a week, else the date. */
+/** The wall time of an instant in `zone` (default: the browser's): `14:05` the same day, `Mon 09:00` within a week, else the date. */
 export function wallTime(ms, zone, now = Date.now()) {
-  const days = Math.abs(ms - now) / 86_400_000;
-  const opts = days < 0.5 ? { hour: '2-digit', minute: '2-digit' } : days < 6 ? { weekday: 'short', hour: '2-digit', minute: '2-digit' } : { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' };
   try {
+    const day = new Intl.DateTimeFormat('en-CA', { timeZone: zone || undefined, year: 'numeric', month: '2-digit', day: '2-digit' });
+    const sameDay = day.format(ms) === day.format(now);
+    const opts = sameDay ? { hour: '2-digit', minute: '2-digit' } : Math.abs(ms - now) < 6 * 86_400_000 ? { weekday: 'short', hour: '2-digit', minute: '2-digit' } : { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' };
     return new Intl.DateTimeFormat('en-GB', { ...opts, timeZone: zone || undefined }).format(ms);
   } catch {
     return new Date(ms).toISOString();

@@ -95,13 +95,13 @@ describe('the campaign page in chromium', () => {
 
     await page.goto(`${h.serverUrl}/#token=${encodeURIComponent(API_TOKEN)}`);
     // The token left the address bar (kept for the tab only).
-    await page.waitForFunction("!location.hash.includes('token=')");
+    await expect.poll(() => page.url()).not.toContain('token=');
     expect(page.url()).not.toContain(API_TOKEN);
 
     const row = page.locator(`tr[data-campaign="${id}"]`);
     const finalShown = async () => Number(await row.getAttribute('data-final'));
     /** Until the page shows more than `n` contacts final (its own refreshes bring them). */
-    const finalAbove = (n: number) => page.waitForFunction(`Number(document.querySelector('tr[data-campaign="${id}"]')?.dataset.final) > ${n}`, undefined, { timeout: 60_000 });
+    const finalAbove = (n: number) => expect.poll(finalShown, { timeout: 60_000 }).toBeGreaterThan(n);
     await finalAbove(0);
     const first = await finalShown();
     // Progress moves on the page, as the page refreshes itself.
