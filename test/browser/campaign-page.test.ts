@@ -95,7 +95,7 @@ describe('the campaign page in chromium', () => {
 
     await page.goto(`${h.serverUrl}/#token=${encodeURIComponent(API_TOKEN)}`);
     // The token left the address bar (kept for the tab only).
-    await expect.poll(() => page.url()).not.toContain('token=');
+    await expect.poll(() => page.url(), { timeout: 30_000 }).not.toContain('token=');
     expect(page.url()).not.toContain(API_TOKEN);
 
     const row = page.locator(`tr[data-campaign="${id}"]`);
@@ -107,17 +107,17 @@ describe('the campaign page in chromium', () => {
     // Progress moves on the page, as the page refreshes itself.
     await finalAbove(first);
     expect(await finalShown()).toBeGreaterThan(first);
-    await expect.poll(() => row.locator('td').nth(2).innerText()).toMatch(/\d+ \/ 400 · [\d.]+%/);
+    await expect.poll(() => row.locator('td').nth(2).innerText(), { timeout: 30_000 }).toMatch(/\d+ \/ 400 · [\d.]+%/);
     expect(await row.locator('td').nth(4).innerText()).toMatch(/of 8\/s/);
     expect(await page.locator(`tr[data-campaign="${waiting.id}"] td`).nth(6).innerText()).toMatch(/^opens /);
     await page.screenshot({ path: `${SHOTS}/campaign-page-running.png`, fullPage: true });
 
     // Pause: the server holds the campaign paused, and the page says so.
     await row.locator('button[data-action="pause"]').click();
+    await expect.poll(() => page.locator('#flash').innerText(), { timeout: 30_000 }).toContain('pause done, now paused');
     await until(async () => (await c.campaigns.get(id))?.state === 'paused', 'the campaign paused on the server');
     await page.locator(`tr[data-campaign="${id}"][data-state="paused"]`).waitFor();
     await row.locator('button[data-action="resume"]').waitFor();
-    expect(await page.locator('#flash').innerText()).toContain('pause done, now paused');
 
     // The campaign in detail: its facts and its calls over time, by outcome.
     await row.locator('a.name').click();
