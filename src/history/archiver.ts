@@ -126,8 +126,8 @@ export function makeArchiver(deps: {
     return [c];
   }
 
-  async function write(cid: string, rows: { campaigns: ArchivedCampaign[]; contacts: ArchivedContact[]; attempts: ArchivedAttempt[] }): Promise<void> {
-    const counts = await store.write(rows);
+  async function write(cid: string, rows: { campaigns: ArchivedCampaign[]; contacts: ArchivedContact[]; attempts: ArchivedAttempt[] }, fresh = false): Promise<void> {
+    const counts = await store.write(rows, { fresh });
     log.debug({ campaignId: cid, ...counts }, 'history batch written');
     for (const c of rows.campaigns) {
       written.set(c.record.id, JSON.stringify([c.record.state, c.record.total, c.record.finishedAt, c.summary, c.archivedAt, c.purgedAt]));
@@ -151,7 +151,8 @@ export function makeArchiver(deps: {
       row = [];
       await behind.push(async () => {
         const rows = rowsOf(cid, items);
-        await write(cid, { campaigns, ...rows });
+        // Contacts not marked are most likely not written yet.
+        await write(cid, { campaigns, ...rows }, true);
         await source.mark(
           cid,
           items.map((i) => i.idx),
@@ -268,17 +269,24 @@ export function makeArchiver(deps: {
       tally.active = true;
       await store.ready();
       const t = now();
-      tally.callbacks = await callbacks.pass(t);
-      if (tally.callbacks.archived > 0) events.emit('history:written', { campaignId: null, contacts: 0, attempts: 0, callbacks: tally.callbacks.archived });
-      for (const cid of await pendingCampaigns()) {
-        if (!(await hold())) break;
-        try {
-          await campaignPass(cid, t, tally);
-        } catch (err) {
-          // One campaign's trouble (a damaged record) does not hold up the others.
-          log.error({ err, campaignId: cid }, 'archiving a campaign failed; tried again at the next pass');
+      // Callbacks and campaigns touch different keys and rows: each goes on while the other waits on a round trip.
+      const campaignsDone = (async () => {
+        for (const cid of await pendingCampaigns()) {
+          if (!(await hold())) break;
+          try {
+            await campaignPass(cid, t, tally);
+          } catch (err) {
+            // One campaign's trouble (a damaged record) does not hold up the others.
+            log.error({ err, campaignId: cid }, 'archiving a campaign failed; tried again at the next pass');
+          }
         }
-      }
+      })();
+      // Both settle before the pass ends (no work of this pass left running into the next).
+      const [cb, campaigns] = await Promise.allSettled([callbacks.pass(t), campaignsDone]);
+      if (cb.status === 'rejected') throw cb.reason;
+      if (campaigns.status === 'rejected') throw campaigns.reason;
+      tally.callbacks = cb.value;
+      if (tally.callbacks.archived > 0) events.emit('history:written', { campaignId: null, contacts: 0, attempts: 0, callbacks: tally.callbacks.archived });
       events.emit('history:pass', tally);
       return tally;
     } finally {

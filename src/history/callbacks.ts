@@ -54,20 +54,43 @@ return removed`,
   5,
 );
 
-/** A log entry's fields; what is missing stays empty (an unreadable entry is kept as it is). */
-function entryOf(id: string, fields: string[]): StoredCallback {
-  const f: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-  const at = Number(f.at);
-  const idMs = Number(id.split('-')[0]);
+/** A log entry as read (bytes): the body stays bytes, the other fields text; what is missing stays empty (an unreadable entry is kept as it is). */
+function entryOf(idRaw: Buffer | string, fields: (Buffer | string)[]): Omit<StoredCallback, 'body'> & { body: Buffer } {
+  const id = idRaw.toString();
+  let kind = '';
+  let at = '';
+  let ip = '';
+  let ct = '';
+  let body: Buffer = Buffer.alloc(0);
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const v = fields[i + 1]!;
+    switch (fields[i]!.toString()) {
+      case 'kind':
+        kind = v.toString();
+        break;
+      case 'at':
+        at = v.toString();
+        break;
+      case 'ip':
+        ip = v.toString();
+        break;
+      case 'ct':
+        ct = v.toString();
+        break;
+      case 'body':
+        body = typeof v === 'string' ? Buffer.from(v) : v;
+        break;
+    }
+  }
+  const ms = Number(at);
   return {
     id,
     // An unknown kind is kept as it was stored.
-    kind: (f.kind ?? '') as StoredCallback['kind'],
-    receivedAt: Number.isFinite(at) && f.at !== undefined && f.at !== '' ? at : idMs,
-    remoteIp: f.ip ?? '',
-    contentType: f.ct ?? '',
-    body: f.body ?? '',
+    kind: kind as StoredCallback['kind'],
+    receivedAt: at !== '' && Number.isFinite(ms) ? ms : idMs(id),
+    remoteIp: ip,
+    contentType: ct,
+    body,
   };
 }
 
@@ -109,9 +132,9 @@ export function makeCallbackArchiver(deps: {
   /** Whether a written entry may leave Redis now. */
   const removable = (cb: ArchivedCallback, now: number) => (cb.settlement?.attemptId ?? null) !== null || cb.receivedAt < now - ORPHAN_KEEP_MS;
 
-  async function written(rows: ArchivedCallback[]): Promise<void> {
+  async function written(rows: ArchivedCallback[], fresh: boolean): Promise<void> {
     if (rows.length === 0) return;
-    const counts = await store.write({ callbacks: rows });
+    const counts = await store.write({ callbacks: rows }, { fresh });
     log.debug({ callbacks: rows.length, changed: counts.callbacks }, 'history batch written');
   }
 
@@ -130,17 +153,18 @@ export function makeCallbackArchiver(deps: {
     const behind = writeBehind();
     let cursor = await redis.get(cursorKey);
     for (let p = 0; p < maxPages; p++) {
-      const entries = await redis.xrange(lk.log, cursor ? `(${cursor}` : '-', upTo, 'COUNT', pageSize);
+      const entries = await redis.xrangeBuffer(lk.log, cursor ? `(${cursor}` : '-', upTo, 'COUNT', pageSize);
       if (entries.length === 0) break;
       const cbs = entries.map(([id, fields]) => entryOf(id, fields));
       const { settled, pending } = await lookUp(cbs.map((c) => c.id));
       const rows: ArchivedCallback[] = [];
       const wait: { id: string; ms: number }[] = [];
       cbs.forEach((cb, i) => (pending[i] ? wait.push({ id: cb.id, ms: cb.receivedAt }) : rows.push(archivedCallback(cb, settled[i] ?? null))));
-      const last = entries[entries.length - 1]![0];
+      const last = cbs[cbs.length - 1]!.id;
       cursor = last;
       await behind.push(async () => {
-        await written(rows);
+        // Entries the main cursor has not passed are most likely not written yet; old ones were.
+        await written(rows, cursorKey === hk.callbackCursor);
         total.removed += await afterWrite(cursorKey, last, wait, [], rows.filter((r) => removable(r, now)).map((r) => r.id));
         total.archived += rows.length;
       });
@@ -154,7 +178,7 @@ export function makeCallbackArchiver(deps: {
   async function waiting(now: number): Promise<{ archived: number; removed: number }> {
     const ids = await redis.zrange(hk.pendingPassed, 0, pageSize - 1);
     if (ids.length === 0) return { archived: 0, removed: 0 };
-    const found = await Promise.all(ids.map((id) => redis.xrange(lk.log, id, id)));
+    const found = await Promise.all(ids.map((id) => redis.xrangeBuffer(lk.log, id, id)));
     const { settled, pending } = await lookUp(ids);
     const rows: ArchivedCallback[] = [];
     const done: string[] = [];
@@ -164,7 +188,7 @@ export function makeCallbackArchiver(deps: {
       const e = found[i]?.[0];
       if (e) rows.push(archivedCallback(entryOf(e[0], e[1]), settled[i] ?? null));
     });
-    await written(rows);
+    await written(rows, true);
     const removed = done.length > 0 ? await afterWrite(null, '', [], done, rows.filter((r) => removable(r, now)).map((r) => r.id)) : 0;
     return { archived: rows.length, removed };
   }

@@ -12,7 +12,7 @@ import type { NotificationCounts } from '../notify/deliveries.js';
 import type { PaceLimits } from '../pacing/types.js';
 import type { ContactStatus } from '../domain/types.js';
 import { contactResult, type ContactResult } from '../reports/result.js';
-import { copyLine } from './copy.js';
+import { copyBytes, copyLine } from './copy.js';
 
 /** The attempt fields the history keeps (and the exports write). */
 export type AttemptFacts = Pick<
@@ -93,7 +93,8 @@ export interface ArchivedCallback {
   receivedAt: number;
   remoteIp: string;
   contentType: string;
-  body: string;
+  /** As received (bytes as Redis keeps them, or text). */
+  body: string | Buffer;
   /** What it turned out to be; null: never settled. */
   settlement: RecordedResult | null;
 }
@@ -150,7 +151,7 @@ export function archivedAttempt(a: StoredAttempt, e164: string | null): Archived
   };
 }
 
-export function archivedCallback(cb: StoredCallback, settlement: RecordedResult | null): ArchivedCallback {
+export function archivedCallback(cb: Omit<StoredCallback, 'body'> & { body: string | Buffer }, settlement: RecordedResult | null): ArchivedCallback {
   return { id: cb.id, kind: cb.kind, receivedAt: cb.receivedAt, remoteIp: cb.remoteIp, contentType: cb.contentType, body: cb.body, settlement };
 }
 
@@ -279,9 +280,13 @@ export function attemptLine(a: ArchivedAttempt): string {
 
 export const CALLBACK_COLUMNS = ['id', 'kind', 'received_at', 'remote_ip', 'content_type', 'body', 'counter', 'settled_as', 'attempt_id', 'campaign_id'] as const;
 
-export function callbackLine(cb: ArchivedCallback): string {
+/** A callback's row; with the body as bytes, bytes (the body is not decoded and encoded again). */
+export function callbackLine(cb: ArchivedCallback): string | Buffer {
   const s = cb.settlement;
-  return copyLine([cb.id, cb.kind, iso(cb.receivedAt), cb.remoteIp, cb.contentType, cb.body, s?.counter ?? null, s?.kind ?? null, s?.attemptId ?? null, s?.campaignId ?? null]);
+  const settled = [s?.counter ?? null, s?.kind ?? null, s?.attemptId ?? null, s?.campaignId ?? null];
+  if (typeof cb.body === 'string') return copyLine([cb.id, cb.kind, iso(cb.receivedAt), cb.remoteIp, cb.contentType, cb.body, ...settled]);
+  const head = copyLine([cb.id, cb.kind, iso(cb.receivedAt), cb.remoteIp, cb.contentType]).slice(0, -1);
+  return Buffer.concat([Buffer.from(`${head}\t`), copyBytes(cb.body), Buffer.from(`\t${copyLine(settled)}`)]);
 }
 
 /** A row of the attempts table back as attempt facts (timestamps as epoch ms). */

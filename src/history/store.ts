@@ -1,9 +1,11 @@
 /**
- * The history store on PostgreSQL. Writes are idempotent: each batch is
- * COPYed into temporary tables and inserted from there, a row already there
+ * The history store on PostgreSQL. Writes are idempotent: rows already
+ * stored are COPYed into temporary tables and inserted from there, a row
  * replaced only by a newer version of itself (an attempt by a higher record
  * version, a contact or a callback when what it says changed), so writing a
- * batch twice changes nothing. The only place that writes SQL.
+ * batch twice changes nothing; rows written for the first time are COPYed
+ * straight in (the primary keys refuse them if they were there after all,
+ * and they take the first way). The only place that writes SQL.
  */
 import type { PoolClient } from 'pg';
 import { campaignDefinitionSchema } from '../campaign/definition.js';
@@ -72,6 +74,12 @@ const SETTLEMENT = ['counter', 'settled_as', 'attempt_id', 'campaign_id'];
 const UPSERT_CALLBACKS = `INSERT INTO ${S}.callbacks AS t (${CALLBACK_COLUMNS.join(', ')}) SELECT ${CALLBACK_COLUMNS.join(', ')} FROM h_callbacks
 ON CONFLICT (id) DO UPDATE SET ${SETTLEMENT.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}, archived_at = now()
 WHERE (${SETTLEMENT.map((c) => `t.${c}`).join(', ')}) IS DISTINCT FROM (${SETTLEMENT.map((c) => `EXCLUDED.${c}`).join(', ')})`;
+
+const CONTACTS = { table: 'contacts', tmp: 'h_contacts', columns: CONTACT_COLUMNS, upsert: UPSERT_CONTACTS };
+const ATTEMPTS = { table: 'attempts', tmp: 'h_attempts', columns: ATTEMPT_COLUMNS, upsert: UPSERT_ATTEMPTS };
+const CALLBACKS = { table: 'callbacks', tmp: 'h_callbacks', columns: CALLBACK_COLUMNS, upsert: UPSERT_CALLBACKS };
+/** PostgreSQL's SQLSTATE for a duplicate key. */
+const UNIQUE_VIOLATION = '23505';
 
 const CAMPAIGN_COLUMNS = ['id', 'name', 'provider', 'action', 'definition', 'state', 'created_at', 'started_at', 'finished_at', 'header', 'total', 'import_summary', 'schedule', 'tick', 'summary', 'archived_at', 'purged_at'];
 const UPSERT_CAMPAIGN = `INSERT INTO ${S}.campaigns AS t (${CAMPAIGN_COLUMNS.join(', ')}) VALUES (${CAMPAIGN_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
@@ -160,9 +168,36 @@ export function makePgHistoryStore(db: HistoryDatabase) {
     prepared.add(client);
   }
 
-  /** Writes a batch in one transaction; written again, it changes nothing. */
-  async function write(batch: HistoryBatch): Promise<WriteCounts> {
+  /**
+   * Inserts rows into `table`. Rows seen for the first time (`fresh`, the
+   * usual case) are COPYed straight into it; when one is there already (a
+   * batch written again after a crash) the attempt is undone and the rows
+   * go through the temporary table and the upsert, as rows written again
+   * always do. Returns how many rows were inserted or changed.
+   */
+  async function insertRows(client: PoolClient, t: { table: string; tmp: string; columns: readonly string[]; upsert: string }, lines: readonly (string | Buffer)[], fresh: boolean): Promise<number> {
+    if (fresh) {
+      await client.query('SAVEPOINT direct');
+      try {
+        await copyInto(client, `${S}.${t.table}`, t.columns, lines);
+        await client.query('RELEASE SAVEPOINT direct');
+        return lines.length;
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err;
+        await client.query('ROLLBACK TO SAVEPOINT direct');
+      }
+    }
+    await copyInto(client, t.tmp, t.columns, lines);
+    return (await client.query(t.upsert)).rowCount ?? 0;
+  }
+
+  /**
+   * Writes a batch in one transaction; written again, it changes nothing.
+   * `fresh`: its rows are most likely not stored yet (first written).
+   */
+  async function write(batch: HistoryBatch, options: { fresh?: boolean } = {}): Promise<WriteCounts> {
     await db.ready();
+    const fresh = options.fresh === true;
     const counts: WriteCounts = { contacts: 0, attempts: 0, callbacks: 0 };
     const client = await pool.connect();
     try {
@@ -170,23 +205,14 @@ export function makePgHistoryStore(db: HistoryDatabase) {
       await client.query('BEGIN');
       for (const c of lastByKey(batch.campaigns ?? [], (c) => c.record.id)) await client.query(UPSERT_CAMPAIGN, campaignParams(c));
       const contacts = lastByKey(batch.contacts ?? [], (c) => `${c.campaignId}/${c.idx}`);
-      if (contacts.length > 0) {
-        await copyInto(client, 'h_contacts', CONTACT_COLUMNS, contacts.map(contactLine));
-        counts.contacts = (await client.query(UPSERT_CONTACTS)).rowCount ?? 0;
-      }
+      if (contacts.length > 0) counts.contacts = await insertRows(client, CONTACTS, contacts.map(contactLine), fresh);
       const attempts = lastByKey(
         [...(batch.attempts ?? [])].sort((a, b) => a.ver - b.ver),
         (a) => a.id,
       );
-      if (attempts.length > 0) {
-        await copyInto(client, 'h_attempts', ATTEMPT_COLUMNS, attempts.map(attemptLine));
-        counts.attempts = (await client.query(UPSERT_ATTEMPTS)).rowCount ?? 0;
-      }
+      if (attempts.length > 0) counts.attempts = await insertRows(client, ATTEMPTS, attempts.map(attemptLine), fresh);
       const callbacks = lastByKey(batch.callbacks ?? [], (c) => c.id);
-      if (callbacks.length > 0) {
-        await copyInto(client, 'h_callbacks', CALLBACK_COLUMNS, callbacks.map(callbackLine));
-        counts.callbacks = (await client.query(UPSERT_CALLBACKS)).rowCount ?? 0;
-      }
+      if (callbacks.length > 0) counts.callbacks = await insertRows(client, CALLBACKS, callbacks.map(callbackLine), fresh);
       await client.query('COMMIT');
       return counts;
     } catch (err) {

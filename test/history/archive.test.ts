@@ -169,7 +169,7 @@ describe('archiving a finished campaign to the history store', () => {
     const fromHistory = await exportsOf(c, id);
     for (const name of Object.keys(before)) expect({ name, text: fromHistory[name] }).toEqual({ name, text: before[name] });
     expect((await h.api(`/campaigns/${id}`)).statusCode).toBe(200);
-  }, 120_000);
+  }, 240_000);
 
   it('a deletion moves the campaign to the history store first', async () => {
     const c = h.container;
@@ -185,5 +185,5 @@ describe('archiving a finished campaign to the history store', () => {
     const status = await cli(['campaign', 'status', id, '--json']);
     expect(status.code).toBe(0);
     expect(steady(JSON.parse(status.out) as CampaignStatus)).toEqual(statusBefore);
-  }, 120_000);
+  }, 240_000);
 });

@@ -88,5 +88,5 @@ describe('a number history across campaigns', () => {
     expect(text.out.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[2])).toEqual(expected);
     expect((await history({ DATABASE_URL: db.url }, '13800000799')).out).toBe('no attempt to 13800000799\n');
     expect((await history({}, 'not a number')).code).toBe(2);
-  }, 120_000);
+  }, 240_000);
 });

@@ -13,6 +13,7 @@ import { MIGRATIONS } from '../../src/history/migrations/index.js';
 import type { ArchivedAttempt, ArchivedContact } from '../../src/history/records.js';
 import { loadConfig, ConfigError } from '../../src/config.js';
 import { main } from '../../src/cli/main.js';
+import { copyBytes, copyCell } from '../../src/history/copy.js';
 import { createDatabase, type TestDatabase } from './support.js';
 
 const log = createLogger({ level: 'silent' });
@@ -138,12 +139,30 @@ describe('the history store', () => {
     expect(await store.numberHistory(['+8613800000001'], 10)).toEqual([{ ...attempt({ ver: 4, duplicates: 2 }), campaignName: null }]);
   });
 
+  it('COPYs rows written for the first time straight in, and takes the upsert when some were there already', async () => {
+    const ids = ['abcdefgh-5-1', 'abcdefgh-6-1'];
+    const first = await store.write({ attempts: [attempt({ id: ids[0], idx: 5 })], contacts: [contact({ idx: 5 })] }, { fresh: true });
+    expect(first).toEqual({ contacts: 1, attempts: 1, callbacks: 0 });
+    // Written again (a crash before Redis was told), with one new row beside it: nothing doubled, the new one in.
+    const again = await store.write({ attempts: [attempt({ id: ids[0], idx: 5 }), attempt({ id: ids[1], idx: 6 })], contacts: [contact({ idx: 5 })] }, { fresh: true });
+    expect(again).toEqual({ contacts: 0, attempts: 1, callbacks: 0 });
+    expect((await store.attempts('abcdefgh', 5, 7)).map((a) => a.id)).toEqual(ids);
+    expect(await store.counts('abcdefgh')).toMatchObject({ contacts: 2, attempts: 3 });
+  });
+
   it('keeps NUL out of text columns (PostgreSQL text cannot hold it) and in JSON ones', async () => {
     await store.write({ attempts: [attempt({ id: 'abcdefgh-1-1', idx: 1, error: 'a\u0000b' })], contacts: [contact({ idx: 1 })] });
     const [a] = await store.attempts('abcdefgh', 1, 2);
     expect(a?.error).toBe('a\uFFFDb');
     const [c] = await store.contacts('abcdefgh', 1, 1);
     expect(c?.columns[1]).toContain('\u0000');
+  });
+});
+
+describe('COPY text', () => {
+  it('escapes a body given as bytes exactly as the same body given as text', () => {
+    const samples = ['{"plain":"json"}', 'tab\there', 'line\nbreak\r\n', 'back\\slash \\t', 'nul\u0000byte', 'ünï €𝄞', '', '\\\t\n\r\u0000'];
+    for (const text of samples) expect(copyBytes(Buffer.from(text)).toString()).toBe(copyCell(text));
   });
 });
 
