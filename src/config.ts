@@ -13,6 +13,7 @@ import { DurationError, formatDuration, parseDuration } from './domain/duration.
 import { FrequencyCapError, longestPeriod, parseFrequencyCap, type FrequencyCap } from './domain/frequency-cap.js';
 import type { NotifierOptionsInput } from './notify/policy.js';
 import { ACCOUNT_LIMIT_VARS, type AccountLimitsEnv } from './pacing/account-limits.js';
+import type { RedisTarget, SentinelAddress } from './infra/redis.js';
 
 export interface SipcallConfig {
   apiUrl: string;
@@ -38,7 +39,17 @@ export interface PbxConfig {
 }
 
 export interface Config {
+  /** REDIS_URL (its default when unset; not used under Sentinel). */
   redisUrl: string;
+  /** Where Redis is: REDIS_URL, or the primary that Sentinel names (REDIS_SENTINELS, REDIS_SENTINEL_NAME). */
+  redis: RedisTarget;
+  /**
+   * How many replicas must hold an attempt's begin before its request leaves
+   * (AUTODIALER_REPLICA_ACKS: default 1 under Sentinel, else 0: no wait), and
+   * how long a begin waits for them (AUTODIALER_REPLICA_ACKS_TIMEOUT_MS). A
+   * begin not acknowledged in time is in doubt and never dialed.
+   */
+  replicaAcks: { replicas: number; timeoutMs: number };
   prefix: string;
   httpPort: number;
   httpHost: string;
@@ -229,6 +240,8 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     get('REDIS_URL'),
     'redis://127.0.0.1:6379',
   );
+  const redis = redisFromEnv(get, problems, redisUrl);
+  const replicaAcks = replicaAcksFromEnv(get, problems, redis.kind === 'sentinel');
   const prefix = pick(
     problems,
     'AUTODIALER_PREFIX',
@@ -348,6 +361,8 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     redisUrl,
+    redis,
+    replicaAcks,
     prefix,
     httpPort,
     httpHost,
@@ -440,6 +455,52 @@ function historyFromEnv(get: (name: string) => string | undefined, problems: str
     }
   }
   return { databaseUrl, redisKeepMs };
+}
+
+/** A list of sentinels, `host:port,host:port` (an IPv6 address in brackets). */
+function parseSentinels(raw: string, problems: string[]): SentinelAddress[] {
+  const out: SentinelAddress[] = [];
+  for (const item of raw.split(',').map((s) => s.trim())) {
+    const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(item);
+    const port = m ? Number(m[3]) : 0;
+    if (!m || port < 1 || port > 65535) {
+      problems.push(`REDIS_SENTINELS: ${JSON.stringify(item)} is not host:port (write host:port,host:port, for example 10.0.0.5:26379,10.0.0.6:26379; an IPv6 address in brackets: [::1]:26379)`);
+      continue;
+    }
+    out.push({ host: m[1] ?? m[2] ?? '', port });
+  }
+  return out;
+}
+
+/** REDIS_URL, or REDIS_SENTINELS with REDIS_SENTINEL_NAME (and their passwords), checked together. */
+function redisFromEnv(get: (name: string) => string | undefined, problems: string[], redisUrl: string): RedisTarget {
+  const sentinels = get('REDIS_SENTINELS');
+  if (sentinels === undefined) {
+    for (const name of ['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD', 'REDIS_PASSWORD'] as const) {
+      if (get(name) === undefined) continue;
+      const url = name === 'REDIS_PASSWORD' ? ', or put the password in REDIS_URL (redis://:password@host:6379)' : '';
+      problems.push(`${name}: only used with REDIS_SENTINELS: set REDIS_SENTINELS to the sentinels' host:port list${url}, or remove ${name}`);
+    }
+    return { kind: 'url', url: redisUrl };
+  }
+  if (get('REDIS_URL') !== undefined) {
+    problems.push('REDIS_URL and REDIS_SENTINELS are both set: keep one (REDIS_SENTINELS finds the primary through Sentinel; REDIS_URL names one server)');
+  }
+  const name = get('REDIS_SENTINEL_NAME');
+  if (name === undefined) {
+    problems.push('REDIS_SENTINEL_NAME: required with REDIS_SENTINELS: the name the sentinels monitor the primary under ("sentinel monitor <name> …"), for example mymaster');
+  } else if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+    problems.push(`REDIS_SENTINEL_NAME: may hold letters, digits, _ . - (1 to 64), got ${JSON.stringify(name)}`);
+  }
+  return { kind: 'sentinel', sentinels: parseSentinels(sentinels, problems), name: name ?? '', password: get('REDIS_PASSWORD') ?? null, sentinelPassword: get('REDIS_SENTINEL_PASSWORD') ?? null };
+}
+
+/** AUTODIALER_REPLICA_ACKS (default 1 under Sentinel, else 0) and AUTODIALER_REPLICA_ACKS_TIMEOUT_MS. */
+function replicaAcksFromEnv(get: (name: string) => string | undefined, problems: string[], sentinel: boolean): Config['replicaAcks'] {
+  return {
+    replicas: pick(problems, 'AUTODIALER_REPLICA_ACKS', intIn('AUTODIALER_REPLICA_ACKS', 0, 16), get('AUTODIALER_REPLICA_ACKS'), sentinel ? 1 : 0),
+    timeoutMs: pick(problems, 'AUTODIALER_REPLICA_ACKS_TIMEOUT_MS', intIn('AUTODIALER_REPLICA_ACKS_TIMEOUT_MS', 1, 60_000), get('AUTODIALER_REPLICA_ACKS_TIMEOUT_MS'), 1000),
+  };
 }
 
 /** A message naming the missing variables, or null when the provider is configured. */

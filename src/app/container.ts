@@ -15,6 +15,7 @@ import { keys as makeKeys } from '../store/keys.js';
 import { makeCampaignStore } from '../store/campaigns.js';
 import { makeContactStore } from '../store/contacts.js';
 import { makeAttemptStore } from '../store/attempts.js';
+import { makeReplicaAcks } from '../store/replica-acks.js';
 import { makeCallbackLog } from '../store/callback-log.js';
 import { makeCallbackRetention } from '../store/callback-retention.js';
 import { makeCampaignPurge } from '../campaign/purge.js';
@@ -84,7 +85,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const log = options.log ?? createLogger({ level: config.logLevel });
   const ownsRedis = options.redis === undefined;
   /** BullMQ's connection (it makes its own blocking ones from it). */
-  const bullRedis = options.redis ?? (await connectRedis(config.redisUrl));
+  const bullRedis = options.redis ?? (await connectRedis(config.redis));
   /**
    * The stores' connection: concurrent commands (many attempts and callbacks in flight)
    * share round trips through ioredis auto-pipelining. No blocking command runs on it.
@@ -94,6 +95,12 @@ export async function createContainer(config: Config, options: ContainerOptions 
   // the HTTP routes ask `redisWatch` and answer 503 instead of waiting.
   const redisWatch = watchRedis(redis, { log, name: 'stores', probeEveryMs: 1000, probeTimeoutMs: 2000 });
   const bullWatch = ownsRedis ? watchRedis(bullRedis, { log, name: 'queues' }) : null;
+  /**
+   * With AUTODIALER_REPLICA_ACKS, attempts' begins have a connection of their own: each turn's begins are followed
+   * there by one WAIT for the replicas, which blocks that connection (never the stores') until they answer.
+   */
+  const acksRedis = config.replicaAcks.replicas > 0 ? bullRedis.duplicate({ lazyConnect: false }) : null;
+  const acksWatch = acksRedis ? watchRedis(acksRedis, { log, name: 'begins' }) : null;
   const now = options.now ?? (() => Date.now());
   const random = options.random ?? Math.random;
   const keys = makeKeys(config.prefix);
@@ -104,7 +111,11 @@ export async function createContainer(config: Config, options: ContainerOptions 
 
   const campaigns = makeCampaignStore({ redis, keys, now });
   const contacts = makeContactStore({ redis, keys });
-  const attempts = makeAttemptStore({ redis, keys });
+  const attempts = makeAttemptStore({
+    redis,
+    keys,
+    acks: acksRedis ? makeReplicaAcks({ redis: acksRedis, replicas: config.replicaAcks.replicas, timeoutMs: config.replicaAcks.timeoutMs }) : null,
+  });
   const callbackLog = makeCallbackLog({ redis, keys });
   const dnc = makeDncStore({ redis, keys });
   const pacer = createRedisPacer({ redis, prefix: config.prefix });
@@ -514,6 +525,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
     await history.close();
     redisWatch.stop();
     bullWatch?.stop();
+    acksWatch?.stop();
+    await acksRedis?.quit();
     await redis.quit();
     if (ownsRedis) await bullRedis.quit();
   }

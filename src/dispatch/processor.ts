@@ -321,6 +321,15 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
       caps: capsOf(d),
       keepMs: frequency.historyMs,
     });
+    if (begun.result === 'unacknowledged') {
+      // Recorded, but no replica held it in time (AUTODIALER_REPLICA_ACKS): a failover could lose the record and
+      // another worker dial this contact again. Never sent: the admitted send and the cap count go, the attempt
+      // ends in doubt (its channel freed with it).
+      await Promise.all([slot.rated ? pacer.withdraw(d.provider, cid, id) : undefined, service.uncountCall(row.e, id)]);
+      await service.unacknowledged(id, 'the replicas did not acknowledge the attempt in time (AUTODIALER_REPLICA_ACKS): not dialed');
+      log.warn({ campaignId: cid, attemptId: id }, 'attempt not dialed: the replicas did not acknowledge it in time; it ends in doubt');
+      return 'ended';
+    }
     if (begun.result !== 'began') {
       // Never sent: the channel and the admitted place in the send log are free again.
       await Promise.all([pacer.release(d.provider, cid, id), slot.rated ? pacer.withdraw(d.provider, cid, id) : undefined]);

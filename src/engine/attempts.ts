@@ -26,7 +26,8 @@ export interface AttemptServiceDeps extends AttemptCoreDeps {
   pauseCampaign: (campaignId: string, reason: string) => Promise<void>;
 }
 
-export type BeginResult = 'began' | 'exists' | 'stale' | 'refused';
+/** 'unacknowledged': recorded, but not held by the replicas in time (AUTODIALER_REPLICA_ACKS): never dial it, end it with `unacknowledged`. */
+export type BeginResult = 'began' | 'exists' | 'stale' | 'refused' | 'unacknowledged';
 
 export type ResultEffect = 'final' | 'duplicate' | 'late' | 'conflict' | 'progress' | 'ignored';
 
@@ -119,10 +120,37 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       // A conflict is either a concurrent change of the contact (decide again) or this attempt already begun.
       if (r === 'conflict') return (await attempts.get(id)) ? ('exists' as const) : RETRY;
       written.put(id, { a: createdAttempt(id, fields), raw: encodeContactState(next), state: next });
-      return 'began' as const;
+      return r === 'unacknowledged' ? r : ('began' as const);
     });
     if (result === 'began') events.emit('attempt:dialing', { campaignId: cid, attemptId: id });
     return refusal ? { result, id, deadline, refusal } : { result, id, deadline };
+  }
+
+  /**
+   * Ends a begin the replicas did not acknowledge in time. Its request was
+   * never sent, but a failover could lose its record, so nothing can tell
+   * whether another worker will find the contact undialed: it ends in doubt,
+   * as an attempt whose fate is unknown does (its contact retried only as the
+   * in_doubt retry policy says).
+   */
+  async function unacknowledged(id: string, reason: string): Promise<void> {
+    const t = now();
+    let known = written.take(id);
+    await casLoop('unacknowledged', async () => {
+      const ctx = known ?? (await read(id));
+      known = null;
+      if (!ctx) return 'missing' as const;
+      const { a } = ctx;
+      // A dialing attempt at its deadline: final in_doubt.
+      const step = applyEvent(a, { type: 'deadline' }, t);
+      if (step.effect !== 'final') return 'done' as const;
+      const fields: AttemptFields = { ...changedFields(a, step.record), outcome: 'in_doubt', inDoubt: true, error: `in doubt: ${reason}` };
+      const r = await finalizeContact(ctx, 'in_doubt', fields, true, { release: true });
+      if (r === 'conflict') return RETRY;
+      await releaseAfter(a.family, a.cid, id);
+      events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome: 'in_doubt', late: false, source: 'replicas', family: a.family });
+      return 'done' as const;
+    });
   }
 
   /** Applies the synchronous answer of the provider to a dialing attempt. */
@@ -405,6 +433,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
 
   return {
     begin,
+    unacknowledged,
     dialResult,
     result,
     progress,

@@ -2,38 +2,108 @@ import { Redis, type RedisOptions } from 'ioredis';
 
 export type { Redis };
 
+/** A Sentinel's address. */
+export interface SentinelAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where the deployment's Redis is: one server at a URL, or the primary that
+ * Sentinel names (followed through failovers: every connection asks the
+ * sentinels again whenever it reconnects).
+ */
+export type RedisTarget =
+  | { kind: 'url'; url: string }
+  | {
+      kind: 'sentinel';
+      sentinels: readonly SentinelAddress[];
+      /** The primary's name as the sentinels monitor it. */
+      name: string;
+      /** AUTH of the primary and replicas (null: none). */
+      password: string | null;
+      /** AUTH of the sentinels themselves (null: none). */
+      sentinelPassword: string | null;
+    };
+
+/** The target as a message may show it (no password). */
+export function describeRedis(target: RedisTarget | string): string {
+  const t: RedisTarget = typeof target === 'string' ? { kind: 'url', url: target } : target;
+  if (t.kind === 'url') return t.url.replace(/\/\/([^@/]*)@/, '//***@');
+  return `the primary "${t.name}" of Sentinel ${t.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
+}
+
 export class RedisUnavailableError extends Error {
   readonly code = 'ERR_REDIS_UNAVAILABLE';
-  constructor(url: string, cause: unknown) {
+  constructor(target: RedisTarget | string, cause: unknown) {
+    const where = describeRedis(target);
+    const sentinel = typeof target !== 'string' && target.kind === 'sentinel';
     super(
-      `Redis is not answering at ${url} (${cause instanceof Error ? cause.message : String(cause)}). ` +
-        'autodialer needs Redis 7: start it with "redis-server --daemonize yes" ' +
-        '(Debian: apt-get install redis-server), or point REDIS_URL at one.',
+      `Redis is not answering at ${where} (${cause instanceof Error ? cause.message : String(cause)}). ` +
+        (sentinel
+          ? 'Check that the sentinels in REDIS_SENTINELS run and monitor a primary named REDIS_SENTINEL_NAME, and that the primary they name answers.'
+          : 'autodialer needs Redis 7: start it with "redis-server --daemonize yes" (Debian: apt-get install redis-server), or point REDIS_URL at one.'),
       { cause },
     );
     this.name = 'RedisUnavailableError';
   }
 }
 
-/** A connection for commands; BullMQ needs maxRetriesPerRequest null on its own connections. */
-export function createRedis(url: string, extra: RedisOptions = {}): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: true, ...extra });
-  return redis;
+/**
+ * A failover moves the primary. A connection to a primary that died closes and
+ * asks the sentinels again as it reconnects; Sentinel closes the clients of
+ * an instance it turns into a replica. One that still reaches a demoted
+ * primary gets READONLY on its next write (UNBLOCKED on a blocking read): it
+ * reconnects through the sentinels and sends that command again (it was not
+ * applied).
+ */
+function afterFailover(err: Error): 2 | false {
+  return /^(READONLY|UNBLOCKED)/.test(err.message) ? 2 : false;
+}
+
+/** The connection options of a target (a URL is passed to ioredis as it is). */
+function targetOptions(t: Extract<RedisTarget, { kind: 'sentinel' }>): RedisOptions {
+  return {
+    sentinels: t.sentinels.map((s) => ({ host: s.host, port: s.port })),
+    name: t.name,
+    ...(t.password !== null ? { password: t.password } : {}),
+    ...(t.sentinelPassword !== null ? { sentinelPassword: t.sentinelPassword } : {}),
+    reconnectOnError: afterFailover,
+  };
+}
+
+function newRedis(target: RedisTarget | string, options: RedisOptions): Redis {
+  const t: RedisTarget = typeof target === 'string' ? { kind: 'url', url: target } : target;
+  return t.kind === 'url' ? new Redis(t.url, options) : new Redis({ ...targetOptions(t), ...options });
+}
+
+/**
+ * A connection for commands; BullMQ needs maxRetriesPerRequest null on its own connections.
+ * Its duplicates (the stores' connection, BullMQ's blocking ones) keep its target and options.
+ */
+export function createRedis(target: RedisTarget | string, extra: RedisOptions = {}): Redis {
+  return newRedis(target, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: true, ...extra });
 }
 
 /** Connects and pings once, failing fast with a message that says how to start Redis. */
-export async function connectRedis(url: string, extra: RedisOptions = {}): Promise<Redis> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 });
+export async function connectRedis(target: RedisTarget | string, extra: RedisOptions = {}): Promise<Redis> {
+  const probe = newRedis(target, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    sentinelRetryStrategy: () => null,
+    connectTimeout: 3000,
+  });
   probe.on('error', () => undefined);
   try {
     await probe.connect();
     await probe.ping();
   } catch (err) {
-    throw new RedisUnavailableError(url, err);
+    throw new RedisUnavailableError(target, err);
   } finally {
     probe.disconnect();
   }
-  const redis = createRedis(url, extra);
+  const redis = createRedis(target, extra);
   await redis.connect();
   return redis;
 }

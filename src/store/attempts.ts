@@ -14,6 +14,7 @@ import { encodeContactState, type ContactState } from './contacts.js';
 import { parseAttemptId } from './ids.js';
 import type { FrequencyCap } from '../domain/frequency-cap.js';
 import { AttemptStoreError, decodeAttemptValue, encodeAttemptValue, packAttemptFields, type AttemptFields, type StoredAttempt } from './attempt-record.js';
+import type { ReplicaAcks } from './replica-acks.js';
 
 export {
   AttemptStoreError,
@@ -86,6 +87,13 @@ export type AttemptIndex = { ttlMs: number } & (
 
 export type CommitResult = 'conflict' | 'ok' | 'completed';
 
+/**
+ * A begin written but not held by enough replicas in time (see ReplicaAcks):
+ * a failover could lose it, and the contact be dialed again elsewhere. Never
+ * dial it.
+ */
+export type Unacknowledged = 'unacknowledged';
+
 /** How a stored contact state (JSON, as encodeContactState and the take script's cjson write it) says it was taken by the feeder. */
 const QUEUED = '"ph":"queued"';
 
@@ -149,8 +157,14 @@ export function callUuidKeyPart(uuid: string): string {
   return CANONICAL_UUID.test(uuid) ? `~${Buffer.from(uuid.replace(/-/g, ''), 'hex').toString('base64url')}` : uuid;
 }
 
-export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
+/**
+ * `acks`: begins go through its connection and return once enough replicas
+ * hold them (or 'unacknowledged'); without, they share the stores' connection
+ * and nothing waits.
+ */
+export function makeAttemptStore(deps: { redis: Redis; keys: Keys; acks?: ReplicaAcks | null }) {
   const { redis, keys: k } = deps;
+  const acks = deps.acks ?? null;
 
   function indexKey(index: AttemptIndex): string {
     switch (index.by) {
@@ -226,22 +240,35 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
    * same turn of the event loop go as one script call, each still its own
    * compare-and-set with its own answer.
    */
-  const commit = makeTurnBatcher<{ keys: string[]; args: string[] }, CommitResult | BeginRefusal>({
-    max: STORE_BATCH,
-    async run(batch) {
-      if (batch.length === 1) return [commitResult(await runScript(redis, COMMIT_SCRIPT, batch[0]!.keys, batch[0]!.args))];
-      const table = keyTable();
-      const args: string[] = [String(batch.length)];
-      for (const c of batch) {
-        args.push(String(c.keys.length), String(c.args.length));
-        for (const key of c.keys) args.push(table.place(key));
-        args.push(...c.args);
-      }
-      const replies = await runScript(redis, COMMIT_MANY_SCRIPT, table.keys, args);
-      if (!Array.isArray(replies)) throw new AttemptStoreError(`a batch of ${batch.length} commits answered ${String(replies)}`);
-      return replies.map(commitResult);
-    },
-  });
+  const commitOn = (conn: Redis) =>
+    makeTurnBatcher<{ keys: string[]; args: string[] }, CommitResult | BeginRefusal>({
+      max: STORE_BATCH,
+      async run(batch) {
+        if (batch.length === 1) return [commitResult(await runScript(conn, COMMIT_SCRIPT, batch[0]!.keys, batch[0]!.args))];
+        const table = keyTable();
+        const args: string[] = [String(batch.length)];
+        for (const c of batch) {
+          args.push(String(c.keys.length), String(c.args.length));
+          for (const key of c.keys) args.push(table.place(key));
+          args.push(...c.args);
+        }
+        const replies = await runScript(conn, COMMIT_MANY_SCRIPT, table.keys, args);
+        if (!Array.isArray(replies)) throw new AttemptStoreError(`a batch of ${batch.length} commits answered ${String(replies)}`);
+        return replies.map(commitResult);
+      },
+    });
+  const commit = commitOn(redis);
+  /** Begins waited for by replicas have the acks' connection: the WAIT after them blocks it, not the stores' one. */
+  const beginCommit = acks ? commitOn(acks.redis) : commit;
+
+  /** A guarded begin; with acks, 'unacknowledged' when it was written but no WAIT of its connection saw it held in time. */
+  async function begin(input: CommitInput & { guard: BeginGuard }): Promise<CommitResult | BeginRefusal | Unacknowledged> {
+    const r = await beginCommit(commitCall(input));
+    if (!acks || typeof r === 'object' || r === 'conflict') return r;
+    // Taken as the reply is in (no await between): the WAIT must come back over this same connection.
+    const mark = acks.mark();
+    return (await acks.held(mark)) ? r : 'unacknowledged';
+  }
 
   /**
    * An attempt with its contact's stored state, read together (the state is
@@ -323,8 +350,8 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys }) {
       if (typeof r === 'object') throw new AttemptStoreError(`attempt ${input.cuuid}: a commit without a guard was refused (${r.refused})`);
       return r;
     },
-    /** A commit with the begin's last checks: refused (nothing written) when one fails. */
-    begin: async (input: CommitInput & { guard: BeginGuard }): Promise<CommitResult | BeginRefusal> => commit(commitCall(input)),
+    /** A commit with the begin's last checks: refused (nothing written) when one fails; with acks, unacknowledged when no replica held it in time. */
+    begin,
     overdue,
     rememberProviderCallId,
     byProviderCallId,
