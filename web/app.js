@@ -43,11 +43,15 @@ function showNotice(text, askToken = false) {
   $('notice-text').textContent = text;
   $('token-form').hidden = !askToken;
   $('live').className = 'live stale';
+  $('live').textContent = askToken ? 'no token' : 'retrying';
+  // Tables that have not been drawn yet say what they wait for.
+  for (const td of document.querySelectorAll('tr.empty td')) if (td.textContent === 'loading…' || askToken) td.textContent = askToken ? 'waiting for the API token' : 'loading…';
 }
 
 function clearNotice() {
   $('notice').hidden = true;
   $('live').className = 'live ok';
+  $('live').textContent = 'live';
 }
 
 let flashTimer = 0;

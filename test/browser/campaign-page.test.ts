@@ -67,6 +67,7 @@ describe('the campaign page in chromium', () => {
     await page.goto(`${h.serverUrl}/`);
     await page.locator('#token-form').waitFor();
     expect(await page.locator('#notice-text').innerText()).toContain('needs its API token');
+    await page.screenshot({ path: `${SHOTS}/campaign-page-token.png` });
     await page.locator('#token-input').fill(API_TOKEN);
     await page.locator('#token-form button[type=submit]').click();
     await page.locator('#notice').waitFor({ state: 'hidden' });
