@@ -170,7 +170,8 @@ export function makeArchiver(deps: {
     if (batch.length > 0 || row.length > 0) await flush();
     await behind.done();
     const low = await source.firstUnarchived(cid, m.low, total);
-    await redis.hset(hk.marker(cid), 'next', String(from >= total ? low : from), 'low', String(low));
+    const next = from >= total ? low : from;
+    if (next !== m.next || low !== m.low) await redis.hset(hk.marker(cid), 'next', String(next), 'low', String(low));
     return low;
   }
 
