@@ -22,6 +22,7 @@ import type { HistoryReads } from '../history/reads.js';
 import type { StatusReport } from '../reports/status.js';
 import type { QueueRegistry } from '../infra/queues.js';
 import { isCampaignId } from '../store/ids.js';
+import { PAGE_CSP } from './guards.js';
 import { campaignOverview } from './dashboard-data.js';
 import { makeOutcomeTimeline, type TimelineOptions } from './outcome-timeline.js';
 
@@ -43,6 +44,9 @@ export interface DashboardOptions {
   timeline?: TimelineOptions;
 }
 
+/** The server's page policy without 'unsafe-inline'. */
+export const STRICT_PAGE_CSP = PAGE_CSP.replace(/\s*'unsafe-inline'/g, '');
+
 const notFound = (reply: FastifyReply, message: string) => reply.code(404).send({ error: { code: 'not_found', message } });
 
 export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptions): Promise<void> {
@@ -56,6 +60,11 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardOptio
   await app.register(async (pages) => {
     pages.addHook('onRoute', (route) => {
       route.config = Object.assign(route.config ?? {}, { access: 'public', redis: false });
+    });
+    // The page has no inline script or style: its policy allows none (this hook runs after the server's own).
+    pages.addHook('onSend', async (_req, reply, payload) => {
+      if (reply.hasHeader('content-security-policy')) reply.header('content-security-policy', STRICT_PAGE_CSP);
+      return payload;
     });
     await pages.register(fastifyStatic, { root: webDir, wildcard: false, index: ['index.html'], decorateReply: false });
   });

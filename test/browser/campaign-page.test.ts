@@ -94,6 +94,11 @@ describe('the campaign page in chromium', () => {
       'spring.csv',
     );
 
+    // The server gives the page a policy that allows no inline script or style.
+    const served = await h.api('/');
+    await served.body.dump();
+    expect(served.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(served.headers['content-security-policy']).not.toContain('unsafe-inline');
     await page.goto(`${h.serverUrl}/#token=${encodeURIComponent(API_TOKEN)}`);
     // The token left the address bar (kept for the tab only).
     await expect.poll(() => page.url(), { timeout: 30_000 }).not.toContain('token=');
