@@ -41,7 +41,7 @@ export interface PbxConfig {
 export interface Config {
   /** REDIS_URL (its default when unset; not used under Sentinel). */
   redisUrl: string;
-  /** Where Redis is: REDIS_URL, or the primary that Sentinel names (REDIS_SENTINELS, REDIS_SENTINEL_NAME). */
+  /** Where Redis is: REDIS_URL, the primary that Sentinel names (REDIS_SENTINELS, REDIS_SENTINEL_NAME), or a Redis Cluster (REDIS_CLUSTER_NODES). */
   redis: RedisTarget;
   /**
    * How many replicas must hold an attempt's begin before its request leaves
@@ -50,6 +50,10 @@ export interface Config {
    * begin not acknowledged in time is in doubt and never dialed.
    */
   replicaAcks: { replicas: number; timeoutMs: number };
+  /**
+   * The base of every key (AUTODIALER_PREFIX). On a Redis Cluster it is the
+   * hash tag `{AUTODIALER_PREFIX}`: all of a deployment's keys share one slot.
+   */
   prefix: string;
   httpPort: number;
   httpHost: string;
@@ -242,13 +246,15 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
   );
   const redis = redisFromEnv(get, problems, redisUrl);
   const replicaAcks = replicaAcksFromEnv(get, problems, redis.kind === 'sentinel');
-  const prefix = pick(
+  const basePrefix = pick(
     problems,
     'AUTODIALER_PREFIX',
     z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'AUTODIALER_PREFIX may hold letters, digits, _ . - (1 to 64)'),
     get('AUTODIALER_PREFIX'),
     'autodialer',
   );
+  // On a Cluster every key of the deployment carries one hash tag: its scripts stay in one slot.
+  const prefix = redis.kind === 'cluster' ? `{${basePrefix}}` : basePrefix;
   const httpPort = pick(problems, 'AUTODIALER_HTTP_PORT', intIn('AUTODIALER_HTTP_PORT', 0, 65535), get('AUTODIALER_HTTP_PORT'), 8080);
   const httpHost = get('AUTODIALER_HTTP_HOST') ?? '0.0.0.0';
   const publicUrl = pick(problems, 'AUTODIALER_PUBLIC_URL', url('AUTODIALER_PUBLIC_URL'), get('AUTODIALER_PUBLIC_URL')) ?? null;
@@ -458,13 +464,13 @@ function historyFromEnv(get: (name: string) => string | undefined, problems: str
 }
 
 /** A list of sentinels, `host:port,host:port` (an IPv6 address in brackets). */
-function parseSentinels(raw: string, problems: string[]): SentinelAddress[] {
+function parseSentinels(raw: string, problems: string[], variable = 'REDIS_SENTINELS', examplePort = 26379): SentinelAddress[] {
   const out: SentinelAddress[] = [];
   for (const item of raw.split(',').map((s) => s.trim())) {
     const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(item);
     const port = m ? Number(m[3]) : 0;
     if (!m || port < 1 || port > 65535) {
-      problems.push(`REDIS_SENTINELS: ${JSON.stringify(item)} is not host:port (write host:port,host:port, for example 10.0.0.5:26379,10.0.0.6:26379; an IPv6 address in brackets: [::1]:26379)`);
+      problems.push(`${variable}: ${JSON.stringify(item)} is not host:port (write host:port,host:port, for example 10.0.0.5:${examplePort},10.0.0.6:${examplePort}; an IPv6 address in brackets: [::1]:${examplePort})`);
       continue;
     }
     out.push({ host: m[1] ?? m[2] ?? '', port });
@@ -472,8 +478,15 @@ function parseSentinels(raw: string, problems: string[]): SentinelAddress[] {
   return out;
 }
 
-/** REDIS_URL, or REDIS_SENTINELS with REDIS_SENTINEL_NAME (and their passwords), checked together. */
+/** REDIS_URL, REDIS_SENTINELS with REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES (and their passwords), checked together. */
 function redisFromEnv(get: (name: string) => string | undefined, problems: string[], redisUrl: string): RedisTarget {
+  const clusterNodes = get('REDIS_CLUSTER_NODES');
+  if (clusterNodes !== undefined) {
+    for (const name of ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD'] as const) {
+      if (get(name) !== undefined) problems.push(`${name}: not used with REDIS_CLUSTER_NODES (the dialer runs on that Redis Cluster): remove ${name}, or remove REDIS_CLUSTER_NODES`);
+    }
+    return { kind: 'cluster', nodes: parseSentinels(clusterNodes, problems, 'REDIS_CLUSTER_NODES', 6379), password: get('REDIS_PASSWORD') ?? null };
+  }
   const sentinels = get('REDIS_SENTINELS');
   if (sentinels === undefined) {
     for (const name of ['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD', 'REDIS_PASSWORD'] as const) {

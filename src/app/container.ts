@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { providerUnavailable, type Config } from '../config.js';
-import { connectRedis, quietErrors, watchRedis } from '../infra/redis.js';
+import { connectRedis, duplicateRedis, quietErrors, watchRedis } from '../infra/redis.js';
 import { createLogger } from '../infra/logger.js';
 import { makeQueueRegistry, type QueueRegistry } from '../infra/queues.js';
 import { startLoop, type Loop } from '../infra/loop.js';
@@ -90,7 +90,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
    * The stores' connection: concurrent commands (many attempts and callbacks in flight)
    * share round trips through ioredis auto-pipelining. No blocking command runs on it.
    */
-  const redis = bullRedis.duplicate({ enableAutoPipelining: true, lazyConnect: false });
+  const redis = duplicateRedis(bullRedis, { enableAutoPipelining: true, lazyConnect: false });
   // While Redis is away, commands wait for it and the connections retry quietly (one line when lost, one when back);
   // the HTTP routes ask `redisWatch` and answer 503 instead of waiting.
   const redisWatch = watchRedis(redis, { log, name: 'stores', probeEveryMs: 1000, probeTimeoutMs: 2000 });
@@ -99,7 +99,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
    * With AUTODIALER_REPLICA_ACKS, attempts' begins have a connection of their own: each turn's begins are followed
    * there by one WAIT for the replicas, which blocks that connection (never the stores') until they answer.
    */
-  const acksRedis = config.replicaAcks.replicas > 0 ? bullRedis.duplicate({ lazyConnect: false }) : null;
+  const acksRedis = config.replicaAcks.replicas > 0 ? duplicateRedis(bullRedis, { lazyConnect: false }) : null;
   const acksWatch = acksRedis ? watchRedis(acksRedis, { log, name: 'begins' }) : null;
   const now = options.now ?? (() => Date.now());
   const random = options.random ?? Math.random;

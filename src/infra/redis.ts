@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 
 export type { Redis };
 
@@ -24,12 +24,20 @@ export type RedisTarget =
       password: string | null;
       /** AUTH of the sentinels themselves (null: none). */
       sentinelPassword: string | null;
+    }
+  | {
+      kind: 'cluster';
+      /** Some of the cluster's nodes: the others are learnt from them. */
+      nodes: readonly SentinelAddress[];
+      /** AUTH of the nodes (null: none). */
+      password: string | null;
     };
 
 /** The target as a message may show it (no password). */
 export function describeRedis(target: RedisTarget | string): string {
   const t: RedisTarget = typeof target === 'string' ? { kind: 'url', url: target } : target;
   if (t.kind === 'url') return t.url.replace(/\/\/([^@/]*)@/, '//***@');
+  if (t.kind === 'cluster') return `the Redis Cluster of ${t.nodes.map((s) => `${s.host}:${s.port}`).join(',')}`;
   return `the primary "${t.name}" of Sentinel ${t.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
 }
 
@@ -37,12 +45,14 @@ export class RedisUnavailableError extends Error {
   readonly code = 'ERR_REDIS_UNAVAILABLE';
   constructor(target: RedisTarget | string, cause: unknown) {
     const where = describeRedis(target);
-    const sentinel = typeof target !== 'string' && target.kind === 'sentinel';
+    const kind = typeof target === 'string' ? 'url' : target.kind;
     super(
       `Redis is not answering at ${where} (${cause instanceof Error ? cause.message : String(cause)}). ` +
-        (sentinel
+        (kind === 'sentinel'
           ? 'Check that the sentinels in REDIS_SENTINELS run and monitor a primary named REDIS_SENTINEL_NAME, and that the primary they name answers.'
-          : 'autodialer needs Redis 7: start it with "redis-server --daemonize yes" (Debian: apt-get install redis-server), or point REDIS_URL at one.'),
+          : kind === 'cluster'
+            ? 'Check that the nodes in REDIS_CLUSTER_NODES run with cluster-enabled yes and that the cluster is formed (redis-cli --cluster check host:port).'
+            : 'autodialer needs Redis 7: start it with "redis-server --daemonize yes" (Debian: apt-get install redis-server), or point REDIS_URL at one.'),
       { cause },
     );
     this.name = 'RedisUnavailableError';
@@ -72,9 +82,43 @@ function targetOptions(t: Extract<RedisTarget, { kind: 'sentinel' }>): RedisOpti
   };
 }
 
+/** Options that belong to a Cluster itself; the others go to each node's connection. */
+const CLUSTER_LEVEL = ['lazyConnect', 'enableReadyCheck', 'enableOfflineQueue', 'enableAutoPipelining', 'scripts'] as const;
+
+function clusterOptions(options: RedisOptions, password: string | null): ClusterOptions {
+  const node: RedisOptions = { ...(password !== null ? { password } : {}), ...options };
+  const top: ClusterOptions = {};
+  for (const k of CLUSTER_LEVEL) {
+    if (node[k] === undefined) continue;
+    Object.assign(top, { [k]: node[k] });
+    delete node[k];
+  }
+  // A probe that must fail fast does not retry the cluster either.
+  if (options.retryStrategy) top.clusterRetryStrategy = () => null;
+  return { ...top, redisOptions: node };
+}
+
+/**
+ * A Cluster answers the commands the stores send, routed by each key's slot
+ * (every key of a deployment carries its hash tag, so one node serves them
+ * all); the rest of the code holds it as the connection type it shares them with.
+ */
+function asRedis(cluster: Cluster): Redis {
+  return cluster as unknown as Redis;
+}
+
 function newRedis(target: RedisTarget | string, options: RedisOptions): Redis {
   const t: RedisTarget = typeof target === 'string' ? { kind: 'url', url: target } : target;
+  if (t.kind === 'cluster') return asRedis(new Cluster(t.nodes.map((n) => ({ host: n.host, port: n.port })), clusterOptions(options, t.password)));
   return t.kind === 'url' ? new Redis(t.url, options) : new Redis({ ...targetOptions(t), ...options });
+}
+
+/** A connection like `redis` (same target, its options over `options`), a Cluster's included. */
+export function duplicateRedis(redis: Redis, options: RedisOptions = {}): Redis {
+  if (!redis.isCluster) return redis.duplicate(options);
+  const cluster = redis as unknown as Cluster;
+  const base = clusterOptions(options, null);
+  return asRedis(cluster.duplicate([], { ...base, redisOptions: { ...cluster.options.redisOptions, ...base.redisOptions } }));
 }
 
 /**
