@@ -187,7 +187,6 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys; acks?: Replic
     const ref = parseAttemptId(input.cuuid);
     if (!ref) throw new AttemptStoreError(`not an attempt id: ${input.cuuid}`);
     const cid = ref.campaignId;
-    // The campaign's own keys (st, counts, due, feeding, stats) are named from its hash key inside the script.
     const keys = [k.attempt(input.cuuid), k.campaign(cid), k.deadlines, k.active, k.outbox];
     if (input.index) keys.push(indexKey(input.index));
     if (input.release) keys.push(input.release[0], input.release[1]);
@@ -196,6 +195,8 @@ export function makeAttemptStore(deps: { redis: Redis; keys: Keys; acks?: Replic
       keys.push(k.sends(cid), k.numberCalls(guard.e164));
       for (const list of guard.dnc) keys.push(k.dnc(list));
     }
+    // The campaign's own keys, last: the script declares every key it touches.
+    keys.push(k.contactState(cid), k.counts(cid), k.due(cid), k.feeding(cid), k.stats(cid));
     const ver = input.base?.ver ?? 0;
     const args = [
       String(ver),

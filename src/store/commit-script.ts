@@ -8,10 +8,13 @@
 
 /**
  * Compare-and-set commit of one attempt and its contact.
- * KEYS: att, campaign (its hash; the campaign's st, counts, due, feeding and
- *       stats keys are named from it, as in keys.ts), deadlines, active,
- *       outbox, then the optional ones: the index key (with an index), the
- *       pacer's channel holds of the campaign and the account (with a release)
+ * KEYS: att, campaign (its hash), deadlines, active, outbox, then the
+ *       optional ones: the index key (with an index), the pacer's channel
+ *       holds of the campaign and the account (with a release), then the
+ *       guard's (below), then the campaign's st, counts, due, feeding and
+ *       stats keys (a call that leaves these five out has them named from the
+ *       campaign's hash key, as in keys.ts; on a Redis Cluster every key must
+ *       be declared)
  * A contact that reaches (or changes) a final status is appended to the
  * outbox when its campaign sends notifications.
  * ARGV: expectedAttVer ('0' = must not exist), the attempt's new stored
@@ -67,11 +70,15 @@ local function incr(acc, key, field, by)
   h.by[field] = was + by
 end
 
--- A campaign's keys (named from its hash key, as keys.ts does), made once per batch.
-local function camp(acc, cmp)
+-- A campaign's keys, made once per batch: declared from K[at] on, else named from its hash key as keys.ts does.
+local function camp(acc, cmp, K, at)
   local c = acc.camps[cmp]
   if not c then
-    c = { st = cmp .. ':st', counts = cmp .. ':counts', due = cmp .. ':due', feeding = cmp .. ':feeding', stats = cmp .. ':stats' }
+    if K[at] then
+      c = { st = K[at], counts = K[at + 1], due = K[at + 2], feeding = K[at + 3], stats = K[at + 4] }
+    else
+      c = { st = cmp .. ':st', counts = cmp .. ':counts', due = cmp .. ':due', feeding = cmp .. ':feeding', stats = cmp .. ':stats' }
+    end
     acc.camps[cmp] = c
     acc.campOrder[#acc.campOrder + 1] = cmp
   end
@@ -140,7 +147,6 @@ end
 -- K: this commit's keys; A[o + 1], A[o + 2]…: its args; i: its place in the batch.
 local function commit(K, A, o, i, acc)
   local cmp = K[2]
-  local c = camp(acc, cmp)
   local deadlinesKey, activeKey, outboxKey = K[3], K[4], K[5]
   local nextKey = 6
   local indexKey, holdsCampaign, holdsAccount
@@ -157,6 +163,10 @@ local function commit(K, A, o, i, acc)
   local nStats = tonumber(A[o + 13]) or 0
   local guarded = A[o + 18] == '1'
   local g = o + 18 + 2 * nStats + 1
+  -- The campaign's own keys come after the guard's (its sends, the number's attempts, one per DNC list).
+  local campAt = nextKey
+  if guarded then campAt = nextKey + 2 + tonumber(A[g + 3]) end
+  local c = camp(acc, cmp, K, campAt)
   -- The version is the value's prefix ('<ver>|'); a value without one never matches.
   local cur = redis.call('GET', K[1])
   local ver = '0'
