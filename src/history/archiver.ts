@@ -36,7 +36,7 @@ export interface ArchiverOptions {
   pageSize?: number;
   /** Pages of each campaign per pass (default 20). */
   pagesPerPass?: number;
-  /** Contacts written per transaction at most, a few pages (default 2000). */
+  /** Contacts written per transaction at most, some pages (default 10,000: fewer commits, each a flush to disk). */
   writeBatch?: number;
   /** Time between passes (default 1 s). */
   everyMs?: number;
@@ -90,10 +90,10 @@ export function makeArchiver(deps: {
   options: ArchiverOptions;
 }) {
   const { redis, store, now, log } = deps;
-  const o = { pageSize: 500, pagesPerPass: 20, writeBatch: 2000, everyMs: 1000, leaseMs: 30_000, ...deps.options };
+  const o = { pageSize: 500, pagesPerPass: 20, writeBatch: 10_000, everyMs: 1000, leaseMs: 30_000, ...deps.options };
   const hk = historyKeys(deps.keys, deps.prefix);
   const source = makeContactSource({ redis, keys: deps.keys, hk, log });
-  const callbacks = makeCallbackArchiver({ redis, keys: deps.keys, hk, callbackLog: deps.callbackLog, store, log, pageSize: 2000 });
+  const callbacks = makeCallbackArchiver({ redis, keys: deps.keys, hk, callbackLog: deps.callbackLog, store, log, pageSize: 5000 });
   const events = new TypedEvents<ArchiverEvents>();
   const token = randomBytes(12).toString('hex');
   /** What was last written of each campaign's row (its summary changes as it runs). */
