@@ -5,7 +5,8 @@
  * → send-time admission → attempt recorded as dialing, atomically with the
  * last checks (campaign running, window still open, DNC lists, frequency
  * caps: a refusal frees the slot and ends or reschedules the contact as the
- * early checks do) → request → classified answer recorded.
+ * early checks do; with replica acks, held by the replicas, else it ends in
+ * doubt unsent) → request → classified answer recorded.
  *
  * A job that cannot dial now but has no attempt yet (campaign paused, window
  * closed, worker stopping) is kept and delayed, never completed: it is the
