@@ -246,6 +246,10 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
   );
   const redis = redisFromEnv(get, problems, redisUrl);
   const replicaAcks = replicaAcksFromEnv(get, problems, redis.kind === 'sentinel');
+  if (redis.kind === 'cluster' && replicaAcks.replicas > 0) {
+    // WAIT names no key: a Cluster would send it to any node, not the master that holds the begins.
+    problems.push('AUTODIALER_REPLICA_ACKS: not supported with REDIS_CLUSTER_NODES: set it to 0 or remove it');
+  }
   const basePrefix = pick(
     problems,
     'AUTODIALER_PREFIX',

@@ -129,6 +129,14 @@ export function createRedis(target: RedisTarget | string, extra: RedisOptions = 
   return newRedis(target, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: true, ...extra });
 }
 
+/**
+ * The connections a SCAN must walk to see every key: the connection itself,
+ * or each master of a Cluster (a Cluster sends a SCAN to any one node).
+ */
+export function scanTargets(redis: Redis): Redis[] {
+  return redis.isCluster ? (redis as unknown as Cluster).nodes('master') : [redis];
+}
+
 /** Connects and pings once, failing fast with a message that says how to start Redis. */
 export async function connectRedis(target: RedisTarget | string, extra: RedisOptions = {}): Promise<Redis> {
   const probe = newRedis(target, {

@@ -39,5 +39,6 @@ describe('Redis Cluster configuration', () => {
     expect(problems({ REDIS_CLUSTER_NODES: '10.0.0.5' })).toEqual([expect.stringMatching(/^REDIS_CLUSTER_NODES: "10.0.0.5" is not host:port .*10.0.0.5:6379,10.0.0.6:6379/)]);
     expect(problems({ REDIS_CLUSTER_NODES: '10.0.0.5:6379', REDIS_URL: 'redis://x:6379' })).toEqual([expect.stringMatching(/^REDIS_URL: not used with REDIS_CLUSTER_NODES/)]);
     expect(problems({ REDIS_CLUSTER_NODES: '10.0.0.5:6379', REDIS_SENTINELS: '10.0.0.5:26379' })).toEqual([expect.stringMatching(/^REDIS_SENTINELS: not used with REDIS_CLUSTER_NODES/)]);
+    expect(problems({ REDIS_CLUSTER_NODES: '10.0.0.5:6379', AUTODIALER_REPLICA_ACKS: '1' })).toEqual([expect.stringMatching(/^AUTODIALER_REPLICA_ACKS: not supported with REDIS_CLUSTER_NODES/)]);
   });
 });

@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { startClusterSet, type ClusterSet } from './fixtures/cluster-set.js';
 import { until } from './fixtures/sentinel-set.js';
 import { startSentinelDialer, type SentinelDialer } from './fixtures/dialer.js';
+import { connectRedis, scanTargets } from '../../src/infra/redis.js';
 
 const CONTACTS = 120;
 const CPS = 40;
@@ -90,6 +91,27 @@ describe('Redis Cluster: two deployments on their own shards', () => {
         }
       }
     }
+    // No key of another base: every key in the cluster belongs to one of the two deployments.
+    for (const port of set.ports) {
+      const node = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+      const keys: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, found] = await node.scan(cursor, 'COUNT', 1000);
+        cursor = next;
+        keys.push(...found);
+      } while (cursor !== '0');
+      node.disconnect();
+      expect(keys.filter((k) => !prefixes.some((p) => k.startsWith(`{${p}}:`)))).toEqual([]);
+    }
+    // A SCAN through the dialer's connection walks every master (each deployment's keys are on one).
+    const conn = await connectRedis(dialers[0]!.config.redis);
+    const targets = scanTargets(conn);
+    expect(targets.length).toBe(3);
+    let seen = 0;
+    for (const node of targets) seen += (await node.scan('0', 'MATCH', `{${prefixes[1]}}:*`, 'COUNT', 100_000))[1].length;
+    expect(seen).toBeGreaterThan(0);
+    conn.disconnect();
     process.stdout.write(`redis cluster: ${dialers.length} deployments x ${CONTACTS} contacts on masters ${owners.join(' and ')}\n`);
   }, 240_000);
 });
