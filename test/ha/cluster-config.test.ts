@@ -1,6 +1,7 @@
 /** REDIS_CLUSTER_NODES as the configuration reads it: the nodes, and the prefix as a hash tag. */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { connectRedis, RedisUnavailableError } from '../../src/infra/redis.js';
 
 function problems(env: Record<string, string>): string[] {
   try {
@@ -40,5 +41,14 @@ describe('Redis Cluster configuration', () => {
     expect(problems({ REDIS_CLUSTER_NODES: '10.0.0.5:6379', REDIS_URL: 'redis://x:6379' })).toEqual([expect.stringMatching(/^REDIS_URL: not used with REDIS_CLUSTER_NODES/)]);
     expect(problems({ REDIS_CLUSTER_NODES: '10.0.0.5:6379', REDIS_SENTINELS: '10.0.0.5:26379' })).toEqual([expect.stringMatching(/^REDIS_SENTINELS: not used with REDIS_CLUSTER_NODES/)]);
     expect(problems({ REDIS_CLUSTER_NODES: '10.0.0.5:6379', AUTODIALER_REPLICA_ACKS: '1' })).toEqual([expect.stringMatching(/^AUTODIALER_REPLICA_ACKS: not supported with REDIS_CLUSTER_NODES/)]);
+  });
+
+  it('a node that is no cluster (a plain Redis) fails fast with a message naming REDIS_CLUSTER_NODES', async () => {
+    const failed = await connectRedis({ kind: 'cluster', nodes: [{ host: '127.0.0.1', port: 6379 }], password: null }).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(failed).toBeInstanceOf(RedisUnavailableError);
+    expect((failed as Error).message).toMatch(/Redis Cluster of 127\.0\.0\.1:6379 .*REDIS_CLUSTER_NODES/);
   });
 });
