@@ -24,6 +24,10 @@
  */
 import type { AttemptOutcome, AttemptState, ProviderFamily } from '../domain/types.js';
 
+export class AttemptStoreError extends Error {
+  readonly code = 'ERR_ATTEMPT_STORE';
+}
+
 /** Marks the compact layout after the version (a record of JSON text starts with '{'). */
 export const COMPACT_TAG = '~';
 

@@ -1,7 +1,7 @@
 /**
  * An attempt record as stored (one Redis string per attempt, keyed by its
  * customuuid: `<version>|<fields>`) and its codec: the fields in the compact
- * layout of attempt-layout.ts (about 120 bytes for a finished call), read
+ * layout of attempt-layout.ts (about 100 bytes for a finished call), read
  * field by field, by hand, because it runs for every dial answer and every
  * result. One string, not a hash of fields: a read or a write is one value,
  * not thirty. Records written before that layout (`<version>|<JSON object
@@ -15,26 +15,11 @@ import {
   type AttemptState,
   type ProviderFamily,
 } from '../domain/types.js';
-import { parseAttemptId } from './ids.js';
-import {
-  asText,
-  BASE,
-  COMPACT_TAG,
-  DECODE_CODES,
-  DIAL_KINDS,
-  EXTRAS,
-  fromBase36,
-  FIRST_TEXT,
-  FROM_ID,
-  pack,
-  POSITIONS,
-  SLOT_OF,
-  SLOTS,
-  toBase36,
-  unpackNumber,
-  unpackText,
-  type DialKind,
-} from './attempt-layout.js';
+import { AttemptStoreError, COMPACT_TAG, DIAL_KINDS, FIRST_TEXT, POSITIONS, type DialKind } from './attempt-layout.js';
+import { decodePackedAttempt, packAttemptFields } from './attempt-compact.js';
+
+export { AttemptStoreError } from './attempt-layout.js';
+export { decodePackedAttempt, encodeAttemptValue, packAttemptFields, textFields } from './attempt-compact.js';
 
 /** Field values written to the attempt record: strings or numbers, null clears nothing (skipped). */
 export type AttemptFields = Record<string, string | number | boolean | null>;
@@ -198,181 +183,6 @@ export function decodeAttemptFields(id: string, raw: Raw, version: string | unde
   return a;
 }
 
-const EMPTY: PackedAttempt = Array.from({ length: POSITIONS }, (_, pos) => (pos < FIRST_TEXT ? '-' : ''));
-
-/** Time fields, the one a record's base time is taken from first. */
-const TIME_FIELDS = SLOTS.filter((s) => s.kind === 'time').map((s) => s.field);
-
-/** The base time of a record first written with these fields: its first whole-millisecond time. */
-function firstTime(fields: AttemptFields): number | null {
-  for (const f of TIME_FIELDS) {
-    const v = fields[f];
-    if (v === null || v === undefined || v === '' || typeof v === 'boolean') continue;
-    const x = typeof v === 'number' ? v : Number(v);
-    if (Number.isSafeInteger(x)) return x;
-  }
-  return null;
-}
-
-function extrasOf(text: string): Record<string, string> {
-  if (text === '') return {};
-  const v: unknown = JSON.parse(text);
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, string>) : {};
-}
-
-/**
- * The stored fields of `base` with `fields` written over them (null: not
- * written): only the positions of those fields are packed, the others are
- * kept as they are. Throws when a value cannot be stored (an unknown
- * state, outcome, family or dial kind).
- */
-export function packAttemptFields(base: PackedAttempt | null, fields: AttemptFields): string[] {
-  const out = (base ?? EMPTY).slice();
-  let t: number | null = out[BASE] === '' || out[BASE] === undefined ? null : fromBase36(out[BASE]);
-  if (t === null) {
-    t = firstTime(fields);
-    if (t !== null) out[BASE] = toBase36(t);
-  }
-  let extras: Record<string, string> | null = null;
-  for (const key in fields) {
-    const v = fields[key];
-    if (v === null || v === undefined) continue;
-    const slot = SLOT_OF[key];
-    if (slot !== undefined) {
-      try {
-        out[slot.pos] = pack(slot, v, t);
-      } catch (err) {
-        throw new AttemptStoreError(`attempt record: ${(err as Error).message}`);
-      }
-    } else if (!FROM_ID.has(key)) {
-      extras ??= extrasOf(out[EXTRAS] ?? '');
-      extras[key] = asText(v);
-    }
-  }
-  if (extras !== null) out[EXTRAS] = JSON.stringify(extras).replace(/\|/g, '\\u007c');
-  return out;
-}
-
-/** The stored value of an attempt: its version, then its fields in the compact layout (trailing empty positions left out). */
-export function encodeAttemptValue(ver: number, packed: PackedAttempt): string {
-  let last = packed.length - 1;
-  while (last >= FIRST_TEXT && packed[last] === '') last--;
-  let s = `${ver}|${COMPACT_TAG}${packed[0]}${packed[1]}${packed[2]}${packed[3]}${packed[4]}${packed[5]}${packed[6]}`;
-  for (let i = FIRST_TEXT; i <= last; i++) s += i === FIRST_TEXT ? packed[i] : `|${packed[i]}`;
-  return s;
-}
-
-/** A record's fields as text, by name, as the record of JSON text held them (the attempt id's parts included). */
-export function textFields(id: string, packed: PackedAttempt): Record<string, string> {
-  const ref = parseAttemptId(id);
-  const out: Record<string, string> = ref ? { cid: ref.campaignId, idx: String(ref.contact), n: String(ref.attempt) } : {};
-  const base = packed[BASE] === '' ? null : fromBase36(packed[BASE]!);
-  for (const slot of SLOTS) {
-    const s = packed[slot.pos] ?? '';
-    if (slot.field === '' || s === '' || s === '-') continue;
-    if (slot.pos < FIRST_TEXT) out[slot.field] = DECODE_CODES[slot.pos]![s] ?? s;
-    else if (slot.kind === 'time' && s.charCodeAt(0) !== 34) out[slot.field] = String(unpackNumber(slot, s, base) ?? '');
-    else out[slot.field] = unpackText(slot, s, base) ?? '';
-  }
-  return Object.assign(out, extrasOf(packed[EXTRAS] ?? ''));
-}
-
-/** Decodes a record's positions (kept, not copied) with its version. Throws naming every damaged field. */
-export function decodePackedAttempt(id: string, packed: PackedAttempt, version: string): StoredAttempt {
-  const problems: string[] = [];
-  const ref = parseAttemptId(id);
-  if (!ref) problems.push('its key is not an attempt id (campaign, contact and attempt number come from it)');
-  let base: number | null = null;
-  if (packed[BASE] !== '') {
-    base = fromBase36(packed[BASE]!);
-    if (!Number.isSafeInteger(base)) {
-      problems.push(`base time: not a whole number (${JSON.stringify(packed[BASE])})`);
-      base = null;
-    }
-  }
-  const code = (pos: number, required: boolean): string | null => {
-    const c = packed[pos]!;
-    if (c === '-') {
-      if (required) problems.push(`${SLOTS[pos]!.field}: missing`);
-      return null;
-    }
-    const v = DECODE_CODES[pos]![c];
-    if (v === undefined) problems.push(`${SLOTS[pos]!.field}: unknown code ${JSON.stringify(c)}`);
-    return v ?? null;
-  };
-  const num = (pos: number): number | null => {
-    try {
-      return unpackNumber(SLOTS[pos]!, packed[pos]!, base);
-    } catch (err) {
-      problems.push((err as Error).message);
-      return null;
-    }
-  };
-  const txt = (pos: number): string | null => {
-    try {
-      return unpackText(SLOTS[pos]!, packed[pos]!, base);
-    } catch (err) {
-      problems.push((err as Error).message);
-      return null;
-    }
-  };
-  const state = code(0, true);
-  const number = txt(7);
-  if (number === null) problems.push('number: missing');
-  const a: StoredAttempt = {
-    id,
-    packed,
-    get stored() {
-      return textFields(this.id, this.packed);
-    },
-    cid: ref?.campaignId ?? '',
-    idx: ref?.contact ?? 0,
-    n: ref?.attempt ?? 0,
-    family: (code(2, true) ?? 'sipcall') as ProviderFamily,
-    number: number ?? '',
-    state: (state !== null && STATES.has(state) ? state : 'queued') as AttemptState,
-    outcome: code(1, false) as AttemptOutcome | null,
-    late: packed[5] === '1',
-    inDoubt: packed[6] === '1',
-    ver: Number(version),
-    dialingAt: num(9),
-    acceptedAt: num(11),
-    ringingAt: num(12),
-    answeredAt: txt(20),
-    endedAt: txt(21),
-    finalAt: num(15),
-    deadline: num(10),
-    billsec: num(19),
-    hangupcause: txt(22),
-    hangupdirection: txt(23),
-    userkey: txt(24),
-    providerCallId: txt(27),
-    callUuid: txt(25),
-    dialKind: code(3, false) as DialKind | null,
-    answerSeenAt: num(13),
-    hangupAt: num(14),
-    correctedAt: num(29),
-    correctedFrom: code(4, false) as AttemptOutcome | null,
-    resultSource: txt(16),
-    error: txt(28),
-    duplicates: num(17),
-    conflicts: num(18),
-    callbackId: txt(26),
-  };
-  code(5, false);
-  code(6, false);
-  if (packed[EXTRAS] !== '') {
-    try {
-      const v: unknown = JSON.parse(packed[EXTRAS]!);
-      if (typeof v !== 'object' || v === null || Array.isArray(v)) problems.push('extra fields: not an object');
-    } catch {
-      problems.push('extra fields: not JSON');
-    }
-  }
-  if (problems.length > 0) throw new AttemptStoreError(`attempt ${id} record is damaged: ${problems.join('; ')}`);
-  return a;
-}
-
 /** A record written with these fields first (no base), decoded: what a first commit leaves in Redis, without a read. */
 export function createdAttempt(id: string, fields: AttemptFields): StoredAttempt {
   return decodePackedAttempt(id, packAttemptFields(null, fields), '1');
@@ -385,7 +195,7 @@ export function decodeAttemptValue(id: string, value: string): StoredAttempt {
   const m = VALUE.exec(value);
   if (!m) throw new AttemptStoreError(`attempt ${id} record is damaged: no version before its fields`);
   const at = m[0].length;
-  if (value.charCodeAt(at) === 126 /* COMPACT_TAG */) {
+  if (value[at] === COMPACT_TAG) {
     const codesEnd = at + 1 + FIRST_TEXT;
     if (value.length < codesEnd) throw new AttemptStoreError(`attempt ${id} record is damaged: its codes are cut short`);
     const rest = value.slice(codesEnd).split('|');
@@ -414,7 +224,4 @@ function decodeJsonValue(id: string, json: string, version: string): StoredAttem
   return decodeAttemptFields(id, fields as Raw, version);
 }
 
-export class AttemptStoreError extends Error {
-  readonly code = 'ERR_ATTEMPT_STORE';
-}
 

@@ -55,7 +55,7 @@ describe('history retention without a database', () => {
     return found;
   }
 
-  it('deletes the campaigns that finished before the retention, and only those', async () => {
+  it('deletes the campaigns that finished before the retention, and only those', { timeout: 90_000 }, async () => {
     const old = await campaign('completed', 31 * DAY);
     const oldCancelled = await campaign('cancelled', 40 * DAY);
     const recent = await campaign('completed', 29 * DAY);
