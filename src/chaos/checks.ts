@@ -8,7 +8,8 @@
  * - an attempt in doubt never dialed again;
  * - every contact final, none lost;
  * - the export agrees with the ledger, contact by contact;
- * - every request the provider received is an attempt on record;
+ * - every request the provider received is an attempt on record, and every
+ *   CDR the dialer acknowledged reached its attempt (none left pending);
  * - no one-second window with more requests than the account's rate.
  */
 import type { LedgerEntry } from '../simulator/index.js';
@@ -59,8 +60,18 @@ export interface CheckInput {
   cdrs: ReadonlyMap<string, CdrDelivery>;
   results: readonly ResultRow[];
   attempts: readonly AttemptRow[];
+  /** Stored callbacks still pending at the end (each was acknowledged to the provider). */
+  pendingCallbacks: readonly PendingCallback[];
   /** The history store's view, when there is one. */
   history?: HistoryView;
+}
+
+/** A callback the dialer stored and never interpreted. */
+export interface PendingCallback {
+  id: string;
+  kind: string;
+  receivedAt: number;
+  customuuid: string | null;
 }
 
 export interface HistoryView {
@@ -250,6 +261,36 @@ export function checkAttemptsRecorded(input: CheckInput): CheckResult {
   return result('every request an attempt on record', `${input.attempts.length} attempts for ${input.ledger.length} requests`, v);
 }
 
+/**
+ * Every CDR the dialer acknowledged reached its attempt, whichever attempt of
+ * the contact it was (the export shows the last one only): its outcome is the
+ * CDR's, also when it came after the deadline (corrected as late).
+ */
+export function checkCdrsApplied(input: CheckInput): CheckResult {
+  const byId = new Map(input.attempts.map((a) => [a.customuuid, a]));
+  const v: Violation[] = [];
+  let acknowledged = 0;
+  for (const e of input.ledger) {
+    if (!e.customuuid || !e.placed || !e.result || input.cdrs.get(e.customuuid)?.delivered !== true) continue;
+    acknowledged++;
+    const a = byId.get(e.customuuid);
+    const expected = CALL_STATUS[e.result.disposition] ?? e.result.disposition;
+    if (!a) continue;
+    if (a.outcome !== expected) v.push({ subject: e.customuuid, detail: `its CDR (${e.result.disposition}) was acknowledged, the attempt ended ${a.outcome || `still ${a.state}`}`, attemptIds: [e.customuuid] });
+  }
+  return result('every acknowledged CDR applied to its attempt', `${acknowledged} calls with a CDR acknowledged`, v);
+}
+
+/** Once the run is over, no stored callback is left uninterpreted. */
+export function checkPendingCallbacks(input: CheckInput): CheckResult {
+  const v = input.pendingCallbacks.map((p) => ({
+    subject: p.id,
+    detail: `${p.kind}${p.customuuid ? ` of ${p.customuuid}` : ''} received ${new Date(p.receivedAt).toISOString()}, stored and acknowledged, never interpreted`,
+    attemptIds: p.customuuid ? [p.customuuid] : [],
+  }));
+  return result('every stored callback interpreted', `${input.pendingCallbacks.length} left pending`, v);
+}
+
 export function checkRate(input: CheckInput): CheckResult {
   const cps = input.policy.cps;
   const at = input.ledger.map((e) => e.at).sort((a, b) => a - b);
@@ -293,6 +334,8 @@ export function checkChaos(input: CheckInput): CheckResult[] {
     checkFinal(input),
     checkExport(input, byNumber),
     checkAttemptsRecorded(input),
+    checkCdrsApplied(input),
+    checkPendingCallbacks(input),
     checkRate(input),
   ];
   if (input.history) out.push(checkHistory(input, input.history));

@@ -6,7 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { request } from 'undici';
-import type { AttemptRow, HistoryView, ResultRow } from './checks.js';
+import { Redis } from 'ioredis';
+import { keys } from '../store/keys.js';
+import { callbackLogKeys, makeCallbackLog } from '../store/callback-log.js';
+import type { AttemptRow, HistoryView, PendingCallback, ResultRow } from './checks.js';
 
 export interface DialerApi {
   createCampaign(definition: Record<string, unknown>, csv: string): Promise<string>;
@@ -105,5 +108,26 @@ export async function readHistory(databaseUrl: string, campaignId: string): Prom
     };
   } finally {
     await client.end();
+  }
+}
+
+/** Stored callbacks never interpreted (still in the log's pending set), read from the run's own Redis. */
+export async function pendingCallbacks(redisUrl: string, prefix: string): Promise<PendingCallback[]> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    const k = keys(prefix);
+    const ids = await redis.zrange(callbackLogKeys(k).pending, 0, 999);
+    const log = makeCallbackLog({ redis, keys: k });
+    const out: PendingCallback[] = [];
+    for (const id of ids) {
+      const cb = await log.get(id);
+      const customuuid = cb ? (/"customuuid"\s*:\s*"([^"]+)"|customuuid=([^&]+)/.exec(cb.body)?.slice(1).find((x) => x !== undefined) ?? null) : null;
+      out.push({ id, kind: cb?.kind ?? 'unknown', receivedAt: cb?.receivedAt ?? 0, customuuid });
+    }
+    return out;
+  } finally {
+    redis.disconnect();
   }
 }

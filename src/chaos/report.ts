@@ -70,7 +70,10 @@ export function formatReport(f: ChaosFigures, checks: readonly CheckResult[], lo
     lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.figure}${c.ok ? '' : ` — ${c.violations.length} violation${c.violations.length === 1 ? '' : 's'}`}`);
     for (const v of c.violations.slice(0, 3)) {
       lines.push(`         ${v.subject}: ${v.detail}`);
-      for (const l of (located.get(`${c.name}|${v.subject}`) ?? []).slice(0, 6)) lines.push(`           ${l}`);
+      const trace = located.get(`${c.name}|${v.subject}`) ?? [];
+      // The first lines (how it began) and the last (how it ended).
+      const shown = trace.length <= 8 ? trace : [...trace.slice(0, 3), `… ${trace.length - 8} more`, ...trace.slice(-5)];
+      for (const l of shown) lines.push(`           ${l}`);
     }
   }
   lines.push(`  ${f.leftRunning.length === 0 ? 'ok  ' : 'FAIL'} every process stopped: ${f.leftRunning.length === 0 ? 'none left running' : `still running: ${f.leftRunning.join(', ')}`}`);

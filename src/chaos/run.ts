@@ -15,8 +15,8 @@ import { makeRng } from '../simulator/rng.js';
 import { sleep } from '../infra/clock.js';
 import { freePort, startRedisServer, Supervisor, type Child } from './processes.js';
 import { startServer, startWorkerPool, type DialerSettings } from './dialer.js';
-import { archivedContacts, dialerApi, readHistory } from './collect.js';
-import { checkChaos, type CdrDelivery, type CheckResult, type HistoryView } from './checks.js';
+import { archivedContacts, dialerApi, pendingCallbacks, readHistory } from './collect.js';
+import { checkChaos, type CdrDelivery, type CheckResult, type HistoryView, type PendingCallback } from './checks.js';
 import { formatEvents, formatReport, type ChaosEvent, type ChaosFigures } from './report.js';
 import { traceViolations } from './trace.js';
 import { parseChaosOptions, type ChaosOptionsInput } from './options.js';
@@ -73,6 +73,7 @@ export async function runChaos(raw: ChaosOptionsInput, deps: ChaosDeps): Promise
   let attempts: Awaited<ReturnType<ReturnType<typeof dialerApi>['attempts']>> = [];
   let state = 'unknown';
   let history: HistoryView | undefined;
+  let pending: PendingCallback[] = [];
   let leftRunning: number[] = [];
   const cdrs = new Map<string, CdrDelivery>();
   const dialed = new Set<string>();
@@ -222,7 +223,8 @@ export async function runChaos(raw: ChaosOptionsInput, deps: ChaosDeps): Promise
     // The last callbacks: posted by the simulator, then interpreted by the server.
     const simulator = sim;
     await Promise.race([simulator.whenIdle(), sleep(120_000, deps.signal)]);
-    await until(async () => (await api.callbacksPending()) === 0, 'no stored callback left to interpret', 60_000).catch((e: Error) => note(e.message));
+    await until(async () => (await api.callbacksPending()) === 0, 'no stored callback left to interpret', 30_000).catch((e: Error) => note(e.message));
+    pending = await pendingCallbacks(settings.env.REDIS_URL!, settings.env.AUTODIALER_PREFIX!);
     if (o.databaseUrl) {
       const url = o.databaseUrl;
       await until(async () => (await archivedContacts(url, cid)) >= o.contacts, 'every contact in the history store', 120_000).catch((e: Error) => note(e.message));
@@ -249,6 +251,7 @@ export async function runChaos(raw: ChaosOptionsInput, deps: ChaosDeps): Promise
     cdrs,
     results,
     attempts,
+    pendingCallbacks: pending,
     ...(history ? { history } : {}),
   });
   const stats = sim.stats();
