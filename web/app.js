@@ -168,7 +168,8 @@ async function onAction(button) {
   renderAll();
   try {
     const r = await act(id, action);
-    flash(`${name}: ${action} done, now ${r.state ?? 'changed'}`);
+    if (action === 'notifications/resend') flash(`${name}: ${r.resent ?? 0} webhook notification(s) sent again`);
+    else flash(`${name}: ${action} done, now ${r.state ?? 'changed'}`);
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     if (err.status === 401) failed(err);

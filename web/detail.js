@@ -43,7 +43,14 @@ export function renderDetail(el, c, ctx) {
   el.dataset.campaign = s.id;
   el.querySelector('#detail-name').textContent = s.name;
   el.querySelector('#detail-sub').textContent = `${s.id} · ${s.provider} ${s.action} · created ${wallTime(Date.parse(s.createdAt))}`;
-  patch(el.querySelector('#detail-actions'), `${s.state}:${ctx.busy.has(s.id)}`, () => actionButtons(s.id, s.state, ctx.busy.has(s.id)));
+  // Webhook notifications given up can be sent again (same delivery ids and bodies), whatever the campaign's state.
+  const failed = s.notifications ? s.notifications.failed : 0;
+  patch(el.querySelector('#detail-actions'), `${s.state}:${ctx.busy.has(s.id)}:${failed}`, () => [
+    ...actionButtons(s.id, s.state, ctx.busy.has(s.id)),
+    ...(failed > 0
+      ? [h('button', { type: 'button', class: 'btn btn-resend', 'data-action': 'notifications/resend', 'data-id': s.id, disabled: ctx.busy.has(s.id) }, `resend ${int(failed)} given-up webhook${failed === 1 ? '' : 's'}`)]
+      : []),
+  ]);
   const schedule = s.schedule ? ctx.schedules.get(s.schedule.name) : null;
   const list = facts(c, schedule);
   patch(el.querySelector('#detail-facts'), JSON.stringify(list), () => list.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v))));

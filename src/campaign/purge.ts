@@ -11,6 +11,7 @@
  * Redis once archived (`shrink`: its summary stays), and a deletion first
  * waits for the archiver to have moved them (`history`).
  */
+import { scanTargets } from '../infra/redis.js';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
 import type { CampaignStore } from '../store/campaigns.js';
@@ -45,14 +46,17 @@ export function makeCampaignPurge(deps: {
 
   /** Unlinks every key matching `pattern` (SCAN, so Redis is never held long) that `keep` does not keep; returns how many. */
   async function unlinkMatching(pattern: string, keep: (key: string) => boolean = () => false): Promise<number> {
-    let cursor = '0';
     let removed = 0;
-    do {
-      const [next, scanned] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      const found = scanned.filter((key) => !keep(key));
-      for (let i = 0; i < found.length; i += CHUNK) removed += await redis.unlink(...found.slice(i, i + CHUNK));
-    } while (cursor !== '0');
+    // On a cluster each master holds its own part of the keyspace: every one is scanned.
+    for (const node of scanTargets(redis)) {
+      let cursor = '0';
+      do {
+        const [next, scanned] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        const found = scanned.filter((key) => !keep(key));
+        for (let i = 0; i < found.length; i += CHUNK) removed += await redis.unlink(...found.slice(i, i + CHUNK));
+      } while (cursor !== '0');
+    }
     return removed;
   }
 

@@ -129,7 +129,7 @@ describe('one campaign end to end (sipcall PlayVoice against the simulator)', ()
   it('shows the campaigns and their queues on the dashboard', async () => {
     const page = await h.api(`/`);
     expect(page.headers['content-type']).toMatch(/text\/html/);
-    expect(await page.body.text()).toMatch(/<title>autodialer<\/title>/);
+    expect(await page.body.text()).toMatch(/<title>autodialer · campaigns<\/title>/);
     const data = (await (await h.api(`/dashboard/data`)).body.json()) as {
       campaigns: { status: { id: string; state: string; counts: Record<string, number> }; queue: unknown }[];
     };

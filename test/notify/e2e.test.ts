@@ -1,12 +1,11 @@
-import { createContext, Script } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request } from 'undici';
 import { API_TOKEN, startHarness, csvSource, type Harness } from '../support/harness.js';
 import { main } from '../../src/cli/main.js';
 import type { CliIo } from '../../src/cli/shared.js';
 import type { DeadLetter } from '../../src/notify/deliveries.js';
 import type { NotificationPayload } from '../../src/notify/payload.js';
 import { startReceiver, until, verifySignature, type Receiver } from './support.js';
+import { launchChromium, watchedPage } from '../browser/support.js';
 
 const SECRET = 'crm-webhook-secret-0123456789';
 
@@ -161,27 +160,24 @@ describe('given-up notifications, listed and sent again (API and command line)',
     expect(table.out).toMatch(/^failed at +contact +status +tries +reason +resendable +last error\n/);
     expect(table.out).toMatch(/busy +1 +max_tries +yes +HTTP 503/);
 
-    // The dashboard shows them, with a button that posts the resend (its script compiles).
+    // The campaign page shows them, with a button that sends them again (in a real browser, as an operator would).
     const dash = (await (await h.api(`/dashboard/data`)).body.json()) as { campaigns: { status: { id: string; notifications: unknown } }[] };
     expect(dash.campaigns.find((c) => c.status.id === id)?.status.notifications).toEqual({ delivered: 0, retrying: 0, failed: 2 });
-    const page = await (await request(`${h.serverUrl}/`)).body.text();
-    const script = /<script>([\s\S]*)<\/script>/.exec(page)?.[1] ?? '';
-    // The page's own script, run against this server's data with a stand-in document.
-    const elements: Record<string, { innerHTML: string; textContent: string }> = {};
-    // The page is opened as /#token=…: its script sends the token from the fragment.
-    const fetchData = async (path: string, init?: { headers?: Record<string, string> }) => {
-      const res = await request(`${h.serverUrl}${path}`, { headers: init?.headers ?? {} });
-      return { status: res.statusCode, json: async () => res.body.json() };
-    };
-    const context = createContext({ document: { getElementById: (k: string) => (elements[k] ??= { innerHTML: '', textContent: '' }) }, location: { hash: `#token=${API_TOKEN}` }, URLSearchParams, fetch: fetchData, setInterval: () => 0 });
-    new Script(script).runInContext(context);
-    await until(() => (elements.rows?.innerHTML ?? '').includes('webhook:'), 'the dashboard rendered');
-    expect(elements.rows!.innerHTML).toContain('<small>webhook: 0 delivered, 0 retrying, 2 failed</small>');
-    expect(elements.rows!.innerHTML).toContain(`<button onclick="act('${id}','notifications/resend')">resend</button>`);
-
-    up = true;
-    const resent = await h.api(`/campaigns/${id}/notifications/resend`, { method: 'POST' });
-    expect(await resent.body.json()).toEqual({ id, resent: 2, kept: 0 });
+    const browser = await launchChromium();
+    try {
+      const { page, problems } = await watchedPage(browser, { strictPolicy: true });
+      await page.goto(`${h.serverUrl}/#token=${encodeURIComponent(API_TOKEN)}`);
+      await page.locator(`tr[data-campaign="${id}"] a.name`).click();
+      const resend = page.locator('#detail-actions button[data-action="notifications/resend"]');
+      await resend.waitFor();
+      expect(await resend.innerText()).toBe('resend 2 given-up webhooks');
+      up = true;
+      await resend.click();
+      await expect.poll(() => page.locator('#flash').innerText(), { timeout: 30_000 }).toContain('2 webhook notification(s) sent again');
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
     await until(async () => (await h.container.status(id))?.notifications.delivered === 2, 'both delivered');
     expect((await h.container.status(id))?.notifications).toEqual({ delivered: 2, retrying: 0, failed: 0 });
     expect(rx.received.filter((r) => r.n > 2).map((r) => r.headers['x-autodialer-delivery']).sort()).toEqual(
