@@ -324,7 +324,8 @@ export function addCampaignCommands(program: Command, io: CliIo): void {
     .action(async (id: string, flags: { format: string; out?: string; attempts?: boolean }) => {
       if (flags.format !== 'csv' && flags.format !== 'jsonl') throw new CliExit(2, `--format must be csv or jsonl, got ${flags.format}`);
       await withContainer(io, async (c) => {
-        if (!(await c.campaigns.get(id))) throw new CliExit(2, `no campaign with id ${id}`);
+        // A campaign deleted from Redis is still exported from the history store.
+        if (!(await c.campaigns.get(id)) && !(await c.history.campaign(id))) throw new CliExit(2, `no campaign with id ${id}`);
         const lines = (flags.attempts ? exportAttempts : exportResults)(c, id, flags.format as ExportFormat);
         if (flags.out) {
           await pipeline(Readable.from(lines), createWriteStream(flags.out));

@@ -2,6 +2,7 @@
  * What every CLI command shares: configuration, the container, errors that
  * end with a clear line instead of a stack, and option parsers.
  */
+import { HistoryUnavailableError, MigrationError } from '../history/index.js';
 import { InvalidArgumentError } from 'commander';
 import { loadConfig, ConfigError, type Config } from '../config.js';
 import { createContainer, type Container } from '../app/container.js';
@@ -40,6 +41,7 @@ export function describeError(err: unknown): { code: number; text: string } {
   if (err instanceof CliExit) return { code: err.exitCode, text: err.message };
   if (err instanceof ConfigError || err instanceof DefinitionError || err instanceof IngestError) return { code: 2, text: err.message };
   if (err instanceof RedisUnavailableError || err instanceof ControlError || err instanceof CampaignStoreError) return { code: 2, text: err.message };
+  if (err instanceof HistoryUnavailableError || err instanceof MigrationError) return { code: 2, text: err.message };
   return { code: 1, text: err instanceof Error ? (err.stack ?? err.message) : String(err) };
 }
 

@@ -66,6 +66,13 @@ export async function apiRoutes(instance: FastifyInstance, opts: ApiOptions): Pr
     return c;
   }
 
+  /** A campaign in Redis, or one deleted from it whose history is in the history store (its exports still read). */
+  async function mustBeKnown(id: string): Promise<void> {
+    if (await opts.campaigns.get(id)) return;
+    if (opts.history && (await opts.history.campaign(id))) return;
+    throw notFound(id);
+  }
+
   app.get(
     '/campaigns',
     {
@@ -151,7 +158,7 @@ export async function apiRoutes(instance: FastifyInstance, opts: ApiOptions): Pr
       async (req, reply) => {
         const { id } = req.params;
         const { format } = req.query;
-        await mustExist(id);
+        await mustBeKnown(id);
         reply.header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
         reply.header('content-disposition', `attachment; filename="${id}-${kind}.${format}"`);
         return (reply as FastifyReply).send(Readable.from(lines[kind](id, format)));

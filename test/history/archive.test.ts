@@ -181,6 +181,13 @@ describe('archiving a finished campaign to the history store', () => {
     expect(await keysMatching(c, `${h.config.prefix}:cmp:${id}*`)).toEqual([]);
     expect(await c.history.store!.counts(id)).toMatchObject({ campaigns: 1, contacts: 3, attempts: (before['attempts.csv'] ?? '').trim().split('\n').length - 1 });
     expect(await exportsOf(c, id)).toEqual(before);
+    // The routes and the command export a deleted campaign from the history store, the same bytes.
+    const api = await h.api(`/campaigns/${id}/results?format=csv`);
+    expect(api.statusCode).toBe(200);
+    expect(await api.body.text()).toBe(before['results.csv']);
+    const exported = await cli(['campaign', 'export', id, '--format', 'jsonl', '--attempts']);
+    expect(exported).toMatchObject({ code: 0, out: before['attempts.jsonl'] });
+    expect((await h.api(`/campaigns/zzzzzzzz/results?format=csv`)).statusCode).toBe(404);
     expect(steady(await c.status(id))).toEqual(statusBefore);
     const status = await cli(['campaign', 'status', id, '--json']);
     expect(status.code).toBe(0);
