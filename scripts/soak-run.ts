@@ -28,6 +28,7 @@ import { makeCallbackLog } from '../src/store/callback-log.js';
 import { makeCallbackRetention } from '../src/store/callback-retention.js';
 import { startOwnRedis, freePort, type OwnRedis } from './redis-server.js';
 import { spawnRole, type DialerProcess } from './soak-dialer.js';
+import { processCpuMs, redisCpuMs } from '../bench/support.js';
 import { census, compare, snapshot, type Census, type KeyInfo, type Leftovers } from './soak-keys.js';
 
 export interface SoakOptions {
@@ -61,6 +62,9 @@ export interface Sample {
   liveCampaigns: number;
   processes: ProcessMemory[];
   redisUsed: number;
+  /** Redis CPU (INFO cpu) and the dialer processes' CPU (/proc) since the last sample, per dial request. */
+  redisUsPerDial: number;
+  dialerUsPerDial: number;
   dbsize: number;
   census: Census;
 }
@@ -222,10 +226,14 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   let started = Date.now();
   let lastRequests = 0;
   let lastAt = Date.now();
+  let lastCpu = { redis: 0, dialer: 0 };
+  const cpuNow = async () => ({ redis: (await redisCpuMs(redis)) ?? 0, dialer: processes.reduce((a, p) => a + (processCpuMs(p.pid) ?? 0), 0) });
   async function sample(): Promise<Sample> {
-    const mem = await Promise.all(processes.map(async (p) => ({ role: p.role, ...(await p.sample()) })));
+    const cpu = await cpuNow();
     const requests = sim.stats().requestsTotal;
+    const mem = await Promise.all(processes.map(async (p) => ({ role: p.role, ...(await p.sample()) })));
     const now = Date.now();
+    const dials = Math.max(1, requests - lastRequests);
     const s: Sample = {
       minute: (now - started) / 60_000,
       requests,
@@ -233,11 +241,14 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       liveCampaigns: live.length,
       processes: mem.map((m) => ({ role: m.role, pid: m.pid, rss: m.rss, heapUsed: m.heapUsed })),
       redisUsed: await usedMemory(redis),
+      redisUsPerDial: ((cpu.redis - lastCpu.redis) * 1000) / dials,
+      dialerUsPerDial: ((cpu.dialer - lastCpu.dialer) * 1000) / dials,
       dbsize: await redis.dbsize(),
       census: await census(redis, PREFIX),
     };
     lastRequests = requests;
     lastAt = now;
+    lastCpu = cpu;
     samples.push(s);
     opts.log(formatSample(s));
     return s;
@@ -265,6 +276,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     started = Date.now();
     lastRequests = sim.stats().requestsTotal;
     lastAt = started;
+    lastCpu = await cpuNow();
     const endAt = started + opts.minutes * 60_000;
     let nextCampaign = started;
     let nextSample = started + opts.sampleEveryMs;
@@ -366,6 +378,7 @@ function header(processes: readonly DialerProcess[]): string {
     pad('live', 5),
     ...processes.map((p, i) => pad(`${p.role === 'server' ? 'server' : `worker${i}`} rss/heap`, 20)),
     pad('redis mem', 10),
+    pad('cpu % redis/dialer', 19),
     pad('keys', 7),
     pad('campaign', 9),
     pad('attempt', 8),
@@ -382,6 +395,7 @@ export function formatSample(s: Sample): string {
     pad(String(s.liveCampaigns), 5),
     ...s.processes.map((p) => pad(`${(p.rss / 2 ** 20).toFixed(0)}/${(p.heapUsed / 2 ** 20).toFixed(1)} MB`, 20)),
     pad(mbs(s.redisUsed), 10),
+    pad(`${((s.redisUsPerDial * s.callsPerSec) / 1e4).toFixed(1)}/${((s.dialerUsPerDial * s.callsPerSec) / 1e4).toFixed(1)}`, 19),
     pad(String(s.dbsize), 7),
     pad(String(s.census.keys.campaign), 9),
     pad(String(s.census.keys.attempt), 8),

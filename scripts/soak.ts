@@ -29,15 +29,40 @@ function positive(name: string, raw: string | undefined, fallback: number | null
   return n;
 }
 
+/** CPU per dial at a rate of dials a second, as a share of one core. */
+const share = (usPerDial: number, perSec: number) => `${((usPerDial * perSec) / 1e4).toFixed(1)} %`;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const ttl = (ms: number) => (ms < 0 ? 'none' : ms >= 3_600_000 ? `${(ms / 3_600_000).toFixed(1)} h` : `${Math.round(ms / 1000)} s`);
+
+/** Least-squares slope of y over x. */
+function slope(points: readonly [number, number][]): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+  return sxx === 0 ? 0 : points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / sxx;
+}
+
+/** Each process's live heap trend over the steady part (minute 0 and the sample after the drain left out), in bytes a minute. */
+function heapTrends(r: SoakResult): { role: string; pid: number; perMinute: number }[] {
+  const steady = r.samples.slice(1, -1);
+  return (r.samples[0]?.processes ?? []).map((p) => ({
+    role: p.role,
+    pid: p.pid,
+    perMinute: slope(steady.map((s) => [s.minute, s.processes.find((x) => x.pid === p.pid)?.heapUsed ?? 0])),
+  }));
+}
 
 export function soakMarkdown(r: SoakResult): string {
   const o = r.options;
   const first = r.samples[0]?.processes ?? [];
   const names = first.map((p, i) => (p.role === 'server' ? 'server' : `worker ${i}`));
-  const last = r.samples.at(-1);
+  const firstSample = r.samples[0];
+  const steadyRows = r.samples.slice(1, -1);
+  const steadyLast = steadyRows.at(-1);
   const expiring = byShape('soak', r.leftovers.expiring);
   const atRest = byShape('soak', r.atRest);
   return [
@@ -47,18 +72,30 @@ export function soakMarkdown(r: SoakResult): string {
     '',
     `${int(r.campaigns.created)} campaigns, ${int(r.campaigns.contacts)} contacts, ${int(r.simulator.requests)} dial requests, ${int(r.simulator.callbacks)} callbacks posted, ${int(r.webhooks)} webhook posts; ${int(r.campaigns.exportedRows)} result rows exported; ${int(r.campaigns.deleted)} campaigns deleted.`,
     '',
-    `| minute | calls/s | campaigns live | ${names.map((n) => `${n} RSS / heap`).join(' | ')} | Redis used_memory | keys | campaigns' | attempt records | look-ups (expire in 1 d) | deployment | callback log entries |`,
-    `| ---: | ---: | ---: | ${names.map(() => '---:').join(' | ')} | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
+    `| minute | calls/s | campaigns live | ${names.map((n) => `${n} RSS / heap`).join(' | ')} | Redis used_memory | CPU: Redis / dialer processes (of one core) | keys | campaigns' | attempt records | look-ups (expire in 1 d) | deployment | callback log entries |`,
+    `| ---: | ---: | ---: | ${names.map(() => '---:').join(' | ')} | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
     ...r.samples.map(
-      (s) =>
-        `| ${s.minute.toFixed(1)} | ${s.callsPerSec.toFixed(1)} | ${s.liveCampaigns} | ${s.processes.map((p) => `${mb(p.rss)} / ${mb(p.heapUsed)}`).join(' | ')} | ${mb(s.redisUsed)} | ${int(s.dbsize)} | ${int(s.census.keys.campaign)} | ${int(s.census.keys.attempt)} | ${int(s.census.keys['look-up'])} | ${int(s.census.keys.deployment)} | ${int(s.census.callbackEntries)} |`,
+      (s, i) =>
+        `| ${s.minute.toFixed(1)} | ${s.callsPerSec.toFixed(1)} | ${s.liveCampaigns} | ${s.processes.map((p) => `${mb(p.rss)} / ${mb(p.heapUsed)}`).join(' | ')} | ${mb(s.redisUsed)} | ${s.redisUsPerDial === undefined || i === 0 ? '—' : `${share(s.redisUsPerDial, s.callsPerSec)} / ${share(s.dialerUsPerDial, s.callsPerSec)}`} | ${int(s.dbsize)} | ${int(s.census.keys.campaign)} | ${int(s.census.keys.attempt)} | ${int(s.census.keys['look-up'])} | ${int(s.census.keys.deployment)} | ${int(s.census.callbackEntries)} |`,
     ),
     '',
-    `The last row is taken after the last campaign was deleted and the raw callbacks were pruned as once AUTODIALER_CALLBACK_RETENTION has passed (${int(r.end.pruned)} entries). Live heap, first third of the run against the last (medians): ${r.heapGrowth.map((h) => `${h.role} ${mb(h.from)} → ${mb(h.to)}${h.grows ? ' (**grows**)' : ''}`).join('; ')}.`,
+    `The last row is taken after the last campaign was deleted and the raw callbacks were pruned as once AUTODIALER_CALLBACK_RETENTION has passed (${int(r.end.pruned)} entries). Live heap, first third of the run against the last (medians): ${r.heapGrowth.map((h) => `${h.role} ${mb(h.from)} → ${mb(h.to)}${h.grows ? ' (**grows**)' : ''}`).join('; ')}; trend over the steady part (least squares): ${heapTrends(r).map((t) => `${t.role} ${t.perMinute >= 0 ? '+' : '−'}${Math.abs(t.perMinute / 1024).toFixed(0)} KB a minute`).join('; ')}.`,
+    ...(steadyRows.length > 0 && steadyRows[0]!.redisUsPerDial !== undefined
+      ? [
+          '',
+          `CPU, everything included (dials, callbacks, retries, webhooks, the soak's status polls, exports and deletions, and what the processes do between them), median of the steady minutes: Redis ${share(median(steadyRows.map((x) => x.redisUsPerDial)), median(steadyRows.map((x) => x.callsPerSec)))} of one core, the three dialer processes together ${share(median(steadyRows.map((x) => x.dialerUsPerDial)), median(steadyRows.map((x) => x.callsPerSec)))}, at ${median(steadyRows.map((x) => x.callsPerSec)).toFixed(1)} calls/s. At so low a rate this is mostly the fixed cost of running (timers, polling, the campaigns' status read every second); the cost of a call itself is measured in the scaling section.`,
+        ]
+      : []),
+    ...(steadyLast && firstSample
+      ? [
+          '',
+          `Redis used_memory grew by about ${mb((steadyLast.redisUsed - firstSample.redisUsed) / Math.max(1, steadyLast.minute - firstSample.minute))} a minute while campaigns ran: the raw callback log (${int(steadyLast.census.callbackEntries)} entries by the last minute, kept for AUTODIALER_CALLBACK_RETENTION) and the call-uuid look-ups and frequency history (${int(steadyLast.census.keys['look-up'])} keys, kept a day); a running campaign's own keys and attempt records stayed level (${int(Math.min(...steadyRows.map((s) => s.census.keys.attempt)))}–${int(Math.max(...steadyRows.map((s) => s.census.keys.attempt)))} attempt records: the campaigns live at the time). Once the campaigns were deleted and the log pruned, ${mb(r.end.redisUsed)} remained, the look-ups waiting for their expiry.`,
+        ]
+      : []),
     '',
     `### Keys at the end against the baseline`,
     '',
-    `Baseline: ${int(r.baseline.keys)} keys (${mb(r.baseline.redisUsed)} used), taken after a first campaign had run and been deleted. End: ${int(r.end.keys)} keys (${mb(r.end.redisUsed)} used${last ? '' : ''}).`,
+    `Baseline: ${int(r.baseline.keys)} keys (${mb(r.baseline.redisUsed)} used), taken after a first campaign had run and been deleted. End: ${int(r.end.keys)} keys (${mb(r.end.redisUsed)} used).`,
     '',
     r.leftovers.left.length === 0 ? '- Left behind (not in the baseline, no expiry): **none**.' : `- Left behind (not in the baseline, no expiry): **${r.leftovers.left.length}**: ${r.leftovers.left.slice(0, 40).map((k) => `\`${k.key}\` (${k.type}, ${k.size})`).join(', ')}.`,
     r.leftovers.grown.length === 0
