@@ -17,7 +17,7 @@ import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createContainer, type Container } from '../../src/app/container.js';
 import { createLogger } from '../../src/infra/logger.js';
-import { createSipcallAdapter } from '../../src/providers/index.js';
+import { createPbxAdapter, createSipcallAdapter } from '../../src/providers/index.js';
 import type { DialOutcome, DialRequest, ProviderAdapter } from '../../src/providers/types.js';
 import type { ProviderFamily } from '../../src/domain/types.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
@@ -25,13 +25,19 @@ import { closedPortUrl } from '../providers/support/server.js';
 import { cleanPrefix, connectRedis, REDIS_URL, testPrefix } from '../support/redis.js';
 import { API_TOKEN, SECRET, TOKEN } from '../support/harness.js';
 
-/** A TCP relay to Redis: `cut()` drops every connection through it; `away(ms)` also refuses new ones for a while. */
+/**
+ * A TCP relay to Redis: `cut()` drops every connection through it; `away(ms)`
+ * also refuses new ones for a while; `stall()` keeps the connections open but
+ * carries nothing either way (Redis stops answering) until `resume()`.
+ */
 export interface RedisRelay {
   url: string;
   /** Connections dropped so far. */
   readonly dropped: number;
   cut(): void;
   away(ms: number): Promise<void>;
+  stall(): void;
+  resume(): void;
   close(): Promise<void>;
 }
 
@@ -56,6 +62,12 @@ export async function startRedisRelay(target: string = REDIS_URL): Promise<Redis
     upstream.pipe(client);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const each = (fn: (s: Socket) => void) => {
+    for (const [a, b] of pairs) {
+      fn(a);
+      fn(b);
+    }
+  };
   const cut = () => {
     for (const [a, b] of pairs) {
       dropped++;
@@ -76,6 +88,9 @@ export async function startRedisRelay(target: string = REDIS_URL): Promise<Redis
       await new Promise((r) => setTimeout(r, ms));
       refusing = false;
     },
+    // Paused sockets read nothing: what is written to them waits in the kernel's buffers.
+    stall: () => each((s) => s.pause()),
+    resume: () => each((s) => s.resume()),
     async close() {
       cut();
       await new Promise((r) => server.close(r));
@@ -200,12 +215,14 @@ export interface FaultRig {
   serverUrl: string;
   /** A real sipcall adapter to `url`, closed with the rig. */
   adapter(url: string): ProviderAdapter;
+  /** A real pbx adapter to `url` (the configuration's pbx account), closed with the rig. */
+  pbxAdapter(url: string): ProviderAdapter;
   /** Another simulator posting callbacks to this dialer, closed with the rig. */
   simulator(opts: SimulatorOptions): Promise<Simulator>;
   close(): Promise<void>;
 }
 
-export async function startFaultRig(name: string, env: Record<string, string> = {}): Promise<FaultRig> {
+export async function startFaultRig(name: string, env: Record<string, string> = {}, opts: { logTo?: NodeJS.WritableStream } = {}): Promise<FaultRig> {
   const prefix = testPrefix(name);
   const relay = await startRedisRelay();
   const config = loadConfig(
@@ -227,19 +244,33 @@ export async function startFaultRig(name: string, env: Record<string, string> = 
   );
   const providers = new Map<ProviderFamily, ProviderAdapter>();
   const redis = new Redis(relay.url, { maxRetriesPerRequest: null, retryStrategy: () => 50 });
-  const c = await createContainer(config, { providers, redis, log: createLogger({ level: config.logLevel }) });
+  const c = await createContainer(config, { providers, redis, log: createLogger({ level: config.logLevel, ...(opts.logTo ? { destination: opts.logTo } : {}) }) });
   const app = await c.startServer({ port: 0, host: '127.0.0.1' });
   const serverUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const sims: Simulator[] = [];
   const adapters: ProviderAdapter[] = [];
   const simulator = async (opts: SimulatorOptions) => {
-    const s = await startSimulator({ callbackUrl: serverUrl, callbackSecret: SECRET, token: TOKEN, mix: { answered: 1 }, callbackRetries: 10, ...opts });
+    const s = await startSimulator({
+      callbackUrl: serverUrl,
+      callbackSecret: config.callbackSecret,
+      token: config.providers.sipcall?.token ?? TOKEN,
+      ...(config.providers.pbx ? { apiKey: config.providers.pbx.apiKey, username: config.providers.pbx.username, password: config.providers.pbx.password } : {}),
+      mix: { answered: 1 },
+      callbackRetries: 10,
+      ...opts,
+    });
     sims.push(s);
     return s;
   };
   const sim = await simulator({});
   const adapter = (url: string) => {
     const a = createSipcallAdapter({ ...config.providers.sipcall!, apiUrl: url });
+    adapters.push(a);
+    return a;
+  };
+  const pbxAdapter = (url: string) => {
+    if (!config.providers.pbx) throw new Error('the rig has no pbx account: give it PBX_BASE_URL, PBX_API_KEY, PBX_USERNAME, PBX_PASSWORD');
+    const a = createPbxAdapter({ ...config.providers.pbx, baseUrl: url });
     adapters.push(a);
     return a;
   };
@@ -250,6 +281,7 @@ export async function startFaultRig(name: string, env: Record<string, string> = 
     sim,
     serverUrl,
     adapter,
+    pbxAdapter,
     simulator,
     async close() {
       await c.close(2000);
