@@ -59,7 +59,8 @@ export function formatReport(f: ChaosFigures, checks: readonly CheckResult[], lo
   lines.push(
     `faults:    ${f.workerKills} workers SIGKILLed and replaced${f.workersExitedByThemselves > 0 ? ` (${f.workersExitedByThemselves} more exited by themselves)` : ''}; Redis ${outages || 'never stopped'}; server restarted ${f.serverRestarts}×`,
   );
-  lines.push(`provider:  ${f.requests} requests, ${f.callsPlaced} calls placed; answers: ${list(f.answers)}`);
+  const span = f.completedAtMs ?? f.durationMs;
+  lines.push(`provider:  ${f.requests} requests (${((f.requests * 1000) / Math.max(1, span)).toFixed(1)}/s on average), ${f.callsPlaced} calls placed; answers: ${list(f.answers)}`);
   lines.push(
     `callbacks: ${f.callbacksPosted} posted (${f.callbackRetries} posts retried, ${f.callbacksFailed} given up); CDRs lost ${f.cdrsLost}, duplicated ${f.cdrsDuplicated}; cap refusals ${f.simulatorCapRefusals}`,
   );

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { startSimulator, DEFAULT_TOKEN, type CallbackEvent, type LedgerEntry, type Simulator } from '../simulator/index.js';
 import { makeRng } from '../simulator/rng.js';
 import { sleep } from '../infra/clock.js';
-import { freePort, startRedisServer, Supervisor, type Child } from './processes.js';
+import { freePort, startRedisServer, stopChild, Supervisor, type Child } from './processes.js';
 import { startServer, startWorkerPool, type DialerSettings } from './dialer.js';
 import { archivedContacts, dialerApi, pendingCallbacks, readHistory } from './collect.js';
 import { checkChaos, type CdrDelivery, type CheckResult, type HistoryView, type PendingCallback } from './checks.js';
@@ -219,6 +219,8 @@ export async function runChaos(raw: ChaosOptionsInput, deps: ChaosDeps): Promise
     done = true;
     pool.freeze();
     await Promise.all([killer, scenario]);
+    // No dialing from here on (the run may have timed out or been interrupted): the exports read a still state.
+    await Promise.all(sup.all().filter((p) => p.name.startsWith('worker') && p.running()).map((w) => stopChild(w, 15_000)));
 
     // The last callbacks: posted by the simulator, then interpreted by the server.
     const simulator = sim;
