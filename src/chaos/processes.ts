@@ -67,7 +67,8 @@ export class Supervisor {
   private readonly children: Child[] = [];
   private readonly counts = new Map<string, number>();
 
-  constructor(private readonly logDir: string) {}
+  /** `logDir`: where each process's output is kept (`<name>.log`); null: nowhere. */
+  constructor(private readonly logDir: string | null) {}
 
   /** A name made unique by a counter: `worker` → `worker-3`. */
   nextName(base: string): string {
@@ -77,7 +78,7 @@ export class Supervisor {
   }
 
   spawn(spec: SpawnSpec): Child {
-    const log = createWriteStream(join(this.logDir, `${spec.name}.log`), { flags: 'a' });
+    const log = this.logDir === null ? null : createWriteStream(join(this.logDir, `${spec.name}.log`), { flags: 'a' });
     const proc: ChildProcess = spawn(spec.command, spec.args, {
       env: spec.env,
       cwd: spec.cwd,
@@ -107,9 +108,14 @@ export class Supervisor {
     onLines(proc.stderr!, (line) => {
       if (/"level":(5\d|60)/.test(line)) errors++;
     });
-    proc.stdout!.pipe(log, { end: false });
-    proc.stderr!.pipe(log, { end: false });
-    void exited.then(() => log.end());
+    if (log) {
+      proc.stdout!.pipe(log, { end: false });
+      proc.stderr!.pipe(log, { end: false });
+      void exited.then(() => log.end());
+    } else {
+      proc.stdout!.resume();
+      proc.stderr!.resume();
+    }
     const child: Child = {
       name: spec.name,
       pid,
@@ -194,29 +200,24 @@ export async function untilRedisAnswers(port: number, timeoutMs = 20_000): Promi
 
 export interface RedisServerSpec {
   port: number;
-  /** Its working directory: the append-only file lives there and outlives a restart. */
-  dir: string;
+  /** Its working directory: the append-only file lives there and outlives a restart. Null: nothing kept. */
+  dir: string | null;
   /** AOF fsync policy (Redis' default: everysec). */
   appendfsync?: 'always' | 'everysec' | 'no';
 }
 
 /**
- * A redis-server of its own on a loopback port, AOF on (so that a restart,
- * clean or not, keeps what it acknowledged), no RDB snapshots, nothing
- * evicted. Resolves once it answers PING.
+ * A redis-server of its own on a loopback port, AOF on in `dir` (so that a
+ * restart, clean or not, keeps what it acknowledged), no RDB snapshots,
+ * nothing evicted. Resolves once it answers PING.
  */
 export async function startRedisServer(sup: Supervisor, spec: RedisServerSpec): Promise<Child> {
   const child = sup.spawn({
     name: sup.nextName('redis'),
     command: 'redis-server',
     args: [
-      '--port', String(spec.port),
-      '--bind', '127.0.0.1',
-      '--dir', spec.dir,
-      '--appendonly', 'yes',
-      '--appendfsync', spec.appendfsync ?? 'everysec',
-      '--save', '',
-      '--maxmemory-policy', 'noeviction',
+      ...['--port', String(spec.port), '--bind', '127.0.0.1', '--save', '', '--maxmemory-policy', 'noeviction'],
+      ...(spec.dir === null ? ['--appendonly', 'no'] : ['--dir', spec.dir, '--appendonly', 'yes', '--appendfsync', spec.appendfsync ?? 'everysec']),
     ],
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
   });
