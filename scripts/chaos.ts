@@ -4,9 +4,12 @@
  * then every promise is checked against what the provider saw. Prints a
  * one-screen report; exits 1 on any violation (src/chaos/).
  */
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runChaos } from '../src/chaos/run.js';
+import { formatMarkdown, withChaosSection } from '../src/chaos/report.js';
 import { ChaosOptionsError, type ChaosOptionsInput } from '../src/chaos/options.js';
 
 const HELP = `usage: npm run chaos -- [options]
@@ -36,6 +39,7 @@ options:
   --database-url URL    the history store to check too (default: DATABASE_URL)
   --sources             run the TypeScript sources (AUTODIALER_DEV=1) instead of dist/
   --keep                keep the run's folder even when every check passes
+  --record              write the figures to the Chaos section of bench/RESULTS.md
   --quiet               no progress lines, the report only
   -h, --help            this text
 `;
@@ -60,6 +64,7 @@ async function main(): Promise<number> {
       'database-url': { type: 'string' },
       sources: { type: 'boolean' },
       keep: { type: 'boolean' },
+      record: { type: 'boolean' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -94,6 +99,15 @@ async function main(): Promise<number> {
     ...(values.quiet ? {} : { log: (line: string) => process.stderr.write(`${line}\n`) }),
   });
   process.stdout.write(outcome.report);
+  if (values.record) {
+    const root = resolve(import.meta.dirname, '..');
+    const machine = `${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores, Node ${process.version}`;
+    const section = formatMarkdown(outcome.figures, outcome.checks, machine);
+    writeFileSync(join(root, 'bench', 'results', 'chaos.md'), section);
+    const results = join(root, 'bench', 'RESULTS.md');
+    writeFileSync(results, withChaosSection(existsSync(results) ? readFileSync(results, 'utf8') : '# Benchmark results\n', section));
+    process.stderr.write('chaos: figures written to bench/RESULTS.md (Chaos section) and bench/results/chaos.md\n');
+  }
   return outcome.ok ? 0 : 1;
 }
 

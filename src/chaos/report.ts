@@ -86,3 +86,49 @@ export function formatReport(f: ChaosFigures, checks: readonly CheckResult[], lo
 export function formatEvents(events: readonly ChaosEvent[]): string {
   return events.map((e) => `+${secs(e.at).padStart(8)}  ${e.what}`).join('\n') + '\n';
 }
+
+/** The run as a section of bench/RESULTS.md. */
+export function formatMarkdown(f: ChaosFigures, checks: readonly CheckResult[], machine: string): string {
+  const ok = checks.every((c) => c.ok) && f.leftRunning.length === 0;
+  const span = f.completedAtMs ?? f.durationMs;
+  const outages = f.redisOutages.map((o) => `${o.how} (down ${secs(o.downMs)})`).join(', ');
+  const rows: [string, string][] = [
+    ['campaign', f.completedAtMs !== null ? `completed after ${secs(f.completedAtMs)}` : `not completed after ${secs(f.durationMs)}`],
+    ['faults', `${f.workerKills} workers SIGKILLed${f.workersExitedByThemselves > 0 ? ` (${f.workersExitedByThemselves} more exited by themselves)` : ''}; Redis ${outages || 'never stopped'}; server killed and restarted ${f.serverRestarts}×`],
+    ['requests', `${f.requests} (${((f.requests * 1000) / Math.max(1, span)).toFixed(1)}/s on average), ${f.callsPlaced} calls placed`],
+    ['provider answers', list(f.answers)],
+    ['callbacks', `${f.callbacksPosted} posted, ${f.callbackRetries} posts retried, ${f.callbacksFailed} given up; CDRs lost ${f.cdrsLost}, duplicated ${f.cdrsDuplicated}`],
+    ['contacts', list(f.statuses)],
+  ];
+  const lines = [
+    '## Chaos: the promises while processes die',
+    '',
+    `\`npm run chaos\` ([operations](../docs/operations.md#chaos-run)): ${f.contacts} contacts at ${f.cps} calls/s, ${f.workers} worker processes, ${machine}.`,
+    '',
+    '| | |',
+    '| --- | --- |',
+    ...rows.map(([k, v]) => `| ${k} | ${v} |`),
+    '',
+    '| check | result |',
+    '| --- | --- |',
+    ...checks.map((c) => `| ${c.name} | ${c.ok ? 'ok' : `**FAIL** (${c.violations.length})`}: ${c.figure} |`),
+    `| every process stopped | ${f.leftRunning.length === 0 ? 'ok' : `**FAIL**: ${f.leftRunning.join(', ')}`} |`,
+    '',
+    `Result: **${ok ? 'PASS' : 'FAIL'}**.`,
+  ];
+  for (const c of checks.filter((x) => !x.ok)) {
+    lines.push('', `${c.name}, first violations:`, '');
+    for (const v of c.violations.slice(0, 3)) lines.push(`- ${v.subject}: ${v.detail}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** `results` with its chaos section replaced by `section` (or added at the end). */
+export function withChaosSection(results: string, section: string): string {
+  const start = results.search(/^## Chaos\b/m);
+  if (start < 0) return `${results.trimEnd()}\n\n${section}`;
+  const rest = results.slice(start + 1);
+  const next = rest.search(/^## /m);
+  const end = next < 0 ? results.length : start + 1 + next;
+  return `${results.slice(0, start)}${section}${next < 0 ? '' : `\n${results.slice(end)}`}`;
+}
