@@ -16,6 +16,7 @@
  * MEMORY_BENCH_CONTACTS (default 5,000) and MEMORY_BENCH_WAITING (default
  * 100,000) size the two campaigns.
  */
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config.js';
@@ -26,7 +27,6 @@ import type { ProviderAdapter } from '../src/providers/types.js';
 import type { ProviderFamily } from '../src/domain/types.js';
 import { startSimulator, DEFAULT_TOKEN } from '../src/simulator/index.js';
 import { makeCallbackRetention } from '../src/store/callback-retention.js';
-import { randomBytes } from 'node:crypto';
 import { cleanPrefix, report, REDIS_URL } from './support.js';
 import { redisBytes, sumBytes, type KeyGroup } from './redis-bytes.js';
 
@@ -170,7 +170,6 @@ async function dialed(redis: Redis) {
     await sim.whenIdle();
     await c.receiver.idle();
     const runMs = Date.now() - started;
-    const counts = await c.status(id);
     const callbacks = await c.callbackLog.length();
     const atCompletion = await redisBytes(redis, prefix);
     const attempts = atCompletion.find((g) => g.group === '<prefix>:att:*') ?? { group: '', keys: 0, bytes: 0 };
@@ -193,7 +192,7 @@ async function dialed(redis: Redis) {
     // A day on: the call-uuid look-ups (24 h) and the numbers' frequency history (1 d by default) have expired.
     const dayLong = (g: KeyGroup) => g.group === '<prefix>:calluuid:*' || g.group === '<prefix>:freq:*' || g.group === '<prefix>:callee:sipcall:*';
     const afterDay = afterRetention.filter((g) => !dayLong(g));
-    return { id, summary, runMs, counts, callbacks, atCompletion, afterRetention, afterDay, attempts, maxRecord, sample, pruned, calleeWaitMs };
+    return { id, summary, runMs, callbacks, atCompletion, afterRetention, afterDay, attempts, maxRecord, sample, pruned, calleeWaitMs };
   } finally {
     await c.close(2000);
     await sim.close();
