@@ -148,8 +148,8 @@ describe('configuration', () => {
     ]);
   });
 
-  it('keeps stored callbacks 30 days unless AUTODIALER_CALLBACK_RETENTION says otherwise (0: for ever)', () => {
-    expect(loadConfig({}, null).callbackRetentionMs).toBe(30 * 86_400_000);
+  it('keeps settled raw callbacks 1 hour in Redis unless AUTODIALER_CALLBACK_RETENTION says otherwise (0: for ever)', () => {
+    expect(loadConfig({}, null).callbackRetentionMs).toBe(3_600_000);
     expect(loadConfig({ AUTODIALER_CALLBACK_RETENTION: '7d' }, null).callbackRetentionMs).toBe(7 * 86_400_000);
     expect(loadConfig({ AUTODIALER_CALLBACK_RETENTION: '0' }, null).callbackRetentionMs).toBeNull();
     expect(problemsOf({ AUTODIALER_CALLBACK_RETENTION: '10m' })).toEqual(['AUTODIALER_CALLBACK_RETENTION: keep callbacks at least 1h (0 keeps them for ever), got "10m"']);
