@@ -95,8 +95,11 @@ export async function callbackRoutes(app: FastifyInstance, opts: CallbackRouteOp
       } catch (err) {
         // Not stored: the provider must send it again. Logged without the URL (it may carry the key).
         req.log.error({ err, route: route.path }, 'could not store a callback');
+        if (reply.sent) return reply;
         return reply.code(503).send({ error: 'callback not stored: try again' });
       }
+      // Answered meanwhile (Redis went away while the callback was being stored: a 503 was sent for it).
+      if (reply.sent) return reply;
       if (accepted.malformed) {
         // Counted and logged by the receiver, not stored: the provider's own copy is the only one.
         return reply.code(400).send({ error: accepted.malformed.reason, field: accepted.malformed.field });

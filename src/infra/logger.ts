@@ -15,6 +15,13 @@ export const REDACT_PATHS = [
   'headers["x-callback-key"]',
   'req.headers.authorization',
   'req.headers["x-callback-key"]',
+  'headers.cookie',
+  'req.headers.cookie',
+  // @fastify/multipart logs the options it gives busboy, request headers included, at trace level.
+  'busboyOptions.headers.authorization',
+  'busboyOptions.headers.cookie',
+  'busboyOptions.headers["x-callback-key"]',
+  'busboyOptions.headers["x-apikey"]',
   'req.query.key',
   'number',
   'phone',
