@@ -39,6 +39,7 @@ import { makeCallbackReceiver } from '../correlation/receiver.js';
 import { makeStatusReport } from '../reports/status.js';
 import { makeDialRate } from '../store/dial-rate.js';
 import { makeCapWaits } from '../store/cap-waits.js';
+import { makeHistoryRetention } from '../store/history-retention.js';
 import { deadLetters, notificationCounts, resendDeadLetters, startNotifier, type DeadLetter, type NotifierOptionsInput } from '../notify/index.js';
 import { literalAddressRefusal } from '../notify/address-guard.js';
 import { makeFeeder, type FeederOptions } from '../dispatch/feeder.js';
@@ -457,7 +458,17 @@ export async function createContainer(config: Config, options: ContainerOptions 
         const r = await retention.prune(now() - retentionMs);
         if (r.removed > 0 || r.keptPending > 0) log.info({ ...r, retentionMs }, 'callback log pruned to its retention');
       };
-      const loop = startLoop('callback-retention', opts.retentionEveryMs ?? 3_600_000, prune, log);
+      // A quarter of the retention at most between passes: an entry outlives its retention by that much at most.
+      const loop = startLoop('callback-retention', opts.retentionEveryMs ?? Math.min(3_600_000, Math.max(60_000, retentionMs / 4)), prune, log);
+      running.loops.push(loop);
+      void loop.kick();
+    }
+    // Without a history store, a finished campaign is deleted (as `campaign delete` does) once
+    // AUTODIALER_HISTORY_RETENTION has passed since it finished; with one, the archiver moves it out.
+    const historyRetentionMs = config.historyRetentionMs;
+    if (historyRetentionMs !== null && !history.archiver) {
+      const expiry = makeHistoryRetention({ campaigns, purge: (id) => purge.purge(id), now, retentionMs: historyRetentionMs, log });
+      const loop = startLoop('history-retention', opts.retentionEveryMs ?? 3_600_000, async () => void (await expiry.expire()), log);
       running.loops.push(loop);
       void loop.kick();
     }
