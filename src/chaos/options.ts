@@ -25,7 +25,7 @@ const rate = (name: string, fallback: number) =>
 
 export const chaosOptionsSchema = z.strictObject({
   /** Contacts in the campaign. */
-  contacts: int('contacts', 10, 1_000_000, 10_000),
+  contacts: int('contacts', 10, 200_000, 10_000),
   /** The account's calls per second (SIPCALL_MAX_CPS), also the simulator's cap. */
   cps: int('cps', 1, 1000, 50),
   /** Worker processes kept running. */

@@ -22,6 +22,8 @@ export interface ChaosFigures {
   events: readonly ChaosEvent[];
   workerKills: number;
   workersExitedByThemselves: number;
+  /** Servers that exited when the run had not stopped them (each started again). */
+  serversExitedByThemselves: number;
   redisOutages: { how: string; downMs: number }[];
   serverRestarts: number;
   requests: number;
@@ -57,7 +59,7 @@ export function formatReport(f: ChaosFigures, checks: readonly CheckResult[], lo
   lines.push(`chaos run: ${f.contacts} contacts at ${f.cps} calls/s, ${f.workers} worker processes, ${secs(f.durationMs)}${f.completedAtMs !== null ? ` (campaign completed at ${secs(f.completedAtMs)})` : ' (campaign NOT completed)'}`);
   const outages = f.redisOutages.map((o) => `${o.how} (down ${secs(o.downMs)})`).join(', ');
   lines.push(
-    `faults:    ${f.workerKills} workers SIGKILLed and replaced${f.workersExitedByThemselves > 0 ? ` (${f.workersExitedByThemselves} more exited by themselves)` : ''}; Redis ${outages || 'never stopped'}; server restarted ${f.serverRestarts}×`,
+    `faults:    ${f.workerKills} workers SIGKILLed and replaced${f.workersExitedByThemselves > 0 ? ` (${f.workersExitedByThemselves} more exited by themselves)` : ''}; Redis ${outages || 'never stopped'}; server restarted ${f.serverRestarts}×${f.serversExitedByThemselves > 0 ? ` (and ${f.serversExitedByThemselves}× after it exited by itself)` : ''}`,
   );
   const span = f.completedAtMs ?? f.durationMs;
   lines.push(`provider:  ${f.requests} requests (${((f.requests * 1000) / Math.max(1, span)).toFixed(1)}/s on average), ${f.callsPlaced} calls placed; answers: ${list(f.answers)}`);

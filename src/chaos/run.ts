@@ -63,6 +63,7 @@ export async function runChaos(raw: ChaosOptionsInput, deps: ChaosDeps): Promise
   const outages: ChaosFigures['redisOutages'] = [];
   let kills = 0;
   let serverRestarts = 0;
+  let serverUnexpected = 0;
   let completedAt: number | null = null;
   let done = false;
   const stopped = () => done || deps.signal?.aborted === true;
@@ -138,6 +139,18 @@ export async function runChaos(raw: ChaosOptionsInput, deps: ChaosDeps): Promise
     };
     const api = dialerApi(serverUrl, API_TOKEN);
     let server: Child = startServer(sup, settings);
+    /** A server that exits when the run did not stop it is noted and started again. */
+    const watchServer = (srv: Child) => {
+      void srv.exited.then((e) => {
+        if (stopped() || killedByRun.has(srv)) return;
+        serverUnexpected++;
+        note(`${srv.name} (pid ${srv.pid}) exited by itself (code ${e.code}, signal ${e.signal}): started again`);
+        server = startServer(sup, settings);
+        watchServer(server);
+      });
+    };
+    const killedByRun = new Set<Child>();
+    watchServer(server);
     await server.ready;
     await until(() => api.ready(), 'the server is ready', 60_000);
     note(`${server.name} (pid ${server.pid}) ready on ${serverUrl}`);
@@ -195,9 +208,11 @@ export async function runChaos(raw: ChaosOptionsInput, deps: ChaosDeps): Promise
       if (await progress(AT.redisKill)) await redisDown('kill -9', 'SIGKILL');
       if (await progress(AT.serverRestart)) {
         note(`SIGKILL ${server.name} (pid ${server.pid})`);
+        killedByRun.add(server);
         server.signal('SIGKILL');
         await server.exited;
         server = startServer(sup, settings);
+        watchServer(server);
         await server.ready;
         serverRestarts++;
         note(`${server.name} (pid ${server.pid}) started again`);
@@ -272,6 +287,7 @@ export async function runChaos(raw: ChaosOptionsInput, deps: ChaosDeps): Promise
     events,
     workerKills: kills,
     workersExitedByThemselves: workers?.unexpected.length ?? 0,
+    serversExitedByThemselves: serverUnexpected,
     redisOutages: outages,
     serverRestarts,
     requests: ledger.length,

@@ -16,6 +16,7 @@ const figures: ChaosFigures = {
   events: [],
   workerKills: 7,
   workersExitedByThemselves: 1,
+  serversExitedByThemselves: 0,
   redisOutages: [
     { how: 'kill -9', downMs: 3100 },
     { how: 'clean shutdown (SIGTERM)', downMs: 3000 },
