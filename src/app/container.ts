@@ -44,7 +44,7 @@ import { deadLetters, notificationCounts, resendDeadLetters, startNotifier, type
 import { literalAddressRefusal } from '../notify/address-guard.js';
 import { makeFeeder, type FeederOptions } from '../dispatch/feeder.js';
 import { makeDeadlineSweeper } from '../dispatch/sweeper.js';
-import { makeDialProcessor } from '../dispatch/processor.js';
+import { makeDialProcessor, readJobData } from '../dispatch/processor.js';
 import { startDialWorkers, type DialWorkers } from '../dispatch/workers.js';
 import { buildApp } from '../http/app.js';
 import type { UploadLimits } from '../http/upload.js';
@@ -401,6 +401,12 @@ export async function createContainer(config: Config, options: ContainerOptions 
       concurrency: opts.concurrency ?? config.workerConcurrency,
       limits: dialLimits,
       log,
+      // Contacts of a failed job that were not begun go back to the due set (a begun one ends by its deadline).
+      onFailed: async (cid, data) => {
+        const job = readJobData(data);
+        if (!job) return;
+        for (const k of job.contacts) await service.requeue(cid, k.idx, k.n, now());
+      },
     });
     return { feeder, sweeper, workers: running.workers, notifier };
   }

@@ -30,12 +30,20 @@ export interface DialWorkers {
   stop(graceMs: number): Promise<void>;
 }
 
+/** Stalls (workers dying while holding a job) after which BullMQ would give a job up: in practice never. */
+const MAX_STALLED = 1_000_000;
+
 export function startDialWorkers(deps: {
   campaigns: CampaignStore;
   cache: CampaignCache;
   connection: Redis;
   bullPrefix: string;
   processor: (job: Job<DialJobData>) => Promise<unknown>;
+  /**
+   * A dial job that failed (the processor threw, or BullMQ gave it up): its
+   * contacts not yet begun go back to the due set, so that none is lost with it.
+   */
+  onFailed?: (campaignId: string, data: unknown) => Promise<void>;
   /** Contacts in hand per campaign (dialing or waiting for a slot). */
   concurrency: number;
   /** The campaign's current limits (they decide how its contacts are grouped into jobs). */
@@ -74,7 +82,9 @@ export function startDialWorkers(deps: {
         connection: deps.connection,
         prefix: deps.bullPrefix,
         concurrency,
-        maxStalledCount: 1,
+        // A job whose workers die holding it goes back to the queue each time, never given up: its contacts
+        // would have nothing else to carry them (a begun attempt is never dialed again, whatever holds it).
+        maxStalledCount: MAX_STALLED,
         stalledInterval: 15_000,
         lockDuration: 30_000,
       });
@@ -82,6 +92,9 @@ export function startDialWorkers(deps: {
       quietErrors(w, { log: log.child({ campaignId: id }), name: `dial worker ${id}` });
       w.on('failed', (job, err) => {
         if (err?.name !== 'RateLimitError') log.error({ err, campaignId: id, jobId: job?.id }, 'dial job failed');
+        if (job && deps.onFailed) {
+          void deps.onFailed(id, job.data).catch((e: unknown) => log.error({ err: e, campaignId: id, jobId: job.id }, 'could not put back the contacts of a failed dial job'));
+        }
       });
       workers.set(id, w);
       log.info({ campaignId: id, concurrency }, 'dial worker started');
