@@ -2,7 +2,8 @@
  * `npm run bench [name …]`: runs each bench/<name>.bench.ts in its own
  * process (so memory figures are its own), prints their reports, and
  * rewrites bench/RESULTS.md from the sections they wrote to bench/results/
- * (and the soak's, bench/results/soak.md, when `npm run soak` wrote one).
+ * (and those of the chaos run and the soak, bench/results/chaos.md and
+ * soak.md, when `npm run chaos` or `npm run soak` wrote them).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -40,8 +41,8 @@ for (const name of names) {
   }
 }
 
-/** Sections that other scripts write (`npm run soak`): kept when the benchmarks rewrite RESULTS.md. */
-const written = ['soak'];
+/** Sections that other scripts write (`npm run chaos`, `npm run soak`): kept when the benchmarks rewrite RESULTS.md. */
+const written = ['chaos', 'soak'];
 const sections = [...all, ...written]
   .map((n) => join(dir, 'results', `${n}.md`))
   .filter((p) => existsSync(p))
