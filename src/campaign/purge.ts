@@ -11,6 +11,7 @@
  * Redis once archived (`shrink`: its summary stays), and a deletion first
  * waits for the archiver to have moved them (`history`).
  */
+import { dropCampaignSeries } from '../reports/metrics-tally.js';
 import { scanTargets } from '../infra/redis.js';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
@@ -100,6 +101,8 @@ export function makeCampaignPurge(deps: {
     removed += await unlinkMatching(`${k.campaign(cid)}:*`);
     removed += await unlinkMatching(campaignKeysPattern(deps.prefix, cid));
     removed += await redis.unlink(k.campaign(cid));
+    // Its series in the deployment's metrics tally go too (the hash would otherwise grow with every campaign).
+    await dropCampaignSeries(redis, deps.prefix, cid);
     deps.cache.invalidate(cid);
     await deps.history?.afterDelete(cid);
     return { keys: removed };

@@ -4,6 +4,7 @@
  * a durable retry set until they are acknowledged or given up. Several
  * processes may run it at once; each delivery is sent at least once.
  */
+import { setMaxListeners } from 'node:events';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import pLimit from 'p-limit';
@@ -68,6 +69,8 @@ export function makeNotifier(deps: NotifierDeps) {
   const sender = makeWebhookSender(o);
   const limit = pLimit(o.concurrency);
   const stopping = new AbortController();
+  // One signal is given to every send in flight (up to the concurrency): not a leak, no warning.
+  setMaxListeners(o.concurrency + 10, stopping.signal);
   let groupReady = false;
   let claimCursor = '0-0';
 

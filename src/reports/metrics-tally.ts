@@ -31,8 +31,6 @@ export type TallyHistogram = keyof typeof TALLY_HISTOGRAMS;
 
 export const metricsKey = (prefix: string): string => `${prefix}:metrics`;
 
-/** Dials whose start this process saw, waiting for their result (oldest dropped past this many). */
-const MAX_OPEN_DIALS = 100_000;
 
 export interface MetricsTally {
   /** Adds what was counted since the last flush to the totals in Redis. */
@@ -45,8 +43,6 @@ export function makeMetricsTally(deps: { events: DialerEvents; redis: Redis; pre
   const key = metricsKey(deps.prefix);
   /** Field → increment since the last flush (integers for counts, floats for sums). */
   let pending = new Map<string, number>();
-  /** attempt id → when its dial was sent and (once answered) its provider. */
-  const open = new Map<string, { at: number; family: string | null }>();
 
   const add = (field: string, by: number) => pending.set(field, (pending.get(field) ?? 0) + by);
   const count = (family: TallyCounter, values: string[]) => add(JSON.stringify([family, ...values]), 1);
@@ -59,24 +55,14 @@ export function makeMetricsTally(deps: { events: DialerEvents; redis: Redis; pre
     add(JSON.stringify([family, ...values, 'count']), 1);
   }
 
-  const onDialing = ({ attemptId }: { attemptId: string }) => {
-    if (open.size >= MAX_OPEN_DIALS) open.delete(open.keys().next().value!);
-    open.set(attemptId, { at: deps.now(), family: null });
-  };
-  const onDialed = ({ campaignId, attemptId, kind, family }: { campaignId: string; attemptId: string; kind: string; family: string }) => {
+  const onDialed = ({ campaignId, kind, family }: { campaignId: string; attemptId: string; kind: string; family: string }) => {
     count('dials', [family, campaignId, kind]);
-    const o = open.get(attemptId);
-    if (!o) return;
-    // Only a call the provider took has a result to wait for.
-    if (kind === 'accepted' || kind === 'in_doubt') o.family = family;
-    else open.delete(attemptId);
   };
+  // A final attempt carries its provider and dial time, whatever process sees its end: nothing is kept per dial.
   const onFinal = (e: { campaignId: string; attemptId: string; outcome: string; family?: string; dialedAt?: number }) => {
     count('attempt_results', [e.campaignId, e.outcome]);
-    const o = open.get(e.attemptId);
-    open.delete(e.attemptId);
-    const at = e.dialedAt ?? o?.at;
-    const family = e.family ?? o?.family;
+    const at = e.dialedAt;
+    const family = e.family;
     if (at === undefined || !family) return;
     observe('dial_to_result', [family, e.outcome], Math.max(0, deps.now() - at) / 1000);
   };
@@ -85,7 +71,6 @@ export function makeMetricsTally(deps: { events: DialerEvents; redis: Redis; pre
     if (e.errorClass !== null) count('provider_errors', [e.family, e.errorClass]);
   };
 
-  deps.events.on('attempt:dialing', onDialing);
   deps.events.on('attempt:dialed', onDialed);
   deps.events.on('attempt:final', onFinal);
   deps.events.on('provider:request', onRequest);
@@ -110,7 +95,6 @@ export function makeMetricsTally(deps: { events: DialerEvents; redis: Redis; pre
   }
 
   function detach(): void {
-    deps.events.off('attempt:dialing', onDialing);
     deps.events.off('attempt:dialed', onDialed);
     deps.events.off('attempt:final', onFinal);
     deps.events.off('provider:request', onRequest);
@@ -180,4 +164,33 @@ export async function readTally(redis: Redis, prefix: string, keep: (campaignIds
     histograms.set(h.family, list);
   }
   return { counters, histograms, campaigns: existing };
+}
+
+/**
+ * Removes a deleted campaign's series from the deployment's tally (its fields
+ * name the campaign as a label), so that the hash does not grow with every
+ * campaign ever run, whether /metrics is scraped or not.
+ */
+export async function dropCampaignSeries(redis: Redis, prefix: string, campaignId: string): Promise<number> {
+  const key = metricsKey(prefix);
+  const fields: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, flat] = await redis.hscan(key, cursor, 'MATCH', `*"${campaignId}"*`, 'COUNT', 500);
+    cursor = next;
+    for (let i = 0; i < flat.length; i += 2) {
+      const field = flat[i]!;
+      let parts: unknown;
+      try {
+        parts = JSON.parse(field);
+      } catch {
+        continue;
+      }
+      if (!Array.isArray(parts) || !(String(parts[0]) in TALLY_COUNTERS)) continue;
+      const names = TALLY_COUNTERS[String(parts[0]) as TallyCounter] as readonly string[];
+      const c = names.indexOf('campaign');
+      if (c >= 0 && parts[1 + c] === campaignId) fields.push(field);
+    }
+  } while (cursor !== '0');
+  return fields.length > 0 ? redis.hdel(key, ...fields) : 0;
 }
