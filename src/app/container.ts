@@ -446,6 +446,9 @@ export async function createContainer(config: Config, options: ContainerOptions 
     const host = opts.host ?? config.httpHost;
     await app.listen({ port: opts.port ?? config.httpPort, host });
     running.app = app;
+    // Callbacks stored and acknowledged by a server that stopped before interpreting them: taken every 30 s (once
+    // a minute old, claimed first so that two servers never both take one), not only when a server starts.
+    if (config.correlateIn !== 'worker') running.loops.push(startLoop('callback-recovery', 30_000, async () => void (await receiver.recover({ olderThanMs: 60_000 })), log));
     if (api.source === 'generated') {
       // Once, at the deployment's first start: the only place the generated token is shown.
       const address = app.server.address();
