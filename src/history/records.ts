@@ -4,6 +4,7 @@
  * the export writes it), an attempt (decoded by the attempt store), a raw
  * callback with its settlement, and a campaign with its summary.
  */
+import { RESULT_COLUMNS } from '../reports/result.js';
 import type { ContactRow, ContactState } from '../store/contacts.js';
 import type { StoredAttempt } from '../store/attempts.js';
 import type { CampaignRecord, StatusCounts } from '../store/campaigns.js';
@@ -166,16 +167,8 @@ export const CONTACT_COLUMNS = [
   'zone',
   'columns',
   'custom',
-  'status',
-  'attempts',
-  'customuuid',
-  'provider_call_id',
-  'billsec',
-  'userkey',
-  'answered_at',
-  'ended_at',
-  'hangupcause',
-  'error',
+  // The export's result columns, in its order.
+  ...RESULT_COLUMNS,
   'late',
   'dials',
   'reason',
