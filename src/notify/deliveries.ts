@@ -108,14 +108,35 @@ export async function deadLetters(redis: Redis, keys: Keys, cid: string, limit =
   return out;
 }
 
+/** The delivery ids of the letters RESEND_DEAD resends (a string body and delivery), each once, in list order. */
+function resendable(lines: readonly string[]): string[] {
+  const ids = new Set<string>();
+  for (const line of lines) {
+    let l: unknown;
+    try {
+      l = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (typeof l !== 'object' || l === null || Array.isArray(l)) continue;
+    const { delivery, body } = l as Record<string, unknown>;
+    if (typeof delivery === 'string' && typeof body === 'string') ids.add(delivery);
+  }
+  return [...ids];
+}
+
 /**
  * Sends a campaign's given-up notifications again: each one whose body was
  * kept goes back to the retry set, due now, with the same delivery id and
- * body and a fresh schedule; the notifiers take it from there.
+ * body and a fresh schedule; the notifiers take it from there. The list is
+ * read first so that the script is given every delivery key it writes (a
+ * letter given up between the read and the script stays for the next resend).
  */
 export async function resendDeadLetters(redis: Redis, keys: Keys, cid: string, now: number): Promise<{ resent: number; kept: number }> {
   const nk = notifyKeys(keys);
-  const reply = (await redis.eval(RESEND_DEAD, 3, nk.dead(cid), nk.counts(cid), nk.retry, String(Math.round(now)), nk.delivery(''))) as unknown;
+  const ids = resendable(await redis.lrange(nk.dead(cid), 0, -1));
+  const keyList = [nk.dead(cid), nk.counts(cid), nk.retry, ...ids.map((id) => nk.delivery(id))];
+  const reply = (await redis.eval(RESEND_DEAD, keyList.length, ...keyList, String(Math.round(now)), ...ids)) as unknown;
   const [resent, kept] = Array.isArray(reply) ? reply.map(Number) : [];
   if (resent === undefined || kept === undefined || !Number.isInteger(resent) || !Number.isInteger(kept)) {
     throw new DeliveryStoreError(`resending the given-up notifications of campaign ${cid} answered ${JSON.stringify(reply)}`);
@@ -124,7 +145,7 @@ export async function resendDeadLetters(redis: Redis, keys: Keys, cid: string, n
 }
 
 export function makeDeliveryStore(deps: { redis: Redis; keys: Keys; deadLetterLimit: number }) {
-  const { redis } = deps;
+  const { redis, keys } = deps;
   const nk = notifyKeys(deps.keys);
   const keep = String(deps.deadLetterLimit);
   const run = async (script: string, keyList: string[], args: (string | number)[]): Promise<boolean> =>
@@ -154,14 +175,21 @@ export function makeDeliveryStore(deps: { redis: Redis; keys: Keys; deadLetterLi
 
   /** The first try of an outbox entry was acknowledged by the receiver. */
   function entryDelivered(entryId: string, cid: string): Promise<boolean> {
-    return run(ENTRY_DELIVERED, [nk.outbox, nk.counts(cid)], [NOTIFIER_GROUP, entryId]);
+    return run(ENTRY_DELIVERED, [nk.outbox, nk.counts(cid), keys.campaigns], [NOTIFIER_GROUP, entryId, cid]);
   }
 
   /** The first try failed: keep the delivery for a retry at `dueAt`, and acknowledge the entry. */
   function entryDeferred(entryId: string, d: Omit<PendingDelivery, 'tries' | 'lastAt'> & { at: number }, dueAt: number): Promise<boolean> {
     // Strings only: Lua would print large numbers in exponent form.
     const fields = { cid: d.campaignId, idx: String(d.contact), status: d.status, body: d.body, tries: '1', firstAt: String(d.firstAt), lastAt: String(d.at), lastError: d.lastError };
-    return run(ENTRY_DEFERRED, [nk.outbox, nk.counts(d.campaignId), nk.retry, nk.delivery(d.delivery)], [NOTIFIER_GROUP, entryId, d.delivery, dueAt, JSON.stringify(fields)]);
+    return run(ENTRY_DEFERRED, [nk.outbox, nk.counts(d.campaignId), nk.retry, nk.delivery(d.delivery), keys.campaigns], [
+      NOTIFIER_GROUP,
+      entryId,
+      d.delivery,
+      dueAt,
+      JSON.stringify(fields),
+      d.campaignId,
+    ]);
   }
 
   /** The entry's delivery is given up at once (no retry allowed, or it can never be sent). */
@@ -174,7 +202,7 @@ export function makeDeliveryStore(deps: { redis: Redis; keys: Keys; deadLetterLi
     /** What was sent (null: nothing could be built), kept with the letter so that it can be sent again. */
     body: string | null,
   ): Promise<boolean> {
-    return run(ENTRY_FAILED, [nk.outbox, nk.counts(d.campaignId), nk.dead(d.campaignId)], [NOTIFIER_GROUP, entryId, letter(d, at, reason, lastError, body), keep]);
+    return run(ENTRY_FAILED, [nk.outbox, nk.counts(d.campaignId), nk.dead(d.campaignId), keys.campaigns], [NOTIFIER_GROUP, entryId, letter(d, at, reason, lastError, body), keep, d.campaignId]);
   }
 
   /** Takes up to `limit` due retries until `leaseUntil`; the lease is the token for what follows. */
@@ -195,7 +223,7 @@ export function makeDeliveryStore(deps: { redis: Redis; keys: Keys; deadLetterLi
   }
 
   function retryDelivered(d: PendingDelivery, lease: number): Promise<boolean> {
-    return run(RETRY_DELIVERED, [nk.retry, nk.delivery(d.delivery), nk.counts(d.campaignId)], [d.delivery, lease]);
+    return run(RETRY_DELIVERED, [nk.retry, nk.delivery(d.delivery), nk.counts(d.campaignId), keys.campaigns], [d.delivery, lease, d.campaignId]);
   }
 
   function retryLater(d: PendingDelivery, lease: number, dueAt: number, tries: number, at: number, lastError: string): Promise<boolean> {
@@ -205,8 +233,8 @@ export function makeDeliveryStore(deps: { redis: Redis; keys: Keys; deadLetterLi
   function retryFailed(d: PendingDelivery, lease: number, tries: number, at: number, reason: string, lastError: string): Promise<boolean> {
     return run(
       RETRY_FAILED,
-      [nk.retry, nk.delivery(d.delivery), nk.counts(d.campaignId), nk.dead(d.campaignId)],
-      [d.delivery, lease, letter({ ...d, tries }, at, reason, lastError, d.body), keep],
+      [nk.retry, nk.delivery(d.delivery), nk.counts(d.campaignId), nk.dead(d.campaignId), keys.campaigns],
+      [d.delivery, lease, letter({ ...d, tries }, at, reason, lastError, d.body), keep, d.campaignId],
     );
   }
 

@@ -7,29 +7,36 @@
  * A retry is held by the process that took it through its score: taking it
  * sets the score to the end of a lease, and only the holder of that score may
  * finish or reschedule it.
+ *
+ * A send takes time, and its campaign may be deleted meanwhile: what it
+ * writes under the campaign (counts, dead letters, a retry) is written only
+ * while the campaign is still listed. A deletion unlists it before it unlinks
+ * its keys, so nothing is written back after them.
  */
 
 /**
  * An entry's first try succeeded.
- * KEYS: outbox, counts   ARGV: group, entryId
+ * KEYS: outbox, counts, campaigns   ARGV: group, entryId, campaignId
  * Returns 1, or 0 when the entry had been acknowledged already.
  */
 export const ENTRY_DELIVERED = `
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('HINCRBY', KEYS[2], 'delivered', 1)
+if redis.call('ZSCORE', KEYS[3], ARGV[3]) ~= false then redis.call('HINCRBY', KEYS[2], 'delivered', 1) end
 return 1
 `;
 
 /**
- * An entry's first try failed: the delivery goes to the retry set.
- * KEYS: outbox, counts, retry, delivery
- * ARGV: group, entryId, deliveryId, dueAt, fields JSON
+ * An entry's first try failed: the delivery goes to the retry set (not when
+ * its campaign was deleted meanwhile: the entry is only acknowledged).
+ * KEYS: outbox, counts, retry, delivery, campaigns
+ * ARGV: group, entryId, deliveryId, dueAt, fields JSON, campaignId
  * Returns 1, or 0 when the entry had been acknowledged already.
  */
 export const ENTRY_DEFERRED = `
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('XDEL', KEYS[1], ARGV[2])
+if redis.call('ZSCORE', KEYS[5], ARGV[6]) == false then return 1 end
 local fresh = redis.call('ZSCORE', KEYS[3], ARGV[3]) == false
 local fields = cjson.decode(ARGV[5])
 local flat = {}
@@ -46,12 +53,13 @@ return 1
 
 /**
  * An entry's first try failed for good.
- * KEYS: outbox, counts, dead   ARGV: group, entryId, dead letter JSON, keep
+ * KEYS: outbox, counts, dead, campaigns   ARGV: group, entryId, dead letter JSON, keep, campaignId
  * Returns 1, or 0 when the entry had been acknowledged already.
  */
 export const ENTRY_FAILED = `
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('XDEL', KEYS[1], ARGV[2])
+if redis.call('ZSCORE', KEYS[4], ARGV[5]) == false then return 1 end
 redis.call('LPUSH', KEYS[3], ARGV[3])
 redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[4]) - 1)
 redis.call('HINCRBY', KEYS[2], 'failed', 1)
@@ -78,12 +86,13 @@ if score == false or tonumber(score) ~= tonumber(ARGV[2]) then return 0 end
 
 /**
  * A retry succeeded.
- * KEYS: retry, delivery, counts   ARGV: deliveryId, leaseUntil
+ * KEYS: retry, delivery, counts, campaigns   ARGV: deliveryId, leaseUntil, campaignId
  * Returns 1, or 0 when the lease was no longer held.
  */
 export const RETRY_DELIVERED = `${OWNED}
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
+if redis.call('ZSCORE', KEYS[4], ARGV[3]) == false then return 1 end
 redis.call('HINCRBY', KEYS[3], 'retrying', -1)
 redis.call('HINCRBY', KEYS[3], 'delivered', 1)
 return 1
@@ -102,12 +111,13 @@ return 1
 
 /**
  * A retry failed for good (or a retry that can no longer be sent).
- * KEYS: retry, delivery, counts, dead   ARGV: deliveryId, leaseUntil, dead letter JSON, keep
+ * KEYS: retry, delivery, counts, dead, campaigns   ARGV: deliveryId, leaseUntil, dead letter JSON, keep, campaignId
  * Returns 1, or 0 when the lease was no longer held.
  */
 export const RETRY_FAILED = `${OWNED}
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
+if redis.call('ZSCORE', KEYS[5], ARGV[5]) == false then return 1 end
 redis.call('LPUSH', KEYS[4], ARGV[3])
 redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[4]) - 1)
 redis.call('HINCRBY', KEYS[3], 'retrying', -1)
@@ -141,32 +151,42 @@ return 1
  * first try now). Letters kept without a body (their contact could not be
  * read) stay in the list. A delivery already back in the retry set (the same
  * contact and status failed again since) only loses its letter.
- * KEYS: dead, counts, retry   ARGV: now, delivery key prefix
+ * The caller reads the list first and declares the delivery hash of every
+ * letter it found to resend: a letter given up since that read has no
+ * declared hash and stays in the list, resendable by the next request.
+ * KEYS: dead, counts, retry, then the delivery hashes (each once)
+ * ARGV: now, then the delivery ids of those hashes, in the same order
  * Returns { resent, kept }.
  */
 export const RESEND_DEAD = `
+local declared = {}
+for j = 2, #ARGV do declared[ARGV[j]] = KEYS[j + 2] end
 local letters = redis.call('LRANGE', KEYS[1], 0, -1)
-local kept, resent = {}, 0
+local kept, resend, hashes = {}, {}, {}
 for _, line in ipairs(letters) do
   local ok, l = pcall(cjson.decode, line)
-  if ok and type(l) == 'table' and type(l.body) == 'string' and type(l.delivery) == 'string' then
-    if redis.call('ZSCORE', KEYS[3], l.delivery) == false then
-      local key = ARGV[2] .. l.delivery
-      redis.call('DEL', key)
-      redis.call('HSET', key, 'cid', tostring(l.campaignId), 'idx', string.format('%d', l.contact), 'status', tostring(l.status), 'body', l.body,
-        'tries', '0', 'firstAt', ARGV[1], 'lastAt', ARGV[1], 'lastError', tostring(l.lastError))
-      redis.call('ZADD', KEYS[3], ARGV[1], l.delivery)
-      redis.call('HINCRBY', KEYS[2], 'retrying', 1)
-    end
-    redis.call('HINCRBY', KEYS[2], 'failed', -1)
-    resent = resent + 1
+  -- A letter given up after the caller read the list has no declared hash: it stays, for the next resend.
+  local key = ok and type(l) == 'table' and type(l.body) == 'string' and type(l.delivery) == 'string' and declared[l.delivery]
+  if key then
+    resend[#resend + 1] = l
+    hashes[#hashes + 1] = key
   else
     kept[#kept + 1] = line
   end
 end
-if resent > 0 then
+for i, l in ipairs(resend) do
+  if redis.call('ZSCORE', KEYS[3], l.delivery) == false then
+    redis.call('DEL', hashes[i])
+    redis.call('HSET', hashes[i], 'cid', tostring(l.campaignId), 'idx', string.format('%d', l.contact), 'status', tostring(l.status), 'body', l.body,
+      'tries', '0', 'firstAt', ARGV[1], 'lastAt', ARGV[1], 'lastError', tostring(l.lastError))
+    redis.call('ZADD', KEYS[3], ARGV[1], l.delivery)
+    redis.call('HINCRBY', KEYS[2], 'retrying', 1)
+  end
+  redis.call('HINCRBY', KEYS[2], 'failed', -1)
+end
+if #resend > 0 then
   redis.call('DEL', KEYS[1])
   for from = 1, #kept, 500 do redis.call('RPUSH', KEYS[1], unpack(kept, from, math.min(#kept, from + 499))) end
 end
-return { resent, #kept }
+return { #resend, #kept }
 `;

@@ -256,6 +256,38 @@ describe('notifier delivery', () => {
     expect(rx.received).toHaveLength(1);
   });
 
+  for (const [answer, code] of [
+    ['delivered', 200],
+    ['to be retried', 503],
+    ['given up', 400],
+  ] as const) {
+    it(`writes nothing back under a campaign deleted while its first send was out (answer ${code}: ${answer})`, async () => {
+      let seed: Seeded | undefined;
+      const campaignKeys = async () => (await redis.keys(`${seed!.keys.campaign(seed!.cid)}*`)).sort();
+      const setupResult = await setup((_n, _req, res) => {
+        // The campaign is deleted as `campaign delete` does it (unlisted, then its keys unlinked) before the answer comes.
+        void (async () => {
+          await redis.zrem(seed!.keys.campaigns, seed!.cid);
+          const own = await campaignKeys();
+          if (own.length > 0) await redis.unlink(...own);
+          res.writeHead(code).end();
+        })();
+      }, `notify-deleted-${code}`);
+      seed = setupResult.seed;
+      await seed.finalize(0, 'answered');
+      const n = makeNotifier(deps(seed));
+      cleanups.push(() => n.close());
+      await n.tick();
+      expect(setupResult.rx.received).toHaveLength(1);
+      const nk = notifyKeys(seed.keys);
+      expect(await campaignKeys()).toEqual([]);
+      expect(await redis.zcard(nk.retry)).toBe(0);
+      expect(await redis.exists(nk.delivery(`${seed.cid}-0-answered`))).toBe(0);
+      // The entry was acknowledged all the same: nothing is left pending for another notifier to send again.
+      expect(await redis.xlen(nk.outbox)).toBe(0);
+    });
+  }
+
   it('keeps a given-up letter without a body (its contact could not be read) when the others are sent again', async () => {
     const { seed } = await setup(undefined, 'notify-resend-keep');
     const nk = notifyKeys(seed.keys);
@@ -277,6 +309,38 @@ describe('notifier delivery', () => {
     });
     expect(await redis.zscore(nk.retry, withBody.delivery)).toBe('1772352000000');
     expect(await counts(seed)).toEqual({ delivered: 0, retrying: 1, failed: 2 });
+  });
+
+  it('a letter given up while a resend runs stays in the list for the next resend; the script writes only delivery keys it was given', async () => {
+    const { seed } = await setup(undefined, 'notify-resend-race');
+    const nk = notifyKeys(seed.keys);
+    const letter = (idx: number) => ({ delivery: `${seed.cid}-${idx}-busy`, campaignId: seed.cid, contact: idx, status: 'busy', tries: 3, firstAt: '2026-03-01T08:00:00.000Z', failedAt: '2026-03-01T09:00:00.000Z', reason: 'max_tries', lastError: 'HTTP 503', body: `{"n":${idx}}` });
+    await redis.rpush(nk.dead(seed.cid), JSON.stringify(letter(0)));
+    await redis.hset(nk.counts(seed.cid), 'failed', 1);
+    // The resend reads the list; another letter is given up (as ENTRY_FAILED does) before its script runs.
+    const racing = new Proxy(redis, {
+      get(target, prop, receiver) {
+        const v: unknown = Reflect.get(target, prop, receiver);
+        if (prop === 'lrange') {
+          return async (...args: Parameters<Redis['lrange']>) => {
+            const read = await target.lrange(...args);
+            await target.lpush(nk.dead(seed.cid), JSON.stringify(letter(1)));
+            await target.hincrby(nk.counts(seed.cid), 'failed', 1);
+            return read;
+          };
+        }
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    expect(await resendDeadLetters(racing, seed.keys, seed.cid, 1_772_352_000_000)).toEqual({ resent: 1, kept: 1 });
+    expect(await redis.zrange(nk.retry, 0, -1)).toEqual([`${seed.cid}-0-busy`]);
+    expect(await redis.exists(nk.delivery(`${seed.cid}-1-busy`))).toBe(0);
+    expect(await redis.lrange(nk.dead(seed.cid), 0, -1)).toEqual([JSON.stringify(letter(1))]);
+    expect(await counts(seed)).toEqual({ delivered: 0, retrying: 1, failed: 1 });
+    // The next resend takes it.
+    expect(await resendDeadLetters(redis, seed.keys, seed.cid, 1_772_352_000_000)).toEqual({ resent: 1, kept: 0 });
+    expect((await redis.zrange(nk.retry, 0, -1)).sort()).toEqual([`${seed.cid}-0-busy`, `${seed.cid}-1-busy`]);
+    expect(await counts(seed)).toEqual({ delivered: 0, retrying: 2, failed: 0 });
   });
 
   it('gives up at once on a webhook URL that can never be sent to', async () => {
