@@ -1,8 +1,9 @@
 /**
  * The pacer's send-time admission scripts: an exact sliding-window log of
  * the sends (ADMIT_LUA), and the landing that lowers an entry once its
- * exchange has ended (LANDED_LUA). The reservation scripts (slots, channels,
- * back-off) are in scripts.ts, whose helpers these share.
+ * exchange has ended (LANDED_LUA). The reservation scripts (slots, channels)
+ * are in scripts.ts, whose helpers these share; the 429 back-off in
+ * backoff-scripts.ts.
  */
 import { COMMON } from './scripts.js';
 

@@ -9,8 +9,10 @@ import type { PaceLimits } from './types.js';
 /**
  * How the account slows down after a 429 and speeds up again. The rate at
  * which the 429 came is remembered as the account's ceiling: the rate is cut
- * under it, recovers quickly to just under it, then creeps above it slowly
- * until the next 429 tells the ceiling again.
+ * under it, recovers quickly to just under it, then creeps above it, slowly
+ * at first, until the next 429 tells the ceiling again. A 429 that
+ * contradicts what the provider has shown (sporadic), pass permitting,
+ * changes nothing but its Retry-After's block.
  */
 export interface BackoffPolicy {
   /** On a 429 the rate is cut to the ceiling × factor (between 0 and 1). */
@@ -23,12 +25,34 @@ export interface BackoffPolicy {
   settle: number;
   /** Past the settled rate, the rate grows by this fraction of itself per second (compounding): a slow probe above the ceiling. */
   creepPerSecond: number;
+  /**
+   * The creep quickens the longer it goes on without a cut: its growth per
+   * second rises by creepPerSecond every creepRampMs (0: a constant creep).
+   * A ceiling learned too low is left behind in minutes, not tens of minutes.
+   */
+  creepRampMs: number;
   /** Further 429s within this time of a cut do not cut again (one cut per burst of 429s). */
   cooldownMs: number;
   /** Block applied when the account has no rate to cut (none configured, none learned) and no Retry-After was given. */
   defaultBlockMs: number;
   /** The ceiling is remembered this long after the last 429 (or until the rate has crept back to the configured cps). */
   memoryMs: number;
+  /**
+   * 429s up to this share of the sends may be taken as sporadic, not the
+   * rate's: each send while a back-off is remembered earns this fraction of a
+   * pass, and a 429 that would lower the ceiling (or comes at a pace proven,
+   * below) uses one if there is one: then neither the ceiling nor the rate
+   * moves. 0: every 429 counts.
+   */
+  sporadicShare: number;
+  /** Most passes kept: how many 429s in a row may be taken as sporadic. */
+  sporadicPasses: number;
+  /**
+   * A 429 whose second held no more sends than the account had been let send
+   * every second for this long before it (no cut, no block in between) is
+   * taken as sporadic too, pass permitting, even at or above the ceiling.
+   */
+  provenMs: number;
 }
 
 export interface PacerTuning {
@@ -68,9 +92,13 @@ export const DEFAULT_BACKOFF: BackoffPolicy = {
   recoverPerSecond: 0.25,
   settle: 0.95,
   creepPerSecond: 0.005,
+  creepRampMs: 30_000,
   cooldownMs: 1000,
   defaultBlockMs: 1000,
   memoryMs: 600_000,
+  sporadicShare: 0.02,
+  sporadicPasses: 3,
+  provenMs: 2000,
 };
 
 export const DEFAULT_TUNING: PacerTuning = {
@@ -116,9 +144,22 @@ const tuningSchema = z
           .min(0, 'backoff.creepPerSecond must be 0 or more (a fraction of the rate per second)')
           .max(1, 'backoff.creepPerSecond must be at most 1')
           .optional(),
+        creepRampMs: ms('backoff.creepRampMs', 0, 3_600_000).optional(),
         cooldownMs: ms('backoff.cooldownMs', 0, 600_000).optional(),
         defaultBlockMs: ms('backoff.defaultBlockMs', 0, 600_000).optional(),
         memoryMs: ms('backoff.memoryMs', 1000, 86_400_000).optional(),
+        sporadicShare: z
+          .number()
+          .min(0, 'backoff.sporadicShare must be 0 (every 429 counts) or more (a fraction of a pass per send)')
+          .max(0.1, 'backoff.sporadicShare must be at most 0.1 (one 429 in ten sends taken as sporadic)')
+          .optional(),
+        sporadicPasses: z
+          .number()
+          .int('backoff.sporadicPasses must be a whole number of passes')
+          .min(0, 'backoff.sporadicPasses must be 0 or more')
+          .max(10, 'backoff.sporadicPasses must be at most 10')
+          .optional(),
+        provenMs: ms('backoff.provenMs', 1000, 600_000).optional(),
       })
       .strict()
       .superRefine((b, ctx) => {

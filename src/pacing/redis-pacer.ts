@@ -19,7 +19,8 @@ import {
 } from './options.js';
 import { keyTable, luaScript, runScript } from '../infra/lua.js';
 import { makeTurnBatcher } from '../infra/turn-batch.js';
-import { ACQUIRE_LUA, ACQUIRE_MANY_LUA, RELEASE_LUA, EFFECTIVE_RATE_LUA, EXTEND_LUA, IN_FLIGHT_LUA, PENALIZE_LUA } from './scripts.js';
+import { ACQUIRE_LUA, ACQUIRE_MANY_LUA, RELEASE_LUA, EXTEND_LUA, IN_FLIGHT_LUA } from './scripts.js';
+import { EFFECTIVE_RATE_LUA, PENALIZE_LUA } from './backoff-scripts.js';
 import { ADMIT_LUA, LANDED_LUA, WITHDRAW_LUA } from './admission-scripts.js';
 import type { AcquireBlock, AcquireRequest, AcquireResult, PaceLimits, Pacer } from './types.js';
 
@@ -61,7 +62,7 @@ export interface EffectiveRate {
   backingOff: boolean;
   /** The rate at which the last 429 came, remembered as the account's ceiling (0 = none known). */
   ceilingCps: number;
-  /** The rate it recovers to quickly after a cut, just under the ceiling (0 = none known); it creeps up slowly from there. */
+  /** The rate it recovers to quickly after a cut, just under the ceiling (0 = none known); it creeps up from there, slowly at first. */
   settledCps: number;
 }
 
@@ -271,6 +272,10 @@ export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
           bo.defaultBlockMs,
           bo.memoryMs,
           1000 + tuning.admitGranularityMs,
+          bo.sporadicShare,
+          bo.sporadicPasses,
+          bo.creepRampMs,
+          bo.provenMs,
         ],
       );
     },

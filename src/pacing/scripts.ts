@@ -33,27 +33,39 @@ end
 -- The account's back-off after a 429, a hash written by PENALIZE_LUA with its
 -- own policy (every script reads the same curve): ceil = the rate at which
 -- the 429 came (0 = not known: a block only), rate = the cut rate at 'at' (µs),
--- then + ceil * rec per second up to ceil * settle, then * (1 + creep) per
--- second; until = blocked until (µs).
+-- then + ceil * rec per second up to ceil * settle, then a creep; until =
+-- blocked until (µs). The creep grows the rate by 'creep' per second at first,
+-- and by one more 'creep' every 'ramp' seconds (0 = never) it has gone on;
+-- 'crept' = the seconds it had gone on before this cut (a 429 above the
+-- ceiling keeps the pace of the climb).
 -- Returns the rate in force (0 = no limit), the ms still blocked, whether a
 -- back-off holds the account now (blocked, or under its configured cps or with
--- no configured cps at all), and whether a back-off is remembered at all.
+-- no configured cps at all), whether a back-off is remembered at all, and the
+-- seconds the creep has gone on (0 = not creeping).
 local function backoff(key, configured, now)
-  local b = redis.call('HMGET', key, 'ceil', 'rate', 'at', 'until', 'rec', 'settle', 'creep')
-  if not b[3] then return configured, 0, false, false end
+  local b = redis.call('HMGET', key, 'ceil', 'rate', 'at', 'until', 'rec', 'settle', 'creep', 'ramp', 'crept')
+  if not b[3] then return configured, 0, false, false, 0 end
   local blockedMs = math.max(0, math.ceil((num(b[4], 0) - now) / 1000))
   local ceil = num(b[1], 0)
-  if ceil <= 0 then return configured, blockedMs, blockedMs > 0, true end
+  if ceil <= 0 then return configured, blockedMs, blockedMs > 0, true, 0 end
   local elapsed = math.max(0, now - num(b[3], now)) / 1000000
   local cut, climb, settled = num(b[2], ceil), ceil * num(b[5], 1), ceil * num(b[6], 1)
   local rate = cut + climb * elapsed
+  local crept = 0
   if rate > settled then
     local base = math.max(cut, settled)
     local since = math.max(0, elapsed - math.max(0, settled - cut) / climb)
-    rate = base * (1 + num(b[7], 0)) ^ since
+    -- The growth per second rises linearly with the time spent creeping: from c seconds
+    -- to c + since it is worth W(c + since) - W(c) seconds of the first creep, with
+    -- W(x) = x + x^2 / (2 ramp). Capped far beyond any configured cps (a finite number).
+    local ramp, before = num(b[8], 0), num(b[9], 0)
+    crept = before + since
+    local worth = since
+    if ramp > 0 then worth = since + (crept * crept - before * before) / (2 * ramp) end
+    rate = base * math.exp(math.min(40, math.log(1 + num(b[7], 0)) * worth))
   end
-  if configured > 0 and rate >= configured then return configured, blockedMs, blockedMs > 0, true end
-  return rate, blockedMs, true, true
+  if configured > 0 and rate >= configured then return configured, blockedMs, blockedMs > 0, true, crept end
+  return rate, blockedMs, true, true, crept
 end
 `;
 
@@ -223,6 +235,8 @@ if redis.call('SADD', KEYS[11], account) == 1 or redis.call('PTTL', KEYS[11]) < 
 end
 local rated = 0
 if campCps > 0 or effCps > 0 or remembered then rated = 1 end
+-- While a back-off is remembered, its sends are counted: they earn the passes of sporadic 429s (PENALIZE).
+if remembered then redis.call('HINCRBY', KEYS[7], 'sent', 1) end
 return {1, math.ceil((slot - now) / 1000), slotMs, rated}
 `;
 
@@ -249,89 +263,6 @@ for i = 0, #ARGV / 23 - 1 do
   if ok then out[i + 1] = r else out[i + 1] = 'error: ' .. tostring(r) end
 end
 return out
-`;
-
-/**
- * The provider said "too fast". The rate at which the 429 came becomes the
- * account's ceiling: the lower of the rate in force and the sends logged in
- * the last second less the refused one (the provider took fewer than that).
- * The rate is cut under the ceiling (at most once per cooldown) and starts
- * recovering; a Retry-After blocks the account until it passes. Each further
- * 429 within the cooldown refused one more of the sends counted at the cut:
- * the ceiling comes down to those the provider took. With no rate to cut
- * (none configured, nothing measured) the account is blocked for the
- * Retry-After or the default block, and its next sends are logged.
- *
- * KEYS: 1 account limits, 2 account back-off, 3 account sent log
- * ARGV: 1 nowUs ('' = TIME), 2 retryAfterMs ('' = none), 3 factor, 4 minCps,
- *       5 recoverPerSecond, 6 settle, 7 creepPerSecond, 8 cooldownMs,
- *       9 defaultBlockMs, 10 memoryMs, 11 windowMs (the send log's second, with its granularity)
- * Reply: {effectiveCps (string), blockedForMs, ceilingCps (string)}
- */
-export const PENALIZE_LUA = `${COMMON}
-local now = clockUs(ARGV[1])
-local retryAfterMs = tonumber(ARGV[2])
-local factor, minCps = tonumber(ARGV[3]), tonumber(ARGV[4])
-local cooldownUs = tonumber(ARGV[8]) * 1000
-local defaultBlockMs, memoryMs = tonumber(ARGV[9]), tonumber(ARGV[10])
-local windowUs = tonumber(ARGV[11]) * 1000
-
-local cps = limits(KEYS[1])
-local inForce = backoff(KEYS[2], cps, now)
-local b = redis.call('HMGET', KEYS[2], 'ceil', 'at', 'until', 'seen', 'refused')
-local ceil, at, blockedUntil = num(b[1], 0), num(b[2], nil), num(b[3], 0)
-local floor = minCps
-if cps > 0 then floor = math.min(floor, cps) end
-
-if at == nil or now - at >= cooldownUs then
-  -- The rate at which the 429 came: the refused send is among those logged in the last second.
-  local seen = redis.call('ZCOUNT', KEYS[3], '(' .. string.format('%.0f', now - windowUs), '+inf')
-  ceil = 0
-  if inForce > 0 then ceil = inForce end
-  if seen >= 2 and (ceil == 0 or seen - 1 < ceil) then ceil = seen - 1 end
-  if ceil > 0 then ceil = math.max(ceil, floor) end
-  at = now
-  redis.call('HSET', KEYS[2], 'ceil', ceil, 'rate', math.max(floor, ceil * factor), 'at', at, 'seen', seen, 'refused', 1,
-    'rec', tonumber(ARGV[5]), 'settle', tonumber(ARGV[6]), 'creep', tonumber(ARGV[7]))
-else
-  -- Another send of those counted at the cut was refused (it left before the cut took effect).
-  local seen, refused = num(b[4], 0), num(b[5], 0) + 1
-  redis.call('HSET', KEYS[2], 'refused', refused)
-  if ceil > 0 and seen - refused >= 1 and seen - refused < ceil then
-    ceil = math.max(seen - refused, floor)
-    redis.call('HSET', KEYS[2], 'ceil', ceil, 'rate', math.max(floor, ceil * factor))
-  end
-end
-if retryAfterMs == nil and ceil <= 0 then retryAfterMs = defaultBlockMs end
-if retryAfterMs ~= nil and retryAfterMs > 0 then
-  blockedUntil = math.max(blockedUntil, now + retryAfterMs * 1000)
-end
-redis.call('HSET', KEYS[2], 'until', blockedUntil)
-local blockedMs = math.max(0, math.ceil((blockedUntil - now) / 1000))
-redis.call('PEXPIRE', KEYS[2], math.max(blockedMs, memoryMs))
-local eff = backoff(KEYS[2], cps, now)
-return {tostring(eff), blockedMs, tostring(ceil)}
-`;
-
-/**
- * The account's rate as acquire would use it now, and its back-off.
- *
- * KEYS: 1 account limits, 2 account back-off
- * ARGV: 1 nowUs ('' = TIME)
- * Reply: {configuredCps (string), effectiveCps (string), blockedForMs,
- *         backingOff 0|1, ceilingCps (string), settledCps (string)}
- */
-export const EFFECTIVE_RATE_LUA = `${COMMON}
-local now = clockUs(ARGV[1])
-local cps = limits(KEYS[1])
-local eff, blockedMs, holding = backoff(KEYS[2], cps, now)
-local b = redis.call('HMGET', KEYS[2], 'ceil', 'settle')
-local ceil = num(b[1], 0)
-local held = 0
-if holding then held = 1 end
-local settled = ceil * num(b[2], 1)
-if cps > 0 then settled = math.min(settled, cps) end
-return {tostring(cps), tostring(eff), blockedMs, held, tostring(ceil), tostring(settled)}
 `;
 
 /**

@@ -52,7 +52,10 @@ export interface Pacer {
   extend(account: string, campaignId: string, attemptId: string, holdUntilMs: number): Promise<void>;
   /** Frees the channel held by an attempt (idempotent). */
   release(account: string, campaignId: string, attemptId: string): Promise<void>;
-  /** The provider said "too fast" (429 or equivalent): slow the account down, recover gradually. */
+  /**
+   * The provider said "too fast" (429 or equivalent): slow the account down, recover gradually.
+   * A 429 taken as sporadic (docs/pacing.md) changes nothing but its Retry-After's block.
+   */
   penalize(account: string, retryAfterMs: number | null): Promise<void>;
   setAccountLimits(account: string, limits: PaceLimits): Promise<void>;
   getAccountLimits(account: string): Promise<PaceLimits>;

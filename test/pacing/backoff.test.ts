@@ -7,14 +7,30 @@ import { FAR, manualClock, type ManualClock } from './helpers.js';
 const redis = connectRedis();
 const prefixes: string[] = [];
 
-/** factor 0.5; back to 90 % of the ceiling at 10 % of it per second; then +1 % per second. */
-const POLICY = { factor: 0.5, minCps: 0.5, recoverPerSecond: 0.1, settle: 0.9, creepPerSecond: 0.01, cooldownMs: 1000, defaultBlockMs: 700, memoryMs: 60_000 };
+/**
+ * factor 0.5; back to 90 % of the ceiling at 10 % of it per second; then +1 % per second (a constant creep: its
+ * ramp is tested on its own); one pass for a sporadic 429 per 50 sends, at most 2; a pace proven over 2 s.
+ */
+const POLICY = {
+  factor: 0.5,
+  minCps: 0.5,
+  recoverPerSecond: 0.1,
+  settle: 0.9,
+  creepPerSecond: 0.01,
+  creepRampMs: 0,
+  cooldownMs: 1000,
+  defaultBlockMs: 700,
+  memoryMs: 60_000,
+  sporadicShare: 0.02,
+  sporadicPasses: 2,
+  provenMs: 2000,
+};
 
-function setup(): { pacer: RedisPacer; clock: ManualClock; prefix: string } {
+function setup(policy: Partial<typeof POLICY> = {}): { pacer: RedisPacer; clock: ManualClock; prefix: string } {
   const prefix = testPrefix('pace-backoff');
   prefixes.push(prefix);
   const clock = manualClock();
-  const pacer = createRedisPacer({ redis, prefix, clock, horizonMs: 5000, backoff: POLICY });
+  const pacer = createRedisPacer({ redis, prefix, clock, horizonMs: 5000, backoff: { ...POLICY, ...policy } });
   return { pacer, clock, prefix };
 }
 
@@ -237,6 +253,135 @@ describe('blocks and the send-time admission', () => {
   });
 });
 
+/** Reserves `count` slots `everyMs` apart: the sends that earn passes. */
+async function reserve(pacer: RedisPacer, clock: ManualClock, count: number, everyMs: number, campaignId = 'c1'): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const r = await ask(pacer, clock, campaignId);
+    if (!r.ok) throw new Error(`refused: ${r.reason}`);
+    clock.advance(everyMs);
+  }
+}
+
+/** An account of 10 cps backing off after a 429, settled, with 60 sends at the settled rate: 60 × 2 % = 1.2 passes earned. */
+async function settledWithAPass(): Promise<{ pacer: RedisPacer; clock: ManualClock }> {
+  const { pacer, clock } = setup();
+  await pacer.setAccountLimits('acct', { cps: 10, maxConcurrent: 0 });
+  await pacer.penalize('acct', null);
+  clock.advance(5000);
+  await reserve(pacer, clock, 60, 120);
+  return { pacer, clock };
+}
+
+describe('sporadic 429s', () => {
+  it('a 429 under the ceiling with a pass in hand moves neither the ceiling nor the rate; its Retry-After still blocks', async () => {
+    const { pacer, clock } = await settledWithAPass();
+    const before = await pacer.effectiveRate('acct');
+    expect(before).toMatchObject({ ceilingCps: 10, backingOff: true });
+    expect(before.effectiveCps).toBeLessThan(10);
+    await pacer.penalize('acct', null);
+    expect(await pacer.effectiveRate('acct')).toEqual(before);
+    // The next one has no pass left: it is the rate's.
+    clock.advance(1000);
+    const inForce = (await pacer.effectiveRate('acct')).effectiveCps;
+    await pacer.penalize('acct', 1000);
+    expect(await pacer.effectiveRate('acct')).toMatchObject({ ceilingCps: inForce, effectiveCps: inForce / 2, blockedForMs: 1000 });
+  });
+
+  it('a sporadic 429 is still obeyed: its Retry-After blocks the account', async () => {
+    const { pacer, clock } = await settledWithAPass();
+    const before = await pacer.effectiveRate('acct');
+    await pacer.penalize('acct', 2000);
+    expect(await pacer.effectiveRate('acct')).toEqual({ ...before, blockedForMs: 2000 });
+    expect(await ask(pacer, clock)).toEqual({ ok: false, retryInMs: 2000, reason: 'backoff' });
+  });
+
+  it('keeps at most sporadicPasses passes, whatever the sends', async () => {
+    const { pacer, clock } = setup();
+    await pacer.setAccountLimits('acct', { cps: 100, maxConcurrent: 0 });
+    await pacer.penalize('acct', null);
+    clock.advance(5000);
+    // 200 sends would earn 4 passes; 2 are kept.
+    await reserve(pacer, clock, 200, 12);
+    const ceilings: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await pacer.penalize('acct', null);
+      ceilings.push(round((await pacer.effectiveRate('acct')).ceilingCps));
+      clock.advance(1100);
+    }
+    expect(ceilings.slice(0, 2)).toEqual([100, 100]);
+    expect(ceilings[2]).toBeLessThan(100);
+  });
+
+  it('a 429 above the ceiling cuts, unless the account had been let send as much a second for the proven span: then the ceiling rises to what the provider took, the rate goes on', async () => {
+    // Ceiling 8 (nine sends at 25 cps, the ninth refused); a minute later the rate has crept to about 12.6.
+    const scenario = async (provenMs: number) => {
+      const { pacer, clock } = setup({ provenMs });
+      await pacer.setCampaignLimits('c1', { cps: 25, maxConcurrent: 0 });
+      await sends(pacer, clock, 9, 40);
+      await pacer.penalize('acct', null);
+      clock.advance(60_000);
+      await reserve(pacer, clock, 60, 100);
+      // Ten sends in the last second, the tenth refused: nine taken, over the ceiling of 8.
+      await sends(pacer, clock, 10, 100);
+      const before = (await pacer.effectiveRate('acct')).effectiveCps;
+      await pacer.penalize('acct', null);
+      return { before, after: await pacer.effectiveRate('acct') };
+    };
+    // For the 2 s before it, the account was let send about 12 a second: a limit of 9 would have answered then.
+    const proven = await scenario(2000);
+    expect(proven.before).toBeGreaterThan(12);
+    expect(proven.after).toMatchObject({ ceilingCps: 9, effectiveCps: proven.before });
+    // A minute back, the rate was under 8: nothing shows the provider took ten a second. The rate is cut.
+    expect((await scenario(60_000)).after).toMatchObject({ ceilingCps: 9, effectiveCps: 4.5 });
+  });
+
+  it('one 429 brings a known ceiling (the first time, the rate in force) down by the factor at most', async () => {
+    const { pacer, clock } = setup();
+    await pacer.setAccountLimits('acct', { cps: 30, maxConcurrent: 0 });
+    const ceilings: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      // Two sends in the second of the 429, the sending having just begun (or resumed).
+      await sends(pacer, clock, 2, 10);
+      await pacer.penalize('acct', null);
+      ceilings.push((await pacer.effectiveRate('acct')).ceilingCps);
+      clock.advance(1000);
+    }
+    expect(ceilings).toEqual([15, 7.5]);
+  });
+});
+
+describe('the creep ramp', () => {
+  it('quickens the creep the longer it goes on; a 429 above the ceiling keeps its pace, one at or under it starts it slow again', async () => {
+    const { pacer, clock } = setup({ creepRampMs: 10_000 });
+    await pacer.setCampaignLimits('c1', { cps: 25, maxConcurrent: 0 });
+    await sends(pacer, clock, 9, 40);
+    await pacer.penalize('acct', null);
+    // Ceiling 8: cut to 4, + 0.8 per second to 7.2 in 4 s, then a growth of 1 % a second and 1 % more every 10 s:
+    // t seconds of it are worth W(t) = t + t² / 20 seconds of 1 %.
+    const W = (t: number) => t + (t * t) / 20;
+    clock.advance(4000);
+    const rates: number[] = [];
+    for (let t = 0; t <= 30; t += 10) {
+      rates.push(round((await pacer.effectiveRate('acct')).effectiveCps));
+      if (t < 30) clock.advance(10_000);
+    }
+    expect(rates).toEqual([7.2, 7.2 * 1.01 ** W(10), 7.2 * 1.01 ** W(20), 7.2 * 1.01 ** W(30)].map(round));
+    // Twelve sends, the twelfth refused (no pass in hand): eleven taken, above the ceiling. The ceiling rises to 11,
+    // and after the cut and the recovery the creep goes on at the pace it had reached (30.96 s in).
+    await sends(pacer, clock, 12, 80);
+    await pacer.penalize('acct', null);
+    expect((await pacer.effectiveRate('acct')).ceilingCps).toBe(11);
+    clock.advance(4000 + 10_000);
+    expect((await pacer.effectiveRate('acct')).effectiveCps).toBeCloseTo(9.9 * 1.01 ** (W(40.96) - W(30.96)), 6);
+    // Refused again with eleven taken: at the ceiling, the provider's limit is near; the creep starts slow again.
+    await sends(pacer, clock, 12, 80);
+    await pacer.penalize('acct', null);
+    expect((await pacer.effectiveRate('acct')).ceilingCps).toBe(11);
+    clock.advance(4000 + 10_000);
+    expect((await pacer.effectiveRate('acct')).effectiveCps).toBeCloseTo(9.9 * 1.01 ** W(10), 6);
+  });
+});
+
 describe('back-off options', () => {
   it('refuses a settled rate under the cut, naming both options', () => {
     expect(() => createRedisPacer({ redis, prefix: 'unused', backoff: { factor: 0.6, settle: 0.5 } })).toThrow(PacingError);
@@ -245,5 +390,12 @@ describe('back-off options', () => {
 
   it('refuses a creep that is not a fraction per second', () => {
     expect(() => createRedisPacer({ redis, prefix: 'unused', backoff: { creepPerSecond: 2 } })).toThrow(/backoff\.creepPerSecond must be at most 1/);
+  });
+
+  it('refuses sporadic-429 options out of range, naming them', () => {
+    expect(() => createRedisPacer({ redis, prefix: 'unused', backoff: { sporadicShare: 0.5 } })).toThrow(/backoff\.sporadicShare must be at most 0\.1/);
+    expect(() => createRedisPacer({ redis, prefix: 'unused', backoff: { sporadicPasses: 1.5 } })).toThrow(/backoff\.sporadicPasses must be a whole number/);
+    expect(() => createRedisPacer({ redis, prefix: 'unused', backoff: { provenMs: 10 } })).toThrow(/backoff\.provenMs must be at least 1000 ms/);
+    expect(() => createRedisPacer({ redis, prefix: 'unused', backoff: { creepRampMs: -1 } })).toThrow(/backoff\.creepRampMs must be at least 0 ms/);
   });
 });

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCampaignDefinition } from '../../src/campaign/definition.js';
 import { resolveCampaign, type CampaignCache } from '../../src/campaign/runtime.js';
-import { makeDialProcessor, type DialProcessorDeps } from '../../src/dispatch/processor.js';
+import { STALE_ADMISSION_MS, makeDialProcessor, type DialProcessorDeps } from '../../src/dispatch/processor.js';
 import type { AttemptService } from '../../src/engine/attempts.js';
 import type { QueueRegistry, DialJobData } from '../../src/infra/queues.js';
 import { createRedisPacer } from '../../src/pacing/index.js';
@@ -28,7 +28,7 @@ afterAll(async () => {
 
 const ACCEPTED: DialOutcome = { kind: 'accepted', providerCallId: 'p-1', detail: 'ok' };
 
-async function setup(cid: string, cps: number, dial: (advance: (ms: number) => void) => Promise<DialOutcome>) {
+async function setup(cid: string, cps: number, dial: (advance: (ms: number) => void) => Promise<DialOutcome>, opts: { beginTakesMs?: number } = {}) {
   const clock = manualClock();
   const pacer = createRedisPacer({ redis, prefix, clock });
   await pacer.setCampaignLimits(cid, { cps, maxConcurrent: 0 });
@@ -57,12 +57,19 @@ async function setup(cid: string, cps: number, dial: (advance: (ms: number) => v
   const sentKey = `${prefix}:pace:camp:${cid}:sent`;
   /** The attempt's score in the campaign's log (µs) when its result is recorded. */
   const atResult: (string | null)[] = [];
+  const outcomes: DialOutcome[] = [];
   const service = {
     dialDeadline: () => clock.now() + 60_000,
-    begin: async () => ({ result: 'began' as const, id: 'x', deadline: clock.now() + 60_000 }),
-    dialResult: async (id: string) => {
-      atResult.push(await redis.zscore(sentKey, id));
+    begin: async () => {
+      // The begin's commit held up (Redis away and back): the clock moves on meanwhile.
+      clock.advance(opts.beginTakesMs ?? 0);
+      return { result: 'began' as const, id: 'x', deadline: clock.now() + 60_000 };
     },
+    dialResult: async (id: string, _family: string, outcome: DialOutcome) => {
+      atResult.push(await redis.zscore(sentKey, id));
+      outcomes.push(outcome);
+    },
+    uncountCall: async () => undefined,
     endContact: async () => undefined,
   };
   const adapter = { family: def.provider, actions: [def.action], dial: () => dial((ms) => clock.advance(ms)), close: async () => undefined };
@@ -83,7 +90,7 @@ async function setup(cid: string, cps: number, dial: (advance: (ms: number) => v
     requestTimeoutMs: () => 12_000,
   };
   const job = { queueName: `dial-${cid}`, data: { idx: 0, n: 1 }, id: `${cid}-0-1` } as unknown as Job<DialJobData>;
-  return { clock, process: makeDialProcessor(deps), job, sentKey, atResult };
+  return { clock, process: makeDialProcessor(deps), job, sentKey, atResult, outcomes };
 }
 
 describe('the dial processor lands what the admission let through', () => {
@@ -117,5 +124,29 @@ describe('the dial processor lands what the admission let through', () => {
     expect(await s.process(s.job)).toBe('dialed');
     expect(await redis.exists(s.sentKey)).toBe(0);
     expect(s.atResult).toEqual([null]);
+  });
+
+  it('does not send a request whose begin was held up past its admission: withdrawn, not sent, dialed again', async () => {
+    let sent = 0;
+    const s = await setup(
+      'cstale',
+      10,
+      async () => {
+        sent++;
+        return ACCEPTED;
+      },
+      { beginTakesMs: STALE_ADMISSION_MS + 1 },
+    );
+    expect(await s.process(s.job)).toBe('requeued');
+    expect(sent).toBe(0);
+    // Its place in the send log is given back: the sends admitted meanwhile are the only ones counted.
+    expect(s.atResult).toEqual([null]);
+    expect(s.outcomes).toEqual([expect.objectContaining({ kind: 'not_sent', code: 'ADMISSION_STALE' })]);
+  });
+
+  it('sends a request whose begin took less than that', async () => {
+    const s = await setup('cprompt', 10, async () => ACCEPTED, { beginTakesMs: STALE_ADMISSION_MS });
+    expect(await s.process(s.job)).toBe('dialed');
+    expect(s.outcomes).toEqual([ACCEPTED]);
   });
 });
