@@ -23,6 +23,7 @@
  * written today must read the same after those lists change.
  */
 import type { AttemptOutcome, AttemptState, ProviderFamily } from '../domain/types.js';
+import { isoOfMs } from '../infra/iso-time.js';
 
 export class AttemptStoreError extends Error {
   readonly code = 'ERR_ATTEMPT_STORE';
@@ -166,14 +167,51 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const B64_UUID = /^[A-Za-z0-9_-]{22}$/;
 const STREAM_ID = /^(\d+)-(\d+)$/;
 const REL_STREAM_ID = /^(-?[0-9a-z]+)-(\d+)$/;
-const BASE36 = /^-?[0-9a-z]+$/;
 
 /** A whole number in base 36 (times and the base time): shorter than decimal by a third. */
 export const toBase36 = (n: number): string => n.toString(36);
 
-/** A base 36 whole number read back (NaN when the text is not one). */
+/** A base 36 whole number read back (NaN when the text is not one), digit by digit: it runs for every time of every record read. */
 export function fromBase36(s: string): number {
-  return BASE36.test(s) ? parseInt(s, 36) : NaN;
+  const neg = s.charCodeAt(0) === 45;
+  let i = neg ? 1 : 0;
+  if (i >= s.length) return NaN;
+  let n = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 122 ? c - 87 : -1;
+    if (d < 0) return NaN;
+    n = n * 36 + d;
+  }
+  return neg ? -n : n;
+}
+
+/** Base64url characters → their six bits (-1: not one). */
+const B64_VALUE: readonly number[] = (() => {
+  const t = new Array<number>(128).fill(-1);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  for (let i = 0; i < alphabet.length; i++) t[alphabet.charCodeAt(i)] = i;
+  return t;
+})();
+const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** A uuid's 22 characters of base64url (checked by B64_UUID) back to its text, as Buffer's decoding gives it. */
+function uuidOfBase64(s: string): string {
+  let hex = '';
+  let bits = 0;
+  let have = 0;
+  for (let i = 0; i < 22; i++) {
+    bits = (bits << 6) | B64_VALUE[s.charCodeAt(i)]!;
+    have += 6;
+    if (have >= 8) {
+      have -= 8;
+      const byte = (bits >> have) & 0xff;
+      bits &= (1 << have) - 1;
+      const n = hex.length;
+      hex += n === 8 || n === 13 || n === 18 || n === 23 ? `-${HEX_BYTE[byte]}` : HEX_BYTE[byte];
+    }
+  }
+  return hex;
 }
 const WHOLE = /^-?\d+$/;
 const ISO_SECOND = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/;
@@ -292,12 +330,10 @@ export function unpackText(slot: Slot, s: string, base: number | null): string |
     case 'providerTime': {
       if (!WHOLE.test(s)) return s;
       if (base === null) throw problem(slot, "a time without the record's base time");
-      return new Date((Math.floor(base / 1000) + Number(s)) * 1000).toISOString();
+      return isoOfMs((Math.floor(base / 1000) + Number(s)) * 1000);
     }
     case 'uuid': {
-      if (!B64_UUID.test(s)) return s;
-      const hex = Buffer.from(s, 'base64url').toString('hex');
-      return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+      return B64_UUID.test(s) ? uuidOfBase64(s) : s;
     }
     case 'callbackId': {
       const m = REL_STREAM_ID.exec(s);

@@ -143,9 +143,6 @@ export interface AttemptWithState {
   raw: string;
 }
 
-/** The campaign keys the commit script names from the campaign's hash key (they must stay as keys.ts names them). */
-export const COMMIT_CAMPAIGN_SUFFIXES = { contactState: ':st', counts: ':counts', due: ':due', feeding: ':feeding', stats: ':stats' } as const;
-
 const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**

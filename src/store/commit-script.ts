@@ -12,9 +12,8 @@
  *       optional ones: the index key (with an index), the pacer's channel
  *       holds of the campaign and the account (with a release), then the
  *       guard's (below), then the campaign's st, counts, due, feeding and
- *       stats keys (a call that leaves these five out has them named from the
- *       campaign's hash key, as in keys.ts; on a Redis Cluster every key must
- *       be declared)
+ *       stats keys (always: every key the script touches is declared, as a
+ *       Redis Cluster needs; a commit without them is an error)
  * A contact that reaches (or changes) a final status is appended to the
  * outbox when its campaign sends notifications.
  * ARGV: expectedAttVer ('0' = must not exist), the attempt's new stored
@@ -70,15 +69,12 @@ local function incr(acc, key, field, by)
   h.by[field] = was + by
 end
 
--- A campaign's keys, made once per batch: declared from K[at] on, else named from its hash key as keys.ts does.
+-- A campaign's keys, as the commit declares them from K[at] on (taken once per batch).
 local function camp(acc, cmp, K, at)
   local c = acc.camps[cmp]
   if not c then
-    if K[at] then
-      c = { st = K[at], counts = K[at + 1], due = K[at + 2], feeding = K[at + 3], stats = K[at + 4] }
-    else
-      c = { st = cmp .. ':st', counts = cmp .. ':counts', due = cmp .. ':due', feeding = cmp .. ':feeding', stats = cmp .. ':stats' }
-    end
+    if not K[at + 4] then error('the commit of ' .. cmp .. ' declares ' .. #K .. ' keys: its campaign keys (st, counts, due, feeding, stats) are missing') end
+    c = { st = K[at], counts = K[at + 1], due = K[at + 2], feeding = K[at + 3], stats = K[at + 4] }
     acc.camps[cmp] = c
     acc.campOrder[#acc.campOrder + 1] = cmp
   end

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { Redis } from 'ioredis';
 import { CONTACT_STATUSES, type ContactStatus } from '../domain/types.js';
 import type { Keys } from './keys.js';
-import { IMPORT_BATCH, ROWS_WITH_STATES, TAKE_DUE } from './scripts.js';
+import { IMPORT_BATCH, ROWS, ROWS_WITH_STATES, TAKE_DUE } from './scripts.js';
 import { keyTable, luaScript, runScript } from '../infra/lua.js';
 import { makeTurnBatcher, type BatchOutcome } from '../infra/turn-batch.js';
 import { packRow, unpackRow, RowCodecError } from './row-codec.js';
@@ -21,6 +21,7 @@ import { PackedBatch } from './import-batch.js';
 const IMPORT_BATCH_SCRIPT = luaScript(IMPORT_BATCH, null);
 const TAKE_DUE_SCRIPT = luaScript(TAKE_DUE, 5);
 const ROWS_WITH_STATES_SCRIPT = luaScript(ROWS_WITH_STATES, null);
+const ROWS_SCRIPT = luaScript(ROWS, null);
 
 /** Row-and-state reads gathered in one turn of the event loop go as one script call of at most this many. */
 const READ_BATCH = 256;
@@ -171,6 +172,22 @@ export interface BatchResult {
   already: number;
 }
 
+/**
+ * Where one import's batches put their rows, as this process knows it:
+ * `next` is the campaign's row count after the last batch answered, `sent`
+ * the records of the batches on their way, this one's included (each record
+ * stores at most one row, and a connection runs its scripts in order). The
+ * rows of a batch fall in [next, next + sent): it declares the row lists of
+ * those indexes, a handful whatever the length of the list.
+ */
+export interface ImportCursor {
+  next: number;
+  sent: number;
+}
+
+/** Sends of one batch before an import gives up on other imports moving the campaign's row count under it. */
+const IMPORT_TRIES = 10;
+
 export interface TakenContact {
   idx: number;
   attempt: number;
@@ -184,42 +201,91 @@ export interface TakenContact {
 export function makeContactStore(deps: { redis: Redis; keys: Keys }) {
   const { redis, keys: k } = deps;
 
-  /** Stores a packed batch of records, in order. */
-  async function importPacked(cid: string, uploadId: string, dueAt: number, dncLists: string[], batch: PackedBatch): Promise<BatchResult> {
+  /** A cursor for one import into the campaign: its row count now, nothing sent yet. */
+  async function importCursor(cid: string): Promise<ImportCursor> {
+    return { next: Number((await redis.hget(k.campaign(cid), 'total')) ?? 0), sent: 0 };
+  }
+
+  /**
+   * Stores a packed batch of records, in order, declaring the row lists it
+   * may write (see ImportCursor). A batch whose rows would go past them
+   * (another import stored rows since) writes nothing and goes again with
+   * the lists from the campaign's count then.
+   */
+  async function importPacked(cid: string, uploadId: string, dueAt: number, dncLists: string[], batch: PackedBatch, cursor: ImportCursor): Promise<BatchResult> {
     if (batch.count === 0) return { added: 0, duplicate: 0, dnc: 0, invalid: 0, already: 0 };
-    const keyList = [
-      k.contactState(cid),
-      k.phones(cid),
-      k.fresh(cid),
-      k.counts(cid),
-      k.rejectSeen(cid),
-      k.campaign(cid),
-      ...dncLists.map((l) => k.dnc(l)),
-    ];
-    const res = (await runScript(redis, IMPORT_BATCH_SCRIPT, keyList, [uploadId, String(dueAt), k.rows(cid), String(ROW_BUCKET), batch.bytes()])) as number[];
-    const [added = 0, duplicate = 0, dnc = 0, invalid = 0, already = 0] = res;
-    return { added, duplicate, dnc, invalid, already };
+    const head = [k.contactState(cid), k.phones(cid), k.fresh(cid), k.counts(cid), k.rejectSeen(cid), k.campaign(cid)];
+    const dncKeys = dncLists.map((l) => k.dnc(l));
+    cursor.sent += batch.count;
+    try {
+      for (let tries = 1; ; tries++) {
+        const first = Math.floor(cursor.next / ROW_BUCKET);
+        const last = Math.floor((cursor.next + cursor.sent - 1) / ROW_BUCKET);
+        const rowKeys: string[] = [];
+        for (let b = first; b <= last; b++) rowKeys.push(k.rowBucket(cid, b));
+        const args = [uploadId, String(dueAt), String(ROW_BUCKET), String(first), String(rowKeys.length), String(batch.count), batch.bytes()];
+        const res = (await runScript(redis, IMPORT_BATCH_SCRIPT, [...head, ...rowKeys, ...dncKeys], args)) as (string | number)[];
+        if (res[0] === 'rows') {
+          const now = Number(res[1]);
+          // A count never goes back but when the campaign is deleted: its rows are not stored again.
+          if (now < cursor.next) throw new ContactStoreError(`campaign ${cid}: its row count went back from ${cursor.next} to ${now} during the import (deleted?)`);
+          cursor.next = now;
+          if (tries >= IMPORT_TRIES) throw new ContactStoreError(`campaign ${cid}: rows stored by other imports moved past the row lists of ${tries} sends of one batch`);
+          continue;
+        }
+        const [added = 0, duplicate = 0, dnc = 0, invalid = 0, already = 0, total = 0] = res.map(Number);
+        cursor.next = Math.max(cursor.next, total);
+        return { added, duplicate, dnc, invalid, already };
+      }
+    } finally {
+      cursor.sent -= batch.count;
+    }
   }
 
   async function importBatch(cid: string, uploadId: string, dueAt: number, dncLists: string[], records: ImportRecord[]): Promise<BatchResult> {
     const batch = new PackedBatch(64 * 1024);
     for (const r of records) batch.add(encodeImportRecord(r));
-    return importPacked(cid, uploadId, dueAt, dncLists, batch);
+    return importPacked(cid, uploadId, dueAt, dncLists, batch, await importCursor(cid));
   }
 
+  /**
+   * Takes contacts whose time has come (marked queued for their next attempt,
+   * in the feeding set), then reads their rows: two script calls, the second
+   * given the row lists the first turned out to need. A contact whose row is
+   * gone by then (its campaign deleted in between) is left out of the answer
+   * and stays in the feeding set as taken, where the feeder's recovery finds
+   * it should it still exist.
+   */
   async function takeDue(cid: string, now: number, limit: number): Promise<TakenContact[]> {
     const keyList = [k.due(cid), k.feeding(cid), k.contactState(cid), k.fresh(cid), k.campaign(cid)];
-    const flat = (await runScript(redis, TAKE_DUE_SCRIPT, keyList, [String(now), String(limit), k.rows(cid), String(ROW_BUCKET)])) as (
-      | string
-      | number
-    )[];
+    const flat = (await runScript(redis, TAKE_DUE_SCRIPT, keyList, [String(now), String(limit)])) as (string | number)[];
+    const claimed: { idx: number; attempt: number; stateRaw: string }[] = [];
+    for (let i = 0; i + 2 < flat.length; i += 3) claimed.push({ idx: Number(flat[i]), attempt: Number(flat[i + 1]), stateRaw: String(flat[i + 2]) });
+    if (claimed.length === 0) return [];
+    const rows = await rowsOf(cid, claimed.map((c) => c.idx));
     const out: TakenContact[] = [];
-    for (let i = 0; i + 3 < flat.length; i += 4) {
-      const idx = Number(flat[i]);
-      const rowRaw = String(flat[i + 2]);
-      out.push({ idx, attempt: Number(flat[i + 1]), row: parseContactRow(rowRaw, `campaign ${cid} contact ${idx}`), rowRaw, stateRaw: String(flat[i + 3]) });
-    }
+    claimed.forEach((c, i) => {
+      const rowRaw = rows[i];
+      if (rowRaw === null || rowRaw === undefined) return;
+      out.push({ ...c, row: parseContactRow(rowRaw, `campaign ${cid} contact ${c.idx}`), rowRaw });
+    });
     return out;
+  }
+
+  /** Stored rows of some contacts of one campaign, in order (null: none stored), in one script call reading runs of consecutive rows at once. */
+  async function rowsOf(cid: string, idxs: readonly number[]): Promise<(string | null)[]> {
+    const table = keyTable();
+    const args: string[] = [];
+    for (let i = 0; i < idxs.length; i++) {
+      const first = idxs[i]!;
+      let last = first;
+      // A run goes on while the next index follows in the same list.
+      while (i + 1 < idxs.length && idxs[i + 1] === last + 1 && (last + 1) % ROW_BUCKET !== 0) last = idxs[++i]!;
+      args.push(table.place(k.rowBucket(cid, Math.floor(first / ROW_BUCKET))), String(first % ROW_BUCKET), String(last % ROW_BUCKET));
+    }
+    const replies = await runScript(redis, ROWS_SCRIPT, table.keys, args);
+    if (!Array.isArray(replies) || replies.length !== idxs.length) throw new ContactStoreError(`reading ${idxs.length} rows of campaign ${cid} answered ${String(replies)}`);
+    return replies.map((r: unknown) => (typeof r === 'string' ? r : null));
   }
 
   async function row(cid: string, idx: number): Promise<ContactRow | null> {
@@ -328,7 +394,7 @@ export function makeContactStore(deps: { redis: Redis; keys: Keys }) {
     return Object.fromEntries(Object.entries(raw).map(([f, v]) => [f, Number(v)]));
   }
 
-  return { importBatch, importPacked, takeDue, row, state, rowAndState: (cid: string, idx: number) => rowAndState({ cid, idx }), range, reschedule, doneFeeding, staleFeeding, dueCount, stats };
+  return { importCursor, importBatch, importPacked, takeDue, row, state, rowAndState: (cid: string, idx: number) => rowAndState({ cid, idx }), range, reschedule, doneFeeding, staleFeeding, dueCount, stats };
 }
 
 export type ContactStore = ReturnType<typeof makeContactStore>;

@@ -7,35 +7,47 @@
 
 /**
  * Stores a batch of imported rows. Each row is appended to its row list
- * (`<rowsBase>:<idx / bucketSize>`, built here from the contact index the
- * script allocates: one Redis server, not a cluster); new contacts go to the
- * fresh list, due from the campaign's `freshAt` (the earliest dueAt given).
- * KEYS: st, phones, fresh, counts, rejseen, campaign, dnc lists...
- * ARGV: uploadId, dueAt, rowsBase, bucketSize, records packed as in
- *       import-batch.ts: kind ('c' contact | 'r' reject), line,
- *       e164 | reject hash, row, reject state; each field ends with 0x1f (US),
- *       the last one of a record with 0x1e (RS)
- * Returns [added, duplicate, dnc, invalid, already].
+ * (bucket idx / bucketSize, idx being the contact index the script
+ * allocates); new contacts go to the fresh list, due from the campaign's
+ * `freshAt` (the earliest dueAt given). The caller declares the row lists of
+ * a run of buckets from firstBucket on; each record stores at most one row,
+ * so those of the indexes [total, total + records) must all be among them,
+ * else nothing is written and the script answers { 'rows', total } (the
+ * caller sends the batch again with the row lists from there).
+ * KEYS: st, phones, fresh, counts, rejseen, campaign, the nRows row lists
+ *       (buckets firstBucket, firstBucket + 1…), then the dnc lists
+ * ARGV: uploadId, dueAt, bucketSize, firstBucket, nRows, records (how many
+ *       in the batch), the records packed as in import-batch.ts: kind ('c'
+ *       contact | 'r' reject), line, e164 | reject hash, row, reject state;
+ *       each field ends with 0x1f (US), the last one of a record with 0x1e (RS)
+ * Returns [added, duplicate, dnc, invalid, already, total after the batch].
  */
 export const IMPORT_BATCH = `
 local upload = ARGV[1]
 local dueAt = ARGV[2]
-local base = ARGV[3]
-local size = tonumber(ARGV[4])
+local size = tonumber(ARGV[3])
+local firstBucket = tonumber(ARGV[4])
+local nRows = tonumber(ARGV[5])
+local records = tonumber(ARGV[6])
 local added, dup, dnc, invalid, already = 0, 0, 0, 0, 0
 local total = tonumber(redis.call('HGET', KEYS[6], 'total') or '0')
+if math.floor(total / size) < firstBucket or math.floor((total + records - 1) / size) >= firstBucket + nRows then
+  return {'rows', total}
+end
 local fresh = {}
 local function store(row)
   local idx = total
   total = total + 1
-  local len = redis.call('RPUSH', base .. ':' .. math.floor(idx / size), row)
+  local at = math.floor(idx / size) - firstBucket
+  if at >= nRows then error('contact ' .. idx .. ' is past the declared row lists (the batch holds more than ' .. records .. ' records)') end
+  local len = redis.call('RPUSH', KEYS[7 + at], row)
   if len ~= idx % size + 1 then
     redis.call('HSET', KEYS[6], 'total', total)
     error('row list of contact ' .. idx .. ' holds ' .. len .. ' rows, expected ' .. (idx % size + 1))
   end
   return idx
 end
-local data = ARGV[5]
+local data = ARGV[7]
 local pos = 1
 while pos <= #data do
   local stop = string.find(data, '\\30', pos, true)
@@ -61,7 +73,7 @@ while pos <= #data do
       end
     else
       local onDnc = false
-      for k = 7, #KEYS do
+      for k = 7 + nRows, #KEYS do
         if redis.call('SISMEMBER', KEYS[k], key) == 1 then onDnc = true break end
       end
       local idx = store(row)
@@ -97,22 +109,22 @@ if dup > 0 then redis.call('HINCRBY', KEYS[4], 'duplicate', dup) end
 if dnc > 0 then redis.call('HINCRBY', KEYS[4], 'dnc', dnc) end
 if invalid > 0 then redis.call('HINCRBY', KEYS[4], 'invalid', invalid) end
 if dup + dnc + invalid > 0 then redis.call('HINCRBY', KEYS[4], '_final', dup + dnc + invalid) end
-return {added, dup, dnc, invalid, already}
+return {added, dup, dnc, invalid, already, total}
 `;
 
 /**
  * Takes contacts whose time has come (the due set first, then fresh ones
  * once the campaign's `freshAt` has passed) and marks each as queued for
- * its next attempt number in the feeding set.
+ * its next attempt number in the feeding set. Their rows are read by the
+ * caller afterwards (ROWS): which row lists a take touches is known only
+ * once it has taken, and every key a script touches is declared.
  * KEYS: due, feeding, st, fresh, campaign
- * ARGV: now, limit, rowsBase, bucketSize
- * Returns a flat list [idx, attemptNumber, row, state as written, ...].
+ * ARGV: now, limit
+ * Returns a flat list [idx, attemptNumber, state as written, ...].
  */
 export const TAKE_DUE = `
 local now = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
-local base = ARGV[3]
-local size = tonumber(ARGV[4])
 local out = {}
 local function take(idx)
   local raw = redis.call('HGET', KEYS[3], idx)
@@ -124,10 +136,8 @@ local function take(idx)
     local written = cjson.encode(st)
     redis.call('HSET', KEYS[3], idx, written)
     redis.call('ZADD', KEYS[2], now, idx)
-    local n = tonumber(idx)
     table.insert(out, idx)
     table.insert(out, st.n)
-    table.insert(out, redis.call('LINDEX', base .. ':' .. math.floor(n / size), n % size) or '')
     table.insert(out, written)
   end
 end
@@ -142,6 +152,24 @@ if room > 0 and tonumber(redis.call('HGET', KEYS[5], 'freshAt') or '0') <= now t
   if fresh then
     for _, idx in ipairs(fresh) do take(idx) end
   end
+end
+return out
+`;
+
+/**
+ * Reads contact rows (immutable once imported: no other key is read with
+ * them), run by run: a take of fresh contacts is a run of consecutive
+ * indexes, one LRANGE where each row on its own would walk the list again.
+ * KEYS: the row lists the reads use, each once
+ * ARGV: per run of consecutive rows in one list: the list as a place in
+ *       KEYS, the first and the last place in the list
+ * Returns the rows of every run in order, false for a row not stored.
+ */
+export const ROWS = `
+local out = {}
+for i = 1, #ARGV, 3 do
+  local got = redis.call('LRANGE', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2])
+  for j = 1, tonumber(ARGV[i + 2]) - tonumber(ARGV[i + 1]) + 1 do out[#out + 1] = got[j] or false end
 end
 return out
 `;

@@ -42,6 +42,9 @@ describe('row codec', () => {
     expect(() => unpackRow({ l: 3, v: ['a'], e: '1', z: 4 })).toThrow(RowCodecError);
     expect(() => unpackRow({ l: 3, v: ['a'], e: '1', z: 4 })).toThrow(/z names cell 4, but the row has 1/);
     expect(() => unpackRow({ l: 'x', v: [] })).toThrow(/l:/);
+    expect(() => unpackRow({ l: 1, v: [1], d: -1, e: 2, c: [] })).toThrow('v.0: not text; d: not text or a cell index; e: not text; c: not an object');
+    expect(() => unpackRow({ l: 1, v: [], c: { userid: true } })).toThrow('c.userid: not text or a cell index');
+    expect(() => unpackRow(['not', 'a', 'row'])).toThrow('row: not an object');
   });
 });
 

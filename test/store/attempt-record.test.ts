@@ -6,16 +6,13 @@ import {
   encodeAttemptValue,
   packAttemptFields,
   AttemptStoreError,
-  COMMIT_CAMPAIGN_SUFFIXES,
   type AttemptFields,
   type StoredAttempt,
 } from '../../src/store/attempts.js';
-import { FAMILY_CODES, OUTCOME_CODES, STATE_CODES } from '../../src/store/attempt-layout.js';
+import { FAMILY_CODES, OUTCOME_CODES, SLOT_OF, STATE_CODES, fromBase36, pack, unpackText } from '../../src/store/attempt-layout.js';
 import { ATTEMPT_OUTCOMES, ATTEMPT_STATES, PROVIDER_FAMILIES } from '../../src/domain/types.js';
 import { seeded } from '../ingest/random.js';
-import { keys } from '../../src/store/keys.js';
 import { contactStateSchema, parseContactState } from '../../src/store/contacts.js';
-import { COMMIT } from '../../src/store/commit-script.js';
 
 const base = {
   cid: 'c1',
@@ -281,6 +278,21 @@ describe('the compact layout', () => {
     }
   });
 
+  it('reads base 36 and base64url uuids back as parseInt and Buffer do, by hand', () => {
+    const rnd = seeded(7);
+    for (let i = 0; i < 2000; i++) {
+      const n = Math.floor(rnd() * 2 ** 52) * (i % 2 === 0 ? 1 : -1);
+      expect(fromBase36(n.toString(36))).toBe(n);
+      const hex = Array.from({ length: 32 }, () => Math.floor(rnd() * 16).toString(16)).join('');
+      const uuid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+      const packed = pack(SLOT_OF.callUuid!, uuid, null);
+      expect(packed).toBe(Buffer.from(hex, 'hex').toString('base64url'));
+      expect(unpackText(SLOT_OF.callUuid!, packed, null)).toBe(uuid);
+    }
+    for (const bad of ['', '-', 'A1', '1.5', 'z z', '--1', '+1']) expect(fromBase36(bad), bad).toBeNaN();
+    expect(fromBase36('-0x')).toBe(-33);
+  });
+
   it('refuses to write a state, outcome, family or dial kind it has no code for', () => {
     expect(() => packAttemptFields(null, { state: 'flying' })).toThrow(AttemptStoreError);
     expect(() => packAttemptFields(null, { dialKind: 'maybe' })).toThrow(/dialKind: no code for "maybe"/);
@@ -294,18 +306,6 @@ describe('the compact layout', () => {
       const codes = Object.values(table);
       expect(new Set(codes).size).toBe(codes.length);
       for (const c of codes) expect(c).toMatch(/^[^-|~"]$/);
-    }
-  });
-});
-
-describe('the commit script’s key names', () => {
-  it('names the campaign keys from the campaign hash key exactly as keys.ts does', () => {
-    const k = keys('some-prefix');
-    const cid = 'abcd1234';
-    for (const [name, suffix] of Object.entries(COMMIT_CAMPAIGN_SUFFIXES)) {
-      const made = (k as unknown as Record<string, (c: string) => string>)[name]!(cid);
-      expect(made).toBe(`${k.campaign(cid)}${suffix}`);
-      expect(COMMIT).toContain(`cmp .. '${suffix}'`);
     }
   });
 });

@@ -216,7 +216,7 @@ describe('attempt store: batched commits and reads', () => {
   it('an error inside one commit of a batch is that commit\u2019s answer; the others are applied', async () => {
     // Straight to the script: the store never sends unreadable stats, so one is written by hand here.
     const call = (cid: string, idx: number, stats: string[]): { keys: string[]; args: string[] } => ({
-      keys: [k.attempt(`${cid}-${idx}-1`), k.campaign(cid), k.deadlines, k.active, k.outbox],
+      keys: [k.attempt(`${cid}-${idx}-1`), k.campaign(cid), k.deadlines, k.active, k.outbox, k.contactState(cid), k.counts(cid), k.due(cid), k.feeding(cid), k.stats(cid)],
       args: ['0', '1|{"state":"dialing"}', String(idx), '', '', 'pending', 'pending', '', '', `${cid}-${idx}-1`, new Date(0).toISOString(), cid, String(stats.length / 2), '', '', '', '1', '', ...stats],
     });
     const batch = [call('cmpddddd', 0, []), call('cmpddddd', 1, ['talk', 'not a number']), call('cmpddddd', 2, ['talk', '3'])];
@@ -230,6 +230,16 @@ describe('attempt store: batched commits and reads', () => {
     expect(replies[2]).toBe('ok');
     expect(await base.get(k.attempt('cmpddddd-2-1'))).toBe('1|{"state":"dialing"}');
     expect(await base.hget(k.stats('cmpddddd'), 'talk')).toBe('3');
+  });
+
+  it('a commit that leaves its campaign keys undeclared is an error and writes nothing', async () => {
+    // Every key the script touches is declared (a Redis Cluster routes by them): none is named from the campaign's hash key.
+    const cid = 'cmpggggg';
+    const keyList = [k.attempt(`${cid}-0-1`), k.campaign(cid), k.deadlines, k.active, k.outbox];
+    const args = ['0', '1|{"state":"dialing"}', '0', '', '{"s":"pending","n":1,"p":0}', 'pending', 'pending', '', '', `${cid}-0-1`, new Date(0).toISOString(), cid, '', '', '', '', '1', ''];
+    const many = [String(1), String(keyList.length), String(args.length), ...keyList.map((_, i) => String(i + 1)), ...args];
+    expect(await base.eval(COMMIT_MANY, keyList.length, ...keyList, ...many)).toEqual([expect.stringMatching(/^error: .*campaign keys .* are missing/)]);
+    expect(await base.exists(k.attempt(`${cid}-0-1`), k.contactState(cid))).toBe(0);
   });
 });
 
