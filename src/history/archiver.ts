@@ -23,9 +23,11 @@ import { TypedEvents } from '../infra/typed-events.js';
 import { luaScript, runScript } from '../infra/lua.js';
 import { startLoop, type Loop } from '../infra/loop.js';
 import { historyKeys, parseMarker, type ArchiveMarker } from './keys.js';
-import { makeContactSource, type ContactItem } from './contact-source.js';
-import { makeCallbackArchiver, type CallbackPass } from './callbacks.js';
-import { archivedAttempt, archivedContact, type ArchivedAttempt, type ArchivedCampaign, type ArchivedContact, type CampaignSummary } from './records.js';
+import { makeContactSource, type PurgeItem } from './contact-source.js';
+import { archiveRange, encodePage, rangeCursor, readPages, type ContactRanges, type EncodedPage, type RangeCounts } from './contact-pages.js';
+import { CALLBACKS_PER_WRITE, makeCallbackArchiver, type CallbackArchiving, type CallbackPass } from './callbacks.js';
+import type { ArchivedCampaign, CampaignSummary } from './records.js';
+import { NO_ROWS, joinRows, type CopyRows } from './copy.js';
 import type { HistoryStore } from './store.js';
 import { writeBehind } from './write-behind.js';
 
@@ -34,9 +36,14 @@ export interface ArchiverOptions {
   redisKeepMs: number;
   /** Contacts read per page (default 500). */
   pageSize?: number;
-  /** Pages of each campaign per pass (default 20). */
+  /**
+   * Pages of each campaign per pass (default 100: 50,000 contacts), and at
+   * most a sixth of the lease spent reading them. A pass waits for its
+   * writes at its end: short passes over a backlog would leave the archiver
+   * idle at each of them.
+   */
   pagesPerPass?: number;
-  /** Contacts written per transaction at most, some pages (default 10,000: fewer commits, each a flush to disk). */
+  /** Contacts written per transaction, some pages (default 2,500: written while the next pages are read; each commit a flush to disk). */
   writeBatch?: number;
   /** Time between passes (default 1 s). */
   everyMs?: number;
@@ -58,6 +65,8 @@ export interface ArchivePass {
   callbacks: CallbackPass;
   contacts: number;
   attempts: number;
+  /** Of `contacts`, those the callback thread archived (its share of the sweeps). */
+  contactsByThread: number;
   purged: string[];
 }
 
@@ -88,12 +97,16 @@ export function makeArchiver(deps: {
   now: () => number;
   log: Logger;
   options: ArchiverOptions;
+  /** Who archives raw callbacks at each pass (default: this thread; history/callback-thread.ts: a worker thread). */
+  callbacks?: CallbackArchiving;
+  /** Who takes a share of each pass's contacts beside this thread (history/callback-thread.ts: the callback thread); none by default. */
+  ranges?: ContactRanges;
 }) {
   const { redis, store, now, log } = deps;
-  const o = { pageSize: 500, pagesPerPass: 20, writeBatch: 10_000, everyMs: 1000, leaseMs: 30_000, ...deps.options };
+  const o = { pageSize: 500, pagesPerPass: 100, writeBatch: 2_500, everyMs: 1000, leaseMs: 30_000, ...deps.options };
   const hk = historyKeys(deps.keys, deps.prefix);
   const source = makeContactSource({ redis, keys: deps.keys, hk, log });
-  const callbacks = makeCallbackArchiver({ redis, keys: deps.keys, hk, callbackLog: deps.callbackLog, store, log, pageSize: 5000 });
+  const callbacks: CallbackArchiving = deps.callbacks ?? makeCallbackArchiver({ redis, keys: deps.keys, hk, callbackLog: deps.callbackLog, store, log, pageSize: CALLBACKS_PER_WRITE });
   const events = new TypedEvents<ArchiverEvents>();
   const token = randomBytes(12).toString('hex');
   /** What was last written of each campaign's row (its summary changes as it runs). */
@@ -107,16 +120,9 @@ export function makeArchiver(deps: {
     return parseMarker(await redis.hgetall(hk.marker(cid)));
   }
 
-  /** The rows a page of contacts gives. */
-  function rowsOf(cid: string, items: readonly ContactItem[]): { contacts: ArchivedContact[]; attempts: ArchivedAttempt[] } {
-    const contacts: ArchivedContact[] = [];
-    const attempts: ArchivedAttempt[] = [];
-    for (const it of items) {
-      const last = it.state.a ? (it.attempts.find((x) => x.id === it.state.a)?.a ?? null) : null;
-      contacts.push(archivedContact(cid, it.idx, it.row, it.state, last));
-      for (const x of it.attempts) if (x.a) attempts.push(archivedAttempt(x.a, it.row?.e ?? null));
-    }
-    return { contacts, attempts };
+  /** A pass's pages of a campaign from `from`: at most pagesPerPass, and a sixth of the lease spent reading them. */
+  function passRange(from: number, total: number) {
+    return rangeCursor(from, Math.min(total, from + o.pagesPerPass * o.pageSize), performance.now() + o.leaseMs / 6);
   }
 
   /** The campaign's row, when it changed since it was last written here. */
@@ -126,8 +132,8 @@ export function makeArchiver(deps: {
     return [c];
   }
 
-  async function write(cid: string, rows: { campaigns: ArchivedCampaign[]; contacts: ArchivedContact[]; attempts: ArchivedAttempt[] }, fresh = false): Promise<void> {
-    const counts = await store.write(rows, { fresh });
+  async function write(cid: string, rows: { campaigns: ArchivedCampaign[]; contacts: CopyRows; attempts: CopyRows }, fresh = false): Promise<void> {
+    const counts = await store.writeRows(rows, { fresh });
     log.debug({ campaignId: cid, ...counts }, 'history batch written');
     for (const c of rows.campaigns) {
       written.set(c.record.id, JSON.stringify([c.record.state, c.record.total, c.record.finishedAt, c.summary, c.archivedAt, c.purgedAt]));
@@ -135,44 +141,86 @@ export function makeArchiver(deps: {
     events.emit('history:written', { campaignId: cid, ...counts, callbacks: 0 });
   }
 
-  /** Archives final contacts not archived yet, a few pages from where the last pass stopped; returns the new low mark. */
+  /**
+   * Archives final contacts not archived yet, a few pages from where the last
+   * pass stopped; returns the new low mark. With `ranges` (the callback
+   * thread), the pass's pages are shared: this thread takes them a page at a
+   * time, the other a write batch at a time, each the next one when it is
+   * free, so that both end together whatever else either has to do.
+   */
   async function sweep(c: ArchivedCampaign, m: ArchiveMarker, tally: ArchivePass): Promise<number> {
     const cid = c.record.id;
     const total = c.record.total;
     let from = Math.max(m.next, m.low);
     if (from >= total) from = m.low;
+    const cursor = passRange(from, total);
+    const lanes = [sweepHere(c, cursor.take, tally)];
+    // Two batches in flight there: one read and encoded while the other is written.
+    if (deps.ranges) for (let i = 0; i < 2; i++) lanes.push(sweepThere(cid, cursor.take, deps.ranges, tally));
+    for (const s of await Promise.allSettled(lanes)) if (s.status === 'rejected') throw s.reason;
+    const low = await source.firstUnarchived(cid, m.low, total);
+    const next = cursor.next >= total ? low : cursor.next;
+    if (next !== m.next || low !== m.low) await redis.hset(hk.marker(cid), 'next', String(next), 'low', String(low));
+    return low;
+  }
+
+  /** This thread's share of a sweep: a page at a time, written a batch at a time while the next pages are read. */
+  async function sweepHere(c: ArchivedCampaign, take: ReturnType<typeof rangeCursor>['take'], tally: ArchivePass): Promise<void> {
+    const cid = c.record.id;
     const behind = writeBehind();
-    let batch: ContactItem[] = [];
+    let batch: { idxs: number[]; page: EncodedPage }[] = [];
+    let size = 0;
     let row = campaignRow(c);
     const flush = async () => {
-      const items = batch;
+      const pages = batch;
       const campaigns = row;
       batch = [];
+      size = 0;
       row = [];
       await behind.push(async () => {
-        const rows = rowsOf(cid, items);
+        const contacts = joinRows(pages.map((p) => p.page.contacts));
+        const attempts = joinRows(pages.map((p) => p.page.attempts));
         // Contacts not marked are most likely not written yet.
-        await write(cid, { campaigns, ...rows }, true);
+        await write(cid, { campaigns, contacts, attempts }, true);
         await source.mark(
           cid,
-          items.map((i) => i.idx),
+          pages.flatMap((p) => p.idxs),
         );
-        tally.contacts += rows.contacts.length;
-        tally.attempts += rows.attempts.length;
+        tally.contacts += contacts.rows;
+        tally.attempts += attempts.rows;
       });
     };
-    for (let p = 0; p < o.pagesPerPass && from < total; p++) {
-      const count = Math.min(o.pageSize, total - from);
-      batch.push(...(await source.page(cid, from, count, { all: false })));
-      from += count;
-      if (batch.length >= o.writeBatch) await flush();
+    for await (const { items } of readPages(source, cid, () => take(o.pageSize), false)) {
+      if (items.length > 0) batch.push({ idxs: items.map((i) => i.idx), page: encodePage(cid, items) });
+      size += items.length;
+      if (size >= o.writeBatch) await flush();
     }
     if (batch.length > 0 || row.length > 0) await flush();
     await behind.done();
-    const low = await source.firstUnarchived(cid, m.low, total);
-    const next = from >= total ? low : from;
-    if (next !== m.next || low !== m.low) await redis.hset(hk.marker(cid), 'next', String(next), 'low', String(low));
-    return low;
+  }
+
+  /**
+   * The other thread's share of a sweep, a write batch at a time. A range it
+   * fails (it died, or cannot start: it is started again at its next request)
+   * is archived here instead, and the rest of the pass is left to this thread.
+   */
+  async function sweepThere(cid: string, take: ReturnType<typeof rangeCursor>['take'], ranges: ContactRanges, tally: ArchivePass): Promise<void> {
+    for (let r = take(o.writeBatch); r !== null; r = take(o.writeBatch)) {
+      let counts: RangeCounts;
+      let there = true;
+      try {
+        counts = await ranges.archive(cid, r, o.pageSize);
+      } catch (err) {
+        log.warn({ err, campaignId: cid, from: r.at, count: r.count }, "the archiver's thread could not archive a range of contacts: archived in the main thread");
+        counts = await archiveRange({ source, store, pageSize: o.pageSize }, cid, r);
+        there = false;
+      }
+      tally.contacts += counts.contacts;
+      if (there) tally.contactsByThread += counts.contacts;
+      tally.attempts += counts.attempts;
+      if (counts.contacts > 0) events.emit('history:written', { campaignId: cid, ...counts, callbacks: 0 });
+      if (!there) return;
+    }
   }
 
   /** Writes every contact once more and removes them from Redis, page by page; true once all have left. */
@@ -181,16 +229,14 @@ export function makeArchiver(deps: {
     const total = c.record.total;
     const behind = writeBehind();
     let changed = false;
-    let pages: { from: number; count: number; items: ContactItem[] }[] = [];
+    let pages: { from: number; count: number; items: PurgeItem[]; page: EncodedPage }[] = [];
     const flush = async () => {
       const these = pages;
       pages = [];
       await behind.push(async () => {
-        const rows = rowsOf(
-          cid,
-          these.flatMap((x) => x.items),
-        );
-        await write(cid, { campaigns: campaignRow(c), ...rows });
+        const contacts = joinRows(these.map((x) => x.page.contacts));
+        const attempts = joinRows(these.map((x) => x.page.attempts));
+        await write(cid, { campaigns: campaignRow(c), contacts, attempts });
         // Each page leaves only if nothing in it changed since it was read, in order.
         for (const x of these) {
           if (changed) return;
@@ -202,15 +248,17 @@ export function makeArchiver(deps: {
           }
           log.debug({ campaignId: cid, from: x.from, to: x.from + x.count }, 'contacts left Redis');
         }
-        tally.contacts += rows.contacts.length;
-        tally.attempts += rows.attempts.length;
+        tally.contacts += contacts.rows;
+        tally.attempts += attempts.rows;
       });
     };
     let from = m.purgeAt;
-    for (let p = 0; p < o.pagesPerPass && from < total && !changed; p++) {
-      const count = Math.min(o.pageSize, total - from);
-      pages.push({ from, count, items: await source.page(cid, from, count, { all: true }) });
-      from += count;
+    const cursor = passRange(from, total);
+    for await (const { at, count, items } of readPages(source, cid, () => cursor.take(o.pageSize), true)) {
+      if (changed) break;
+      // What the removal compares is kept as read; the rest only as encoded rows.
+      pages.push({ from: at, count, items: items.map(({ idx, stateRaw, attempts }) => ({ idx, stateRaw, attempts: attempts.map(({ id, raw }) => ({ id, raw })) })), page: encodePage(cid, items) });
+      from = at + count;
       if (pages.reduce((n, x) => n + x.count, 0) >= o.writeBatch) await flush();
     }
     if (pages.length > 0) await flush();
@@ -219,7 +267,7 @@ export function makeArchiver(deps: {
     const keys = await deps.shrink(cid);
     const at = now();
     await redis.multi().hset(hk.marker(cid), 'purgedAt', String(at), 'purgeAt', String(total)).hdel(hk.marker(cid), 'purgeNow').sadd(hk.done, cid).exec();
-    await write(cid, { campaigns: [{ ...c, purgedAt: at }], contacts: [], attempts: [] });
+    await write(cid, { campaigns: [{ ...c, purgedAt: at }], contacts: NO_ROWS, attempts: NO_ROWS });
     log.info({ campaignId: cid, contacts: total, keys }, 'campaign archived: its contacts and attempts left Redis, its summary stays');
     events.emit('history:purged', { campaignId: cid });
     return true;
@@ -241,7 +289,7 @@ export function makeArchiver(deps: {
     if (m.archivedAt === null) {
       await redis.hset(hk.marker(cid), 'archivedAt', String(t));
       c.archivedAt = t;
-      await write(cid, { campaigns: campaignRow(c), contacts: [], attempts: [] });
+      await write(cid, { campaigns: campaignRow(c), contacts: NO_ROWS, attempts: NO_ROWS });
     }
     const finishedAt = record.finishedAt ? Date.parse(record.finishedAt) : t;
     m = await marker(cid);
@@ -264,26 +312,36 @@ export function makeArchiver(deps: {
 
   /** One pass over callbacks and campaigns; nothing when another archiver holds the lease (kept between passes only by a running loop). */
   async function pass(): Promise<ArchivePass> {
-    const tally: ArchivePass = { active: false, callbacks: { archived: 0, removed: 0, waiting: 0 }, contacts: 0, attempts: 0, purged: [] };
+    const tally: ArchivePass = { active: false, callbacks: { archived: 0, removed: 0, waiting: 0 }, contacts: 0, attempts: 0, contactsByThread: 0, purged: [] };
     if (!(await hold())) return tally;
     try {
       tally.active = true;
       await store.ready();
       const t = now();
       // Callbacks and campaigns touch different keys and rows: each goes on while the other waits on a round trip.
+      let callbacksBusy = true;
+      const callbacksDone = callbacks.pass(t).finally(() => {
+        callbacksBusy = false;
+      });
       const campaignsDone = (async () => {
-        for (const cid of await pendingCampaigns()) {
-          if (!(await hold())) break;
-          try {
-            await campaignPass(cid, t, tally);
-          } catch (err) {
-            // One campaign's trouble (a damaged record) does not hold up the others.
-            log.error({ err, campaignId: cid }, 'archiving a campaign failed; tried again at the next pass');
+        // While the callbacks of this pass are still being written, the campaigns go round again (as long as they move):
+        // a backlog of both is worked off side by side, neither waiting for the other's end.
+        for (let moved = true; moved; ) {
+          const before = tally.contacts;
+          for (const cid of await pendingCampaigns()) {
+            if (!(await hold())) return;
+            try {
+              await campaignPass(cid, t, tally);
+            } catch (err) {
+              // One campaign's trouble (a damaged record) does not hold up the others.
+              log.error({ err, campaignId: cid }, 'archiving a campaign failed; tried again at the next pass');
+            }
           }
+          moved = callbacksBusy && tally.contacts > before;
         }
       })();
       // Both settle before the pass ends (no work of this pass left running into the next).
-      const [cb, campaigns] = await Promise.allSettled([callbacks.pass(t), campaignsDone]);
+      const [cb, campaigns] = await Promise.allSettled([callbacksDone, campaignsDone]);
       if (cb.status === 'rejected') throw cb.reason;
       if (campaigns.status === 'rejected') throw campaigns.reason;
       tally.callbacks = cb.value;
@@ -311,7 +369,7 @@ export function makeArchiver(deps: {
     if (!(await hold())) return 'busy';
     try {
       await store.ready();
-      const tally: ArchivePass = { active: true, callbacks: { archived: 0, removed: 0, waiting: 0 }, contacts: 0, attempts: 0, purged: [] };
+      const tally: ArchivePass = { active: true, callbacks: { archived: 0, removed: 0, waiting: 0 }, contacts: 0, attempts: 0, contactsByThread: 0, purged: [] };
       for (;;) {
         const before = JSON.stringify(await marker(cid));
         await campaignPass(cid, now(), tally);
@@ -334,8 +392,15 @@ export function makeArchiver(deps: {
     return (await marker(cid)).purgedAt !== null;
   }
 
+  /** The history store migrated, and the callback thread (if any) started and connected. */
+  async function ready(): Promise<void> {
+    await Promise.all([store.ready(), callbacks.ready?.()]);
+  }
+
   function start(): Loop {
     looping = true;
+    // The thread starts with the loop, not at its first pass.
+    ready().catch((err: unknown) => log.warn({ err }, 'the archiver is not ready yet: its passes try again'));
     const loop = startLoop('archiver', o.everyMs, () => pass(), log);
     return {
       kick: () => loop.kick(),
@@ -347,7 +412,7 @@ export function makeArchiver(deps: {
     };
   }
 
-  return { pass, start, archiveNow, requestPurge, purged, events, keys: hk };
+  return { pass, ready, start, archiveNow, requestPurge, purged, events, keys: hk };
 }
 
 export type Archiver = ReturnType<typeof makeArchiver>;

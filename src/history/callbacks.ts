@@ -16,9 +16,20 @@ import type { Keys } from '../store/keys.js';
 import { callbackLogKeys, type CallbackLog, type RecordedResult, type StoredCallback } from '../store/callback-log.js';
 import { luaScript, runScript } from '../infra/lua.js';
 import type { HistoryKeys } from './keys.js';
-import { archivedCallback, type ArchivedCallback } from './records.js';
+import { archivedCallback, writeCallback, type ArchivedCallback } from './records.js';
+import { CopyWriter, joinRows, type CopyRows } from './copy.js';
 import { writeBehind } from './write-behind.js';
 import type { HistoryStore } from './store.js';
+
+/** Callbacks an archiver writes per transaction. */
+export const CALLBACKS_PER_WRITE = 5_000;
+
+/** Who archives raw callbacks at an archiver's pass: this thread (makeCallbackArchiver) or a worker thread (callback-thread.ts). */
+export interface CallbackArchiving {
+  pass(now: number): Promise<CallbackPass>;
+  /** Started and connected (a worker thread); nothing to wait for in this thread. */
+  ready?(): Promise<void>;
+}
 
 /** How long a result that found no attempt (or an unreadable entry) stays in Redis once written. */
 export const ORPHAN_KEEP_MS = 86_400_000;
@@ -42,17 +53,38 @@ for i = 1, nDone do
   redis.call('ZREM', KEYS[5], ARGV[at])
   at = at + 1
 end
-local removed = 0
-for i = at, #ARGV do
-  local id = ARGV[i]
-  if not redis.call('ZSCORE', KEYS[2], id) then
-    removed = removed + redis.call('XDEL', KEYS[1], id)
-    redis.call('HDEL', KEYS[3], id)
+-- Pending ones are kept; the others leave, 500 to a command (one command each would hold Redis several times as long).
+local gone = {}
+for from = at, #ARGV, 500 do
+  local to = math.min(#ARGV, from + 499)
+  local scores = redis.call('ZMSCORE', KEYS[2], unpack(ARGV, from, to))
+  for j = from, to do
+    if not scores[j - from + 1] then gone[#gone + 1] = ARGV[j] end
   end
+end
+local removed = 0
+for from = 1, #gone, 500 do
+  local to = math.min(#gone, from + 499)
+  removed = removed + redis.call('XDEL', KEYS[1], unpack(gone, from, to))
+  redis.call('HDEL', KEYS[3], unpack(gone, from, to))
 end
 return removed`,
   5,
 );
+
+const FIELDS = ['kind', 'at', 'ip', 'ct', 'body'];
+
+/** A field's name, compared byte by byte (five fields an entry: no string made for each). */
+function fieldName(f: Buffer | string): string {
+  if (typeof f === 'string') return f;
+  for (const name of FIELDS) {
+    if (f.length !== name.length) continue;
+    let i = 0;
+    while (i < f.length && f[i] === name.charCodeAt(i)) i++;
+    if (i === f.length) return name;
+  }
+  return '';
+}
 
 /** A log entry as read (bytes): the body stays bytes, the other fields text; what is missing stays empty (an unreadable entry is kept as it is). */
 function entryOf(idRaw: Buffer | string, fields: (Buffer | string)[]): Omit<StoredCallback, 'body'> & { body: Buffer } {
@@ -64,7 +96,7 @@ function entryOf(idRaw: Buffer | string, fields: (Buffer | string)[]): Omit<Stor
   let body: Buffer = Buffer.alloc(0);
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const v = fields[i + 1]!;
-    switch (fields[i]!.toString()) {
+    switch (fieldName(fields[i]!)) {
       case 'kind':
         kind = v.toString();
         break;
@@ -115,13 +147,16 @@ export function makeCallbackArchiver(deps: {
   keys: Keys;
   hk: HistoryKeys;
   callbackLog: Pick<CallbackLog, 'results'>;
-  store: Pick<HistoryStore, 'write'>;
+  store: Pick<HistoryStore, 'writeRows'>;
   log: Logger;
   pageSize?: number;
 }) {
   const { redis, hk, callbackLog, store, log } = deps;
   const lk = callbackLogKeys(deps.keys);
+  /** Entries written per transaction. */
   const pageSize = deps.pageSize ?? 1000;
+  /** Entries read per round trip: a page read is held over two round trips, a smaller one is copied less by the garbage collector. */
+  const readSize = Math.min(pageSize, 1000);
 
   /** Settlement and pending flag of each entry. */
   async function lookUp(ids: string[]): Promise<{ settled: (RecordedResult | null)[]; pending: boolean[] }> {
@@ -132,10 +167,21 @@ export function makeCallbackArchiver(deps: {
   /** Whether a written entry may leave Redis now. */
   const removable = (cb: ArchivedCallback, now: number) => (cb.settlement?.attemptId ?? null) !== null || cb.receivedAt < now - ORPHAN_KEEP_MS;
 
-  async function written(rows: ArchivedCallback[], fresh: boolean): Promise<void> {
-    if (rows.length === 0) return;
-    const counts = await store.write({ callbacks: rows }, { fresh });
-    log.debug({ callbacks: rows.length, changed: counts.callbacks }, 'history batch written');
+  /** Settled entries as rows, encoded as they are read, and those that may leave Redis once written. */
+  function encode(cbs: readonly ArchivedCallback[], now: number): { rows: CopyRows; removable: string[] } {
+    const w = new CopyWriter();
+    const out: string[] = [];
+    for (const cb of cbs) {
+      writeCallback(w, cb);
+      if (removable(cb, now)) out.push(cb.id);
+    }
+    return { rows: w.end(), removable: out };
+  }
+
+  async function written(rows: CopyRows, fresh: boolean): Promise<void> {
+    if (rows.rows === 0) return;
+    const counts = await store.writeRows({ callbacks: rows }, { fresh });
+    log.debug({ callbacks: rows.rows, changed: counts.callbacks }, 'history batch written');
   }
 
   async function afterWrite(cursorKey: string | null, cursor: string, wait: { id: string; ms: number }[], done: string[], remove: string[]): Promise<number> {
@@ -149,27 +195,46 @@ export function makeCallbackArchiver(deps: {
   /** Archives entries after the cursor at `cursorKey`, up to `upTo` (inclusive), moving the cursor; pending ones are remembered. */
   async function fromCursor(cursorKey: string, upTo: string, now: number, maxPages: number): Promise<{ archived: number; removed: number }> {
     const total = { archived: 0, removed: 0 };
-    // The next page is read while this one is written.
+    // Entries are read a page at a time and written some pages at a time, while the next pages are read.
     const behind = writeBehind();
-    let cursor = await redis.get(cursorKey);
-    for (let p = 0; p < maxPages; p++) {
-      const entries = await redis.xrangeBuffer(lk.log, cursor ? `(${cursor}` : '-', upTo, 'COUNT', pageSize);
-      if (entries.length === 0) break;
-      const cbs = entries.map(([id, fields]) => entryOf(id, fields));
-      const { settled, pending } = await lookUp(cbs.map((c) => c.id));
-      const rows: ArchivedCallback[] = [];
-      const wait: { id: string; ms: number }[] = [];
-      cbs.forEach((cb, i) => (pending[i] ? wait.push({ id: cb.id, ms: cb.receivedAt }) : rows.push(archivedCallback(cb, settled[i] ?? null))));
-      const last = cbs[cbs.length - 1]!.id;
-      cursor = last;
+    const cursor = await redis.get(cursorKey);
+    let batch = { rows: [] as CopyRows[], wait: [] as { id: string; ms: number }[], leaving: [] as string[], last: '', read: 0 };
+    const flush = async () => {
+      const b = batch;
+      batch = { rows: [], wait: [], leaving: [], last: '', read: 0 };
       await behind.push(async () => {
+        const rows = joinRows(b.rows);
         // Entries the main cursor has not passed are most likely not written yet; old ones were.
         await written(rows, cursorKey === hk.callbackCursor);
-        total.removed += await afterWrite(cursorKey, last, wait, [], rows.filter((r) => removable(r, now)).map((r) => r.id));
-        total.archived += rows.length;
+        total.removed += await afterWrite(cursorKey, b.last, b.wait, [], b.leaving);
+        total.archived += rows.rows;
       });
-      if (entries.length < pageSize) break;
+    };
+    const readAfter = (after: string | null) => redis.xrangeBuffer(lk.log, after ? `(${after}` : '-', upTo, 'COUNT', readSize);
+    // The next page is asked for as soon as this one is here (its first id is known), before this one is looked up.
+    let ahead: ReturnType<typeof readAfter> | null = readAfter(cursor);
+    for (let read = 0; ahead !== null; ) {
+      const entries = await ahead;
+      ahead = null;
+      if (entries.length === 0) break;
+      read += entries.length;
+      if (entries.length === readSize && read < maxPages * pageSize) {
+        ahead = readAfter(entries[entries.length - 1]![0].toString());
+        // Not used if this page's look-up fails: its own failure is nobody's.
+        ahead.catch(() => undefined);
+      }
+      const cbs = entries.map(([id, fields]) => entryOf(id, fields));
+      const { settled, pending } = await lookUp(cbs.map((c) => c.id));
+      const settledOnes: ArchivedCallback[] = [];
+      cbs.forEach((cb, i) => (pending[i] ? batch.wait.push({ id: cb.id, ms: cb.receivedAt }) : settledOnes.push(archivedCallback(cb, settled[i] ?? null))));
+      const { rows, removable: leaving } = encode(settledOnes, now);
+      batch.rows.push(rows);
+      batch.leaving.push(...leaving);
+      batch.last = cbs[cbs.length - 1]!.id;
+      batch.read += cbs.length;
+      if (batch.read >= pageSize) await flush();
     }
+    if (batch.read > 0) await flush();
     await behind.done();
     return total;
   }
@@ -188,9 +253,10 @@ export function makeCallbackArchiver(deps: {
       const e = found[i]?.[0];
       if (e) rows.push(archivedCallback(entryOf(e[0], e[1]), settled[i] ?? null));
     });
-    await written(rows, true);
-    const removed = done.length > 0 ? await afterWrite(null, '', [], done, rows.filter((r) => removable(r, now)).map((r) => r.id)) : 0;
-    return { archived: rows.length, removed };
+    const { rows: encoded, removable: leaving } = encode(rows, now);
+    await written(encoded, true);
+    const removed = done.length > 0 ? await afterWrite(null, '', [], done, leaving) : 0;
+    return { archived: encoded.rows, removed };
   }
 
   /**

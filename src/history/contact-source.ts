@@ -24,8 +24,24 @@ export interface ContactItem {
   attempts: { id: string; raw: string; a: StoredAttempt | null }[];
 }
 
-/** Marks contacts archived. KEYS: bits; ARGV: contact indexes. */
-const MARK = luaScript(`for _, i in ipairs(ARGV) do redis.call('SETBIT', KEYS[1], tonumber(i), 1) end return #ARGV`, 1);
+/** What removing a contact from Redis compares with what is there: its state and attempts as read. */
+export type PurgeItem = Pick<ContactItem, 'idx' | 'stateRaw'> & { attempts: Pick<ContactItem['attempts'][number], 'id' | 'raw'>[] };
+
+/** Marks contacts archived, 250 bits to a BITFIELD command. KEYS: bits; ARGV: contact indexes. */
+const MARK = luaScript(
+  `for from = 1, #ARGV, 250 do
+  local ops = {}
+  for i = from, math.min(#ARGV, from + 249) do
+    ops[#ops + 1] = 'SET'
+    ops[#ops + 1] = 'u1'
+    ops[#ops + 1] = ARGV[i]
+    ops[#ops + 1] = 1
+  end
+  redis.call('BITFIELD', KEYS[1], unpack(ops))
+end
+return #ARGV`,
+  1,
+);
 
 /**
  * Removes a page of contacts that the history store now holds, if nothing
@@ -92,7 +108,7 @@ export function makeContactSource(deps: { redis: Redis; keys: Keys; hk: HistoryK
           const raw = got[(i % ROW_BUCKET) - lo];
           let row: ContactRow | null = null;
           try {
-            row = raw === undefined ? null : parseContactRow(raw, `campaign ${cid} contact ${i}`);
+            row = raw === undefined ? null : parseContactRow(raw);
           } catch (err) {
             log.error({ err, campaignId: cid, contact: i }, 'a contact row is damaged: archived without its cells');
           }
@@ -122,7 +138,7 @@ export function makeContactSource(deps: { redis: Redis; keys: Keys; hk: HistoryK
     idxs.forEach((idx, i) => {
       const stateRaw = states[i] ?? '';
       try {
-        const state = parseContactState(stateRaw, `campaign ${cid} contact ${idx} state`);
+        const state = parseContactState(stateRaw);
         if (opts.all || state.s !== 'pending') chosen.push({ idx, stateRaw, state });
       } catch (err) {
         log.error({ err, campaignId: cid, contact: idx }, 'a contact state is damaged: not archived');
@@ -160,7 +176,7 @@ export function makeContactSource(deps: { redis: Redis; keys: Keys; hk: HistoryK
   }
 
   /** Removes a page read by `page(…, { all: true })` if unchanged; see PURGE_PAGE. */
-  async function purge(cid: string, items: readonly ContactItem[], purgeAt: number, token: string): Promise<'ok' | 'lock' | string> {
+  async function purge(cid: string, items: readonly PurgeItem[], purgeAt: number, token: string): Promise<'ok' | 'lock' | string> {
     const attemptKeys = items.flatMap((c) => c.attempts.map((a) => k.attempt(a.id)));
     const args: string[] = [token, String(purgeAt), String(items.length)];
     for (const c of items) args.push(String(c.idx), c.stateRaw);

@@ -53,6 +53,62 @@ export function copyBytes(b: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 
+/**
+ * Rows already in COPY text format: buffers of whole lines and how many
+ * lines they hold. The archiver encodes a page as soon as it is read, so
+ * that a batch waiting for its write holds a few buffers, not the decoded
+ * records (which the garbage collector would otherwise copy and promote).
+ */
+export interface CopyRows {
+  readonly data: readonly Buffer[];
+  readonly rows: number;
+}
+
+export const NO_ROWS: CopyRows = { data: [], rows: 0 };
+
+/** Rows of several pages as one. */
+export function joinRows(parts: readonly CopyRows[]): CopyRows {
+  return { data: parts.flatMap((p) => p.data), rows: parts.reduce((n, p) => n + p.rows, 0) };
+}
+
+/** Builds one buffer of COPY lines: text appended as it comes, bytes (a raw body) copied in between. */
+export class CopyWriter {
+  private parts: Buffer[] = [];
+  private text = '';
+  private count = 0;
+
+  /** A whole line (ending in a newline). */
+  line(l: string): void {
+    this.text += l;
+    this.count++;
+    // Text made of many small strings is turned into bytes every few KiB: the pieces die young instead of being
+    // copied by each garbage collection that comes while a page is encoded.
+    if (this.text.length >= 8192) {
+      this.parts.push(Buffer.from(this.text));
+      this.text = '';
+    }
+  }
+
+  /** A line whose middle is bytes (already escaped with copyBytes): head and tail as text, the tail ending in a newline. */
+  lineWithBytes(head: string, bytes: Buffer, tail: string): void {
+    if (this.text !== '') this.parts.push(Buffer.from(this.text + head));
+    else this.parts.push(Buffer.from(head));
+    this.parts.push(bytes);
+    this.text = tail;
+    this.count++;
+  }
+
+  end(): CopyRows {
+    if (this.text !== '') this.parts.push(Buffer.from(this.text));
+    const data = this.count === 0 ? [] : [this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts)];
+    const out = { data, rows: this.count };
+    this.parts = [];
+    this.text = '';
+    this.count = 0;
+    return out;
+  }
+}
+
 /** Lines gathered into chunks of about 64 KiB: fewer, larger writes to the socket. */
 function* chunks(lines: readonly (string | Buffer)[]): Generator<Buffer> {
   let parts: Buffer[] = [];

@@ -16,6 +16,7 @@ import { makeArchiver, type Archiver, type ArchiverOptions } from './archiver.js
 import { makeHistoryReads, type HistoryReads } from './reads.js';
 import type { CampaignSummary } from './records.js';
 import { historyKeys } from './keys.js';
+import { startCallbackThread, type CallbackThreadSpec } from './callback-thread.js';
 
 export { HistoryUnavailableError } from './pg.js';
 export { MigrationError } from './migrate.js';
@@ -52,11 +53,17 @@ export function makeHistory(deps: {
   options: ArchiverOptions;
   /** How long a deletion waits for another archiver to move the campaign (default 60 s). */
   deleteWaitMs?: number;
+  /** Raw callbacks, and a share of each pass's contacts, archived in a worker thread, connecting there (null: all in this thread). */
+  callbackThread?: Pick<CallbackThreadSpec, 'redis' | 'logLevel'> | null;
 }): History {
   const db = deps.databaseUrl ? openHistoryDatabase(deps.databaseUrl, deps.log) : null;
   const store = db ? makePgHistoryStore(db) : null;
   const reads = makeHistoryReads({ redis: deps.redis, keys: deps.keys, prefix: deps.prefix, store });
-  const archiver = store ? makeArchiver({ ...deps, store }) : null;
+  const thread =
+    deps.databaseUrl && deps.callbackThread
+      ? startCallbackThread({ ...deps.callbackThread, prefix: deps.prefix, databaseUrl: deps.databaseUrl }, deps.log)
+      : null;
+  const archiver = store ? makeArchiver({ ...deps, store, ...(thread ? { callbacks: thread, ranges: thread } : {}) }) : null;
 
   async function beforeDelete(cid: string): Promise<void> {
     if (!archiver || (await archiver.purged(cid))) return;
@@ -80,6 +87,9 @@ export function makeHistory(deps: {
     archiver,
     beforeDelete,
     afterDelete: async (cid) => void (await deps.redis.srem(historyKeys(deps.keys, deps.prefix).done, cid)),
-    close: async () => db?.close(),
+    close: async () => {
+      await thread?.close();
+      await db?.close();
+    },
   };
 }

@@ -13,7 +13,8 @@ import type { NotificationCounts } from '../notify/deliveries.js';
 import type { PaceLimits } from '../pacing/types.js';
 import type { ContactStatus } from '../domain/types.js';
 import { contactResult, type ContactResult } from '../reports/result.js';
-import { copyBytes, copyLine } from './copy.js';
+import { CopyWriter, copyBytes, copyLine, type CopyRows } from './copy.js';
+import { isoOfMs } from '../infra/iso-time.js';
 
 /** The attempt fields the history keeps (and the exports write). */
 export type AttemptFacts = Pick<
@@ -156,7 +157,10 @@ export function archivedCallback(cb: Omit<StoredCallback, 'body'> & { body: stri
   return { id: cb.id, kind: cb.kind, receivedAt: cb.receivedAt, remoteIp: cb.remoteIp, contentType: cb.contentType, body: cb.body, settlement };
 }
 
-const iso = (ms: number | null): string | null => (ms === null || !Number.isFinite(ms) ? null : new Date(ms).toISOString());
+/** Epoch ms as ISO 8601 text, as Date#toISOString writes it (infra/iso-time); null when not a time. */
+export function isoText(ms: number | null): string | null {
+  return ms === null || !Number.isFinite(ms) ? null : isoOfMs(ms);
+}
 
 export const CONTACT_COLUMNS = [
   'campaign_id',
@@ -235,7 +239,8 @@ export const ATTEMPT_COLUMNS = [
   'ver',
 ] as const;
 
-export function attemptLine(a: ArchivedAttempt): string {
+/** An attempt's line; `e164` is the contact's number as DNC lists and caps key it (an ArchivedAttempt's own). */
+export function attemptLine(a: AttemptFacts, e164: string | null): string {
   return copyLine([
     a.id,
     a.cid,
@@ -243,14 +248,14 @@ export function attemptLine(a: ArchivedAttempt): string {
     a.n,
     a.family,
     a.number,
-    a.e164,
+    e164,
     a.state,
     a.outcome,
     a.dialKind,
-    iso(a.dialingAt),
-    iso(a.acceptedAt),
-    iso(a.ringingAt),
-    iso(a.finalAt),
+    isoText(a.dialingAt),
+    isoText(a.acceptedAt),
+    isoText(a.ringingAt),
+    isoText(a.finalAt),
     a.answeredAt,
     a.endedAt,
     a.billsec,
@@ -273,13 +278,39 @@ export function attemptLine(a: ArchivedAttempt): string {
 
 export const CALLBACK_COLUMNS = ['id', 'kind', 'received_at', 'remote_ip', 'content_type', 'body', 'counter', 'settled_as', 'attempt_id', 'campaign_id'] as const;
 
-/** A callback's row; with the body as bytes, bytes (the body is not decoded and encoded again). */
-export function callbackLine(cb: ArchivedCallback): string | Buffer {
+/** A callback's line into `w`; a body given as bytes stays bytes (it is not decoded and encoded again). */
+export function writeCallback(w: CopyWriter, cb: ArchivedCallback): void {
   const s = cb.settlement;
   const settled = [s?.counter ?? null, s?.kind ?? null, s?.attemptId ?? null, s?.campaignId ?? null];
-  if (typeof cb.body === 'string') return copyLine([cb.id, cb.kind, iso(cb.receivedAt), cb.remoteIp, cb.contentType, cb.body, ...settled]);
-  const head = copyLine([cb.id, cb.kind, iso(cb.receivedAt), cb.remoteIp, cb.contentType]).slice(0, -1);
-  return Buffer.concat([Buffer.from(`${head}\t`), copyBytes(cb.body), Buffer.from(`\t${copyLine(settled)}`)]);
+  if (typeof cb.body === 'string') return w.line(copyLine([cb.id, cb.kind, isoText(cb.receivedAt), cb.remoteIp, cb.contentType, cb.body, ...settled]));
+  const head = copyLine([cb.id, cb.kind, isoText(cb.receivedAt), cb.remoteIp, cb.contentType]).slice(0, -1);
+  w.lineWithBytes(`${head}\t`, copyBytes(cb.body), `\t${copyLine(settled)}`);
+}
+
+/** One callback's line as bytes. */
+export function callbackLine(cb: ArchivedCallback): Buffer {
+  const w = new CopyWriter();
+  writeCallback(w, cb);
+  return w.end().data[0]!;
+}
+
+/** Rows of each table as COPY text (keys unique: the caller keeps the last of each). */
+export function contactRows(contacts: readonly ArchivedContact[]): CopyRows {
+  const w = new CopyWriter();
+  for (const c of contacts) w.line(contactLine(c));
+  return w.end();
+}
+
+export function attemptRows(attempts: readonly ArchivedAttempt[]): CopyRows {
+  const w = new CopyWriter();
+  for (const a of attempts) w.line(attemptLine(a, a.e164));
+  return w.end();
+}
+
+export function callbackRows(callbacks: readonly ArchivedCallback[]): CopyRows {
+  const w = new CopyWriter();
+  for (const cb of callbacks) writeCallback(w, cb);
+  return w.end();
 }
 
 /** A row of the attempts table back as attempt facts (timestamps as epoch ms). */

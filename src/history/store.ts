@@ -11,17 +11,17 @@ import type { PoolClient } from 'pg';
 import { campaignDefinitionSchema } from '../campaign/definition.js';
 import { CAMPAIGN_STATES, type CampaignState } from '../domain/types.js';
 import type { HistoryDatabase } from './pg.js';
-import { copyInto } from './copy.js';
+import { copyInto, type CopyRows } from './copy.js';
 import { HISTORY_SCHEMA as S } from './migrate.js';
 import {
   ATTEMPT_COLUMNS,
   CALLBACK_COLUMNS,
   CONTACT_COLUMNS,
   attemptFromRow,
-  attemptLine,
-  callbackLine,
+  attemptRows,
+  callbackRows,
   contactFromRow,
-  contactLine,
+  contactRows,
   type ArchivedAttempt,
   type ArchivedCallback,
   type ArchivedCampaign,
@@ -34,6 +34,14 @@ export interface HistoryBatch {
   contacts?: readonly ArchivedContact[];
   attempts?: readonly ArchivedAttempt[];
   callbacks?: readonly ArchivedCallback[];
+}
+
+/** A batch already encoded as COPY text; within each table no key twice (a page read once gives that). */
+export interface EncodedBatch {
+  campaigns?: readonly ArchivedCampaign[];
+  contacts?: CopyRows;
+  attempts?: CopyRows;
+  callbacks?: CopyRows;
 }
 
 /** Rows each write inserted or changed (a row written again unchanged counts 0). */
@@ -175,27 +183,27 @@ export function makePgHistoryStore(db: HistoryDatabase) {
    * go through the temporary table and the upsert, as rows written again
    * always do. Returns how many rows were inserted or changed.
    */
-  async function insertRows(client: PoolClient, t: { table: string; tmp: string; columns: readonly string[]; upsert: string }, lines: readonly (string | Buffer)[], fresh: boolean): Promise<number> {
+  async function insertRows(client: PoolClient, t: { table: string; tmp: string; columns: readonly string[]; upsert: string }, rows: CopyRows, fresh: boolean): Promise<number> {
     if (fresh) {
       await client.query('SAVEPOINT direct');
       try {
-        await copyInto(client, `${S}.${t.table}`, t.columns, lines);
+        await copyInto(client, `${S}.${t.table}`, t.columns, rows.data);
         await client.query('RELEASE SAVEPOINT direct');
-        return lines.length;
+        return rows.rows;
       } catch (err) {
         if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err;
         await client.query('ROLLBACK TO SAVEPOINT direct');
       }
     }
-    await copyInto(client, t.tmp, t.columns, lines);
+    await copyInto(client, t.tmp, t.columns, rows.data);
     return (await client.query(t.upsert)).rowCount ?? 0;
   }
 
   /**
-   * Writes a batch in one transaction; written again, it changes nothing.
-   * `fresh`: its rows are most likely not stored yet (first written).
+   * Writes an encoded batch in one transaction; written again, it changes
+   * nothing. `fresh`: its rows are most likely not stored yet (first written).
    */
-  async function write(batch: HistoryBatch, options: { fresh?: boolean } = {}): Promise<WriteCounts> {
+  async function writeRows(batch: EncodedBatch, options: { fresh?: boolean } = {}): Promise<WriteCounts> {
     await db.ready();
     const fresh = options.fresh === true;
     const counts: WriteCounts = { contacts: 0, attempts: 0, callbacks: 0 };
@@ -204,15 +212,9 @@ export function makePgHistoryStore(db: HistoryDatabase) {
       await tempTables(client);
       await client.query('BEGIN');
       for (const c of lastByKey(batch.campaigns ?? [], (c) => c.record.id)) await client.query(UPSERT_CAMPAIGN, campaignParams(c));
-      const contacts = lastByKey(batch.contacts ?? [], (c) => `${c.campaignId}/${c.idx}`);
-      if (contacts.length > 0) counts.contacts = await insertRows(client, CONTACTS, contacts.map(contactLine), fresh);
-      const attempts = lastByKey(
-        [...(batch.attempts ?? [])].sort((a, b) => a.ver - b.ver),
-        (a) => a.id,
-      );
-      if (attempts.length > 0) counts.attempts = await insertRows(client, ATTEMPTS, attempts.map(attemptLine), fresh);
-      const callbacks = lastByKey(batch.callbacks ?? [], (c) => c.id);
-      if (callbacks.length > 0) counts.callbacks = await insertRows(client, CALLBACKS, callbacks.map(callbackLine), fresh);
+      if (batch.contacts && batch.contacts.rows > 0) counts.contacts = await insertRows(client, CONTACTS, batch.contacts, fresh);
+      if (batch.attempts && batch.attempts.rows > 0) counts.attempts = await insertRows(client, ATTEMPTS, batch.attempts, fresh);
+      if (batch.callbacks && batch.callbacks.rows > 0) counts.callbacks = await insertRows(client, CALLBACKS, batch.callbacks, fresh);
       await client.query('COMMIT');
       return counts;
     } catch (err) {
@@ -221,6 +223,23 @@ export function makePgHistoryStore(db: HistoryDatabase) {
     } finally {
       client.release();
     }
+  }
+
+  /** Writes records (the last of each key wins) in one transaction; see writeRows. */
+  async function write(batch: HistoryBatch, options: { fresh?: boolean } = {}): Promise<WriteCounts> {
+    const attempts = lastByKey(
+      [...(batch.attempts ?? [])].sort((a, b) => a.ver - b.ver),
+      (a) => a.id,
+    );
+    return writeRows(
+      {
+        campaigns: batch.campaigns ?? [],
+        contacts: contactRows(lastByKey(batch.contacts ?? [], (c) => `${c.campaignId}/${c.idx}`)),
+        attempts: attemptRows(attempts),
+        callbacks: callbackRows(lastByKey(batch.callbacks ?? [], (c) => c.id)),
+      },
+      options,
+    );
   }
 
   async function campaign(id: string): Promise<ArchivedCampaign | null> {
@@ -274,7 +293,7 @@ export function makePgHistoryStore(db: HistoryDatabase) {
     return { campaigns, contacts, attempts, callbacks };
   }
 
-  return { ready: () => db.ready(), write, campaign, contacts, attempts, numberHistory, counts };
+  return { ready: () => db.ready(), write, writeRows, campaign, contacts, attempts, numberHistory, counts };
 }
 
 export type HistoryStore = ReturnType<typeof makePgHistoryStore>;

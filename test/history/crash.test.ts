@@ -3,7 +3,8 @@
  * finished campaign to PostgreSQL (once just after a batch was written, once
  * while contacts were leaving Redis): another archiver finishes the work, and
  * nothing is lost or written twice — every contact, attempt and callback
- * once in the history store, the exports the same bytes as before.
+ * once in the history store, the exports the same bytes as before. And
+ * one killed while its callback thread writes: every callback written once.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -39,7 +40,7 @@ describe('an archiver killed mid-way', () => {
   });
 
   /** Runs `autodialer archiver` and kills it with SIGKILL at the first log line `at` matches. */
-  function archiverKilledAt(at: (l: LogLine) => boolean): Promise<Killed> {
+  function archiverKilledAt(at: (l: LogLine) => boolean, thread: 'on' | 'off' = 'off'): Promise<Killed> {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'archiver'], {
       cwd: ROOT,
       env: {
@@ -48,6 +49,8 @@ describe('an archiver killed mid-way', () => {
         AUTODIALER_PREFIX: h.config.prefix,
         DATABASE_URL: db.url,
         AUTODIALER_REDIS_KEEP: '0',
+        // Off: the kills below follow one order of work; the callback thread has a kill of its own.
+        AUTODIALER_ARCHIVER_THREAD: thread,
         LOG_LEVEL: 'debug',
       },
       // The log goes to standard error.
@@ -122,4 +125,24 @@ describe('an archiver killed mid-way', () => {
     const after = await exportsOf(c, id, 500);
     for (const name of Object.keys(before)) expect({ name, same: after[name] === before[name] }).toEqual({ name, same: true });
   }, 240_000);
+
+  it('killed while its callback thread writes: the next pass writes every callback, once', async () => {
+    const c = h.container;
+    const n = 12_000;
+    const ids = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        c.callbackLog.append({ kind: 'sipcall-cdr', receivedAt: Date.now(), remoteIp: '127.0.0.1', contentType: 'application/json', body: `{"customuuid":"gone-${i}"}` }),
+      ),
+    );
+    await c.callbackLog.settle(ids.map((id) => ({ settlement: { id, counter: 'orphan' as const, kind: 'orphan', attemptId: null, campaignId: null } })));
+    const killed = await archiverKilledAt((l) => l.name === 'archiver-callbacks' && l.msg === 'history batch written' && Number(l.changed) > 0, 'on');
+    expect(killed.signal).toBe('SIGKILL');
+    await c.redis.del(`${h.config.prefix}:hist:lock`);
+    const written = async () => {
+      const r = await db.pool.query<{ n: string; ids: string }>(`SELECT count(*) AS n, count(DISTINCT id) AS ids FROM autodialer.callbacks WHERE body LIKE '{"customuuid":"gone-%'`);
+      return [Number(r.rows[0]!.n), Number(r.rows[0]!.ids)];
+    };
+    await passUntil(c, async () => (await written())[0] === n);
+    expect(await written()).toEqual([n, n]);
+  }, 120_000);
 });

@@ -167,18 +167,23 @@ describe('COPY text', () => {
 });
 
 describe('without a database', () => {
-  it('checks DATABASE_URL and AUTODIALER_REDIS_KEEP, naming them', () => {
-    expect(loadConfig({}, null).history).toEqual({ databaseUrl: null, redisKeepMs: 3_600_000 });
-    expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/x', AUTODIALER_REDIS_KEEP: '0' }, null).history).toEqual({ databaseUrl: 'postgres://u:p@db:5432/x', redisKeepMs: 0 });
+  it('checks DATABASE_URL, AUTODIALER_REDIS_KEEP and AUTODIALER_ARCHIVER_THREAD, naming them', () => {
+    expect(loadConfig({}, null).history).toEqual({ databaseUrl: null, redisKeepMs: 3_600_000, callbackThread: true });
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/x', AUTODIALER_REDIS_KEEP: '0', AUTODIALER_ARCHIVER_THREAD: 'off' }, null).history).toEqual({
+      databaseUrl: 'postgres://u:p@db:5432/x',
+      redisKeepMs: 0,
+      callbackThread: false,
+    });
     let err: unknown;
     try {
-      loadConfig({ DATABASE_URL: 'mysql://db/x', AUTODIALER_REDIS_KEEP: 'soon' }, null);
+      loadConfig({ DATABASE_URL: 'mysql://db/x', AUTODIALER_REDIS_KEEP: 'soon', AUTODIALER_ARCHIVER_THREAD: 'yes' }, null);
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).problems.join('\n')).toMatch(/^DATABASE_URL: must be a PostgreSQL URL/m);
     expect((err as ConfigError).problems.join('\n')).toMatch(/^AUTODIALER_REDIS_KEEP: invalid duration "soon"/m);
+    expect((err as ConfigError).problems.join('\n')).toMatch(/^AUTODIALER_ARCHIVER_THREAD: must be on or off, got "yes"/m);
   });
 
   it('refuses the archiver role', async () => {

@@ -3,11 +3,14 @@
  * server, dropped afterwards), and helpers the history tests share.
  */
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import pg from 'pg';
 import type { Container } from '../../src/app/container.js';
 import { exportResults, type ExportFormat } from '../../src/reports/export.js';
 import { exportAttempts } from '../../src/reports/attempts-export.js';
 import { exportRejects } from '../../src/reports/rejects.js';
+import { sipcallCdr } from '../callbacks/support.js';
+import { acceptEvery } from '../support/accepted.js';
 
 /** The server's maintenance database: databases are created and dropped through it. */
 export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -82,4 +85,34 @@ export async function keysMatching(c: Container, pattern: string): Promise<strin
     found.push(...keys);
   } while (cursor !== '0');
   return found.sort();
+}
+
+const OUTCOMES = ['answered', 'answered', 'no_answer', 'busy', 'failed'] as const;
+
+/**
+ * A completed PlayVoice campaign of `n` contacts, each with one call ended
+ * by its CDR (received and correlated), made through the attempt service
+ * and the callback receiver directly (acceptEvery): no dial worker, no
+ * HTTP, so that a large campaign is quick to make.
+ */
+export async function finishedCampaign(c: Container, n: number): Promise<string> {
+  const def = c.definition({
+    action: 'playvoice',
+    params: { voicetype: '2', voicefile: 'http://example.invalid/promo.mp3', chengshudu: '1', userid: '1@extGroup-1' },
+    maxAttempts: 1,
+    resultTimeout: '1h',
+    ingest: { numberFormat: 'as_written' },
+  });
+  const csv = ['phone,name,memberid', ...Array.from({ length: n }, (_, i) => `138${String(i).padStart(8, '0')},Contact ${i},m${i}`)].join('\n');
+  const { id: cid } = await c.createCampaign(def, Readable.from([Buffer.from(csv)]), 'history.csv');
+  const at = Date.now() - 60_000;
+  await acceptEvery(c, cid, async (t, id) => {
+    const outcome = OUTCOMES[t.idx % OUTCOMES.length]!;
+    const cdr = sipcallCdr({ customuuid: id, uuid: `hist-${t.idx.toString(16).padStart(8, '0')}`, destnumber: t.row.d ?? '', outcome, at });
+    await c.receiver.accept({ kind: 'sipcall-cdr', receivedAt: Date.now(), remoteIp: '127.0.0.1', contentType: 'application/json', body: JSON.stringify(cdr) });
+  });
+  await c.receiver.idle();
+  const state = (await c.campaigns.get(cid))?.state;
+  if (state !== 'completed') throw new Error(`campaign ${cid} is ${state}, not completed`);
+  return cid;
 }
