@@ -7,7 +7,9 @@
  * Each job carries the rows and states the take read and wrote. Contacts
  * outside their calling window go back to the due set at the time their
  * window opens; a cancelled or expired campaign's remaining contacts are
- * ended here.
+ * ended here. After a change of Redis server (a failover), each running
+ * campaign's queued contacts left with no job get one again
+ * (failover-recovery.ts).
  */
 import { combineLimits } from '../campaign/pace.js';
 import type { Logger } from 'pino';
@@ -62,6 +64,8 @@ export function makeFeeder(deps: {
   now: () => number;
   log: Logger;
   options?: Partial<FeederOptions>;
+  /** Whether the Redis server changed since last asked, and what gives a campaign's jobless queued contacts a job again (failover-recovery.ts). */
+  failover?: { serverChanged(): Promise<boolean>; requeueJobless(cid: string): Promise<number> };
 }) {
   const opts = { ...DEFAULT_FEEDER_OPTIONS, ...deps.options };
   const { cache, contacts, queues, service, now, log } = deps;
@@ -178,10 +182,15 @@ export function makeFeeder(deps: {
     return jobs.length;
   }
 
+  /** Campaigns still to check after a change of Redis server (each until its check succeeds). */
+  let afterChange = new Set<string>();
+
   /** One pass over every active campaign. Returns jobs enqueued. */
   async function tick(): Promise<number> {
     let total = 0;
-    for (const cid of await deps.campaigns.activeIds()) {
+    const active = await deps.campaigns.activeIds();
+    if (deps.failover && (await deps.failover.serverChanged())) afterChange = new Set(active);
+    for (const cid of active) {
       try {
         const c = await cache.get(cid);
         if (!c) continue;
@@ -195,6 +204,10 @@ export function makeFeeder(deps: {
           continue;
         }
         if (state !== 'running' && state !== 'importing') continue;
+        if (afterChange.has(cid) && deps.failover) {
+          total += await deps.failover.requeueJobless(cid);
+          afterChange.delete(cid);
+        }
         await recover(c);
         total += await feed(c);
       } catch (err) {

@@ -101,6 +101,8 @@ export const DIAL_SAFETY_MARGIN_MS = 5;
 
 /** Flight bound of a dial when the deps give none: no provider request lasts longer. */
 export const DEFAULT_DIAL_FLIGHT_MS = 30_000;
+/** A request leaves at most this long after its send-time admission (or a quarter of its flight bound, if less); later, it is not sent. */
+export const STALE_ADMISSION_MS = 500;
 
 /**
  * No slot sooner than this from the grant: the work between the grant and
@@ -164,6 +166,11 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
     return caps;
   };
   const safetyMarginMs = deps.safetyMarginMs ?? DIAL_SAFETY_MARGIN_MS;
+  /**
+   * How long after its admission a request may still leave: a small part of its flight bound (the send log
+   * counts it until admission + flight bound, and its arrival must fall within that).
+   */
+  const staleAdmissionMs = (flight: number): number => Math.min(STALE_ADMISSION_MS, flight / 4);
   const flightMs = (family: ProviderFamily): number => deps.requestTimeoutMs?.(family) ?? DEFAULT_DIAL_FLIGHT_MS;
   const admissions = makeAdmissionLines();
 
@@ -304,12 +311,14 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
     // late never bunches calls).
     const wait = slot.sendAt - now();
     if (wait > 0) await deps.sleep(wait);
+    let admittedAt = 0;
     if (slot.rated) {
       const flight = flightMs(d.provider);
       const admit = () => pacer.admit(d.provider, cid, id, flight);
       await admissions.run(`${d.provider}|${cid}`, async () => {
         for (let admitted = await admit(); !admitted.ok; admitted = await admit()) await deps.sleep(admitted.retryInMs);
       });
+      admittedAt = now();
     }
     // The attempt is recorded as dialing right before the request leaves, and the same script makes the last
     // checks (campaign running, window open, DNC lists, frequency caps) at that instant: nothing that changed
@@ -327,9 +336,16 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
       // another worker dial this contact again. Never sent: the admitted send and the cap count go, the attempt
       // ends in doubt (its channel freed with it).
       await Promise.all([slot.rated ? pacer.withdraw(d.provider, cid, id) : undefined, service.uncountCall(row.e, id)]);
-      await service.unacknowledged(id, 'the replicas did not acknowledge the attempt in time (AUTODIALER_REPLICA_ACKS): not dialed');
-      log.warn({ campaignId: cid, attemptId: id }, 'attempt not dialed: the replicas did not acknowledge it in time; it ends in doubt');
-      return 'ended';
+      if (await service.unacknowledged(id, 'the replicas did not acknowledge the attempt in time (AUTODIALER_REPLICA_ACKS): not dialed')) {
+        log.warn({ campaignId: cid, attemptId: id }, 'attempt not dialed: the replicas did not acknowledge it in time; it ends in doubt');
+        return 'ended';
+      }
+      // The record is gone: a failover lost the begin (the connection dropped before any replica held it), and
+      // the primary now has the contact as it was before it. Never sent, so nothing is in doubt: the channel is
+      // free again and the job goes back to be dialed, as if this worker had never taken it.
+      await pacer.release(d.provider, cid, id);
+      log.warn({ campaignId: cid, attemptId: id }, 'attempt not dialed: a failover lost its record before a replica held it; its contact goes back to be dialed');
+      return { defer: 'back' };
     }
     if (begun.result !== 'began') {
       // Never sent: the channel and the admitted place in the send log are free again.
@@ -340,6 +356,17 @@ export function makeDialProcessor(deps: DialProcessorDeps) {
       }
       log.warn({ campaignId: cid, attemptId: id, result: begun.result }, 'attempt not dialed: already begun or no longer due');
       return begun.result === 'refused' ? 'stale' : begun.result;
+    }
+    if (slot.rated && now() - admittedAt > staleAdmissionMs(flightMs(d.provider))) {
+      // The begin was held up (Redis away and back, a long pause) past what the send log vouches for: its entry
+      // counts this send only until the admission time plus the flight bound, and a request leaving this late
+      // could share a second with a full window of sends admitted meanwhile. Never sent: the admitted place goes,
+      // and the attempt ends not sent (the contact is dialed again through the pacer).
+      await Promise.all([pacer.withdraw(d.provider, cid, id), service.uncountCall(row.e, id)]);
+      const late = now() - admittedAt;
+      await service.dialResult(id, d.provider, { kind: 'not_sent', reason: `request not sent: the attempt was recorded ${late} ms after its send-time admission`, code: 'ADMISSION_STALE' });
+      log.warn({ campaignId: cid, attemptId: id, lateMs: late }, 'attempt not dialed: its send-time admission went stale while it was recorded; dialed again later');
+      return 'requeued';
     }
     // Admitted, the send is logged as in flight: it is landed once the exchange is over, whatever happened
     // (a failure to land only keeps it counted until its flight bound).

@@ -3,6 +3,7 @@
  * closing them as campaigns come and go, and hands jobs back on shutdown.
  */
 import { quietErrors } from '../infra/redis.js';
+import { luaScript, runScript } from '../infra/lua.js';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -29,6 +30,22 @@ export interface DialWorkers {
    */
   stop(graceMs: number): Promise<void>;
 }
+
+/**
+ * A dial queue's `meta` hash, alone after its queue was obliterated: a
+ * Worker's stalled-jobs check that ran between the campaign's deletion (or
+ * archiving) and this process closing that Worker writes
+ * `opts.maxLenEvents` there again (BullMQ trims its events stream first),
+ * and nothing would ever remove it. Deleted once the Worker is closed, when
+ * the queue has neither its job counter nor its events stream (an
+ * obliterated queue).
+ * KEYS: meta, id, events
+ */
+const DROP_STRAY_META = luaScript(
+  `if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('EXISTS', KEYS[3]) == 0 then return redis.call('DEL', KEYS[1]) end
+return 0`,
+  3,
+);
 
 /** Stalls (workers dying while holding a job) after which BullMQ would give a job up: in practice never. */
 const MAX_STALLED = 1_000_000;
@@ -103,7 +120,9 @@ export function startDialWorkers(deps: {
       if (active.has(id)) continue;
       workers.delete(id);
       await w.close();
-      log.info({ campaignId: id }, 'dial worker closed');
+      const queue = `${deps.bullPrefix}:${dialQueueName(id)}`;
+      const stray = Number(await runScript(deps.connection, DROP_STRAY_META, [`${queue}:meta`, `${queue}:id`, `${queue}:events`], []));
+      log.info({ campaignId: id, ...(stray > 0 ? { strayMetaRemoved: true } : {}) }, 'dial worker closed');
     }
   }
 

@@ -131,12 +131,14 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
    * never sent, but a failover could lose its record, so nothing can tell
    * whether another worker will find the contact undialed: it ends in doubt,
    * as an attempt whose fate is unknown does (its contact retried only as the
-   * in_doubt retry policy says).
+   * in_doubt retry policy says). False when the record is not there: the
+   * begin was lost with a failover before any replica held it, and its
+   * contact is as it was before the begin (never dialed).
    */
-  async function unacknowledged(id: string, reason: string): Promise<void> {
+  async function unacknowledged(id: string, reason: string): Promise<boolean> {
     const t = now();
     let known = written.take(id);
-    await casLoop('unacknowledged', async () => {
+    const ended = await casLoop('unacknowledged', async () => {
       const ctx = known ?? (await read(id));
       known = null;
       if (!ctx) return 'missing' as const;
@@ -151,6 +153,7 @@ export function makeAttemptService(deps: AttemptServiceDeps) {
       events.emit('attempt:final', { campaignId: a.cid, attemptId: id, outcome: 'in_doubt', late: false, source: 'replicas', family: a.family });
       return 'done' as const;
     });
+    return ended !== 'missing';
   }
 
   /** Applies the synchronous answer of the provider to a dialing attempt. */

@@ -1,17 +1,8 @@
 /** REDIS_CLUSTER_NODES as the configuration reads it: the nodes, and the prefix as a hash tag. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config.js';
+import { problemsOf } from '../support/config.js';
 import { connectRedis, RedisUnavailableError } from '../../src/infra/redis.js';
-
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env, null);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
 
 describe('Redis Cluster configuration', () => {
   it('REDIS_CLUSTER_NODES: the nodes, the prefix in braces (one hash tag), no replica acks by default', () => {
@@ -37,10 +28,10 @@ describe('Redis Cluster configuration', () => {
   });
 
   it('names the variable and how to fix it', () => {
-    expect(problems({ REDIS_CLUSTER_NODES: '10.0.0.5' })).toEqual([expect.stringMatching(/^REDIS_CLUSTER_NODES: "10.0.0.5" is not host:port .*10.0.0.5:6379,10.0.0.6:6379/)]);
-    expect(problems({ REDIS_CLUSTER_NODES: '10.0.0.5:6379', REDIS_URL: 'redis://x:6379' })).toEqual([expect.stringMatching(/^REDIS_URL: not used with REDIS_CLUSTER_NODES/)]);
-    expect(problems({ REDIS_CLUSTER_NODES: '10.0.0.5:6379', REDIS_SENTINELS: '10.0.0.5:26379' })).toEqual([expect.stringMatching(/^REDIS_SENTINELS: not used with REDIS_CLUSTER_NODES/)]);
-    expect(problems({ REDIS_CLUSTER_NODES: '10.0.0.5:6379', AUTODIALER_REPLICA_ACKS: '1' })).toEqual([expect.stringMatching(/^AUTODIALER_REPLICA_ACKS: not supported with REDIS_CLUSTER_NODES/)]);
+    expect(problemsOf({ REDIS_CLUSTER_NODES: '10.0.0.5' })).toEqual([expect.stringMatching(/^REDIS_CLUSTER_NODES: "10.0.0.5" is not host:port .*10.0.0.5:6379,10.0.0.6:6379/)]);
+    expect(problemsOf({ REDIS_CLUSTER_NODES: '10.0.0.5:6379', REDIS_URL: 'redis://x:6379' })).toEqual([expect.stringMatching(/^REDIS_URL: not used with REDIS_CLUSTER_NODES/)]);
+    expect(problemsOf({ REDIS_CLUSTER_NODES: '10.0.0.5:6379', REDIS_SENTINELS: '10.0.0.5:26379' })).toEqual([expect.stringMatching(/^REDIS_SENTINELS: not used with REDIS_CLUSTER_NODES/)]);
+    expect(problemsOf({ REDIS_CLUSTER_NODES: '10.0.0.5:6379', AUTODIALER_REPLICA_ACKS: '1' })).toEqual([expect.stringMatching(/^AUTODIALER_REPLICA_ACKS: not supported with REDIS_CLUSTER_NODES/)]);
   });
 
   it('a node that is no cluster (a plain Redis) fails fast with a message naming REDIS_CLUSTER_NODES', async () => {

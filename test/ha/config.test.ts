@@ -1,16 +1,7 @@
 /** REDIS_SENTINELS and the replica acks, as the configuration reads them. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
-
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env, null);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+import { loadConfig } from '../../src/config.js';
+import { problemsOf } from '../support/config.js';
 
 describe('Redis through Sentinel', () => {
   it('REDIS_URL alone: one server, no replica acks', () => {
@@ -50,20 +41,20 @@ describe('Redis through Sentinel', () => {
   });
 
   it('names the variable and says what to write', () => {
-    expect(problems({ REDIS_SENTINELS: '10.0.0.5:26379' })).toEqual([expect.stringMatching(/^REDIS_SENTINEL_NAME: required with REDIS_SENTINELS: .*for example mymaster/)]);
-    expect(problems({ REDIS_SENTINELS: '10.0.0.5', REDIS_SENTINEL_NAME: 'm' })).toEqual([expect.stringMatching(/^REDIS_SENTINELS: "10\.0\.0\.5" is not host:port \(write host:port,host:port/)]);
-    expect(problems({ REDIS_SENTINELS: '10.0.0.5:26379,,h:0', REDIS_SENTINEL_NAME: 'm' })).toEqual([
+    expect(problemsOf({ REDIS_SENTINELS: '10.0.0.5:26379' })).toEqual([expect.stringMatching(/^REDIS_SENTINEL_NAME: required with REDIS_SENTINELS: .*for example mymaster/)]);
+    expect(problemsOf({ REDIS_SENTINELS: '10.0.0.5', REDIS_SENTINEL_NAME: 'm' })).toEqual([expect.stringMatching(/^REDIS_SENTINELS: "10\.0\.0\.5" is not host:port \(write host:port,host:port/)]);
+    expect(problemsOf({ REDIS_SENTINELS: '10.0.0.5:26379,,h:0', REDIS_SENTINEL_NAME: 'm' })).toEqual([
       expect.stringMatching(/^REDIS_SENTINELS: "" is not host:port/),
       expect.stringMatching(/^REDIS_SENTINELS: "h:0" is not host:port/),
     ]);
-    expect(problems({ REDIS_SENTINELS: '10.0.0.5:26379', REDIS_SENTINEL_NAME: 'my master' })).toEqual([expect.stringMatching(/^REDIS_SENTINEL_NAME: may hold letters/)]);
-    expect(problems({ REDIS_URL: 'redis://10.0.0.9:6379', REDIS_SENTINELS: '10.0.0.5:26379', REDIS_SENTINEL_NAME: 'm' })).toEqual([
+    expect(problemsOf({ REDIS_SENTINELS: '10.0.0.5:26379', REDIS_SENTINEL_NAME: 'my master' })).toEqual([expect.stringMatching(/^REDIS_SENTINEL_NAME: may hold letters/)]);
+    expect(problemsOf({ REDIS_URL: 'redis://10.0.0.9:6379', REDIS_SENTINELS: '10.0.0.5:26379', REDIS_SENTINEL_NAME: 'm' })).toEqual([
       expect.stringMatching(/^REDIS_URL and REDIS_SENTINELS are both set: keep one/),
     ]);
-    expect(problems({ REDIS_SENTINEL_NAME: 'mymaster' })).toEqual([expect.stringMatching(/^REDIS_SENTINEL_NAME: only used with REDIS_SENTINELS/)]);
-    expect(problems({ REDIS_PASSWORD: 'x' })).toEqual([expect.stringMatching(/^REDIS_PASSWORD: only used with REDIS_SENTINELS: .*put the password in REDIS_URL/)]);
-    expect(problems({ AUTODIALER_REPLICA_ACKS: 'one' })).toEqual([expect.stringMatching(/^AUTODIALER_REPLICA_ACKS: AUTODIALER_REPLICA_ACKS must be a whole number/)]);
-    expect(problems({ AUTODIALER_REPLICA_ACKS: '17' })).toEqual([expect.stringMatching(/between 0 and 16/)]);
-    expect(problems({ AUTODIALER_REPLICA_ACKS_TIMEOUT_MS: '0' })).toEqual([expect.stringMatching(/^AUTODIALER_REPLICA_ACKS_TIMEOUT_MS: .*between 1 and 60000/)]);
+    expect(problemsOf({ REDIS_SENTINEL_NAME: 'mymaster' })).toEqual([expect.stringMatching(/^REDIS_SENTINEL_NAME: only used with REDIS_SENTINELS/)]);
+    expect(problemsOf({ REDIS_PASSWORD: 'x' })).toEqual([expect.stringMatching(/^REDIS_PASSWORD: only used with REDIS_SENTINELS: .*put the password in REDIS_URL/)]);
+    expect(problemsOf({ AUTODIALER_REPLICA_ACKS: 'one' })).toEqual([expect.stringMatching(/^AUTODIALER_REPLICA_ACKS: AUTODIALER_REPLICA_ACKS must be a whole number/)]);
+    expect(problemsOf({ AUTODIALER_REPLICA_ACKS: '17' })).toEqual([expect.stringMatching(/between 0 and 16/)]);
+    expect(problemsOf({ AUTODIALER_REPLICA_ACKS_TIMEOUT_MS: '0' })).toEqual([expect.stringMatching(/^AUTODIALER_REPLICA_ACKS_TIMEOUT_MS: .*between 1 and 60000/)]);
   });
 });

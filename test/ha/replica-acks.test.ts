@@ -1,7 +1,8 @@
 /**
  * Connections through Sentinel and begins held by a replica, on a primary, a
  * replica and three sentinels of this file's own. The tests run in order:
- * the last ones take the replica away.
+ * some take the replica away and bring it back, the last fails the primary
+ * over.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -11,7 +12,7 @@ import { makeReplicaAcks } from '../../src/store/replica-acks.js';
 import { keys as makeKeys } from '../../src/store/keys.js';
 import { cleanPrefix, testPrefix } from '../support/redis.js';
 import { startSentinelSet, until, type SentinelSet } from './fixtures/sentinel-set.js';
-import { startSentinelDialer } from './fixtures/dialer.js';
+import { startSentinelDialer, type SentinelDialer } from './fixtures/dialer.js';
 
 const prefix = testPrefix('ha-acks');
 const k = makeKeys(prefix);
@@ -25,6 +26,8 @@ beforeAll(async () => {
   await set.untilPrimary(set.ports.primary, 1);
   target = loadConfig(set.env, null).redis;
   redis = await connectRedis(target);
+  // The last test fails the primary over: this check connection follows it, its connection errors meanwhile expected.
+  redis.on('error', () => undefined);
   replica = await connectRedis(`redis://127.0.0.1:${set.ports.replica}`);
 }, 60_000);
 
@@ -109,8 +112,7 @@ describe('replica acks', () => {
   });
 
   it('without the replica, a campaign dials nobody: every contact ends in doubt', async () => {
-    const d = await startSentinelDialer('ha-noack', set.env, {}, { AUTODIALER_REPLICA_ACKS_TIMEOUT_MS: '200' });
-    try {
+    await withDialer('ha-noack', 200, async (d) => {
       expect(d.config.replicaAcks).toEqual({ replicas: 1, timeoutMs: 200 });
       d.container.startWorker({ concurrency: 10, feedEveryMs: 50, sweepEveryMs: 100 });
       const { id } = await d.campaign({ contacts: 8, cps: 0 });
@@ -125,8 +127,94 @@ describe('replica acks', () => {
       expect(d.ledgerOf(id)).toEqual([]);
       const attempt = await d.container.attempts.get(`${id}-0-1`);
       expect(attempt).toMatchObject({ state: 'final', outcome: 'in_doubt', inDoubt: true });
-    } finally {
-      await d.close();
-    }
+    });
   }, 60_000);
+
+  it('a begin a failover lost before a replica held it: its contact goes back and is dialed, once', async () => {
+    await withDialer('ha-lost', 200, async (d) => {
+      // The first begin is written and not held (no replica yet); then Redis loses it, as a failover to a
+      // replica that never had it does: every key of the deployment back to what it was before the begin.
+      // The replica comes back meanwhile, so that the next begin is held.
+      const service = d.container.service;
+      const realBegin = service.begin;
+      let lost = 0;
+      service.begin = async (...args) => {
+        const before = await snapshot(d.config.prefix);
+        const r = await realBegin(...args);
+        if (lost === 0 && r.result === 'unacknowledged') {
+          lost++;
+          await rollBack(d.config.prefix, before);
+          await set.restartAsReplica(set.ports.replica, set.ports.primary);
+          await set.untilPrimary(set.ports.primary, 1);
+        }
+        return r;
+      };
+      d.container.startWorker({ concurrency: 1, feedEveryMs: 50, sweepEveryMs: 100 });
+      const { id, numbers } = await d.campaign({ contacts: 1, cps: 0 });
+      await until('the contact to end', async () => (await d.contacts(id, 1)).every((c) => c.status !== 'pending'), 60_000);
+      expect(lost).toBe(1);
+      // Dialed once, under the attempt id the lost begin had: nothing of it was left to be in doubt about.
+      expect(d.ledgerOf(id).map((e) => [e.number, e.customuuid])).toEqual([[numbers[0], `${id}-0-1`]]);
+      const [contact] = await d.contacts(id, 1);
+      expect(['answered', 'no_answer', 'busy', 'failed']).toContain(contact!.status);
+      expect(await d.container.attempts.get(`${id}-0-1`)).toMatchObject({ state: 'final', inDoubt: false });
+    });
+  }, 90_000);
+
+  it('after a failover, a contact left queued with no dial job gets one again, and is dialed once', async () => {
+    await withDialer('ha-jobless', 500, async (d) => {
+      const { id, numbers } = await d.campaign({ contacts: 2, cps: 0 });
+      // What a lost write leaves behind (its contact's change gone, its job completed on the new server): contact 0
+      // taken for its first attempt, no feeder holding it, no job. Contact 1 is dialed as usual.
+      const [taken] = await d.container.contacts.takeDue(id, Date.now(), 1);
+      expect(taken?.idx).toBe(0);
+      await d.container.contacts.doneFeeding(id, [0]);
+      d.container.startWorker({ concurrency: 2, feedEveryMs: 50, sweepEveryMs: 100 });
+      await until('contact 1 to end', async () => (await d.contacts(id, 2))[1]?.status !== 'pending', 30_000);
+      expect((await d.contacts(id, 2))[0]).toMatchObject({ status: 'pending' });
+      expect(d.ledgerOf(id).map((e) => e.number)).toEqual([numbers[1]]);
+
+      // The primary dies; the replica takes over (the old primary back as its replica), and the worker's feeder,
+      // seeing another server, gives contact 0 its job again.
+      const before = await set.primaryPort();
+      const after = before === set.ports.primary ? set.ports.replica : set.ports.primary;
+      await set.kill(before!);
+      await until('the sentinels to promote the replica', async () => (await set.primaryPort()) === after, 60_000);
+      await set.restartAsReplica(before!, after);
+      await until('contact 0 to end', async () => (await d.contacts(id, 2))[0]?.status !== 'pending', 60_000);
+      expect(d.ledgerOf(id).map((e) => e.number).sort()).toEqual([...numbers].sort());
+      expect(d.ledgerOf(id).map((e) => e.customuuid).sort()).toEqual([`${id}-0-1`, `${id}-1-1`]);
+    });
+  }, 150_000);
 });
+
+/** A dialer of this set (its replica acks waiting `ackTimeoutMs`), closed after `run`. */
+async function withDialer(name: string, ackTimeoutMs: number, run: (d: SentinelDialer) => Promise<void>): Promise<void> {
+  const d = await startSentinelDialer(name, set.env, {}, { AUTODIALER_REPLICA_ACKS_TIMEOUT_MS: String(ackTimeoutMs) });
+  try {
+    await run(d);
+  } finally {
+    await d.close();
+  }
+}
+
+/** Every key under `prefix` as DUMP gives it, with its time to live. */
+async function snapshot(prefix: string): Promise<Map<string, { value: Buffer; ttl: number }>> {
+  const out = new Map<string, { value: Buffer; ttl: number }>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) {
+      const [value, ttl] = await Promise.all([redis.dumpBuffer(key), redis.pttl(key)]);
+      if (value) out.set(key, { value, ttl });
+    }
+  } while (cursor !== '0');
+  return out;
+}
+
+/** Every key under `prefix` as it was in `before`: keys written since removed, the others restored. */
+async function rollBack(prefix: string, before: Map<string, { value: Buffer; ttl: number }>): Promise<void> {
+  await cleanPrefix(redis, prefix);
+  for (const [key, { value, ttl }] of before) await redis.restore(key, ttl > 0 ? ttl : 0, value, 'REPLACE');
+}

@@ -54,7 +54,14 @@ describe('Redis Sentinel failover mid-campaign', () => {
     await set.untilPrimary(set.ports.replica, 1, 60_000);
 
     // Every contact final, through the new primary: the same processes, none restarted.
-    await until('every contact to be final', async () => (await d.contacts(id, CONTACTS)).every((c) => c.status !== 'pending'), 150_000);
+    await until('every contact to be final', async () => (await d.contacts(id, CONTACTS)).every((c) => c.status !== 'pending'), 150_000).catch(async (err: Error) => {
+      // What the contacts still pending were doing, and where their jobs are: the failure says why.
+      const pending = (await d.container.contacts.range(id, 0, CONTACTS)).filter((r) => r.state.s === 'pending');
+      const jobs = await d.container.queues.get(id).getJobCounts();
+      const dialed = new Set(d.ledgerOf(id).map((e) => e.number));
+      const states = pending.slice(0, 20).map((r) => ({ idx: r.idx, dialed: dialed.has(r.row?.v[1] ?? ''), ...r.state }));
+      throw new Error(`${err.message}: ${pending.length} pending; jobs ${JSON.stringify(jobs)}; ${JSON.stringify(states)}`);
+    });
     const contacts = await d.contacts(id, CONTACTS);
     expect(contacts.filter((c) => c.status === 'pending')).toEqual([]);
     expect(workers.every((w) => w.messages.every((m) => m.type !== 'error'))).toBe(true);
