@@ -9,11 +9,14 @@ import type { ProviderFamily } from './domain/types.js';
 import { parseSipcallOutcomeTable, type SipcallOutcomeTable } from './providers/sipcall/outcomes.js';
 import { parsePbxDispositionTable, type PbxDispositionTable } from './providers/pbx/outcomes.js';
 import { notifierOptionsFromEnv } from './notify/env.js';
-import { DurationError, formatDuration, parseDuration } from './domain/duration.js';
-import { FrequencyCapError, longestPeriod, parseFrequencyCap, type FrequencyCap } from './domain/frequency-cap.js';
 import type { NotifierOptionsInput } from './notify/policy.js';
-import { ACCOUNT_LIMIT_VARS, type AccountLimitsEnv } from './pacing/account-limits.js';
-import type { RedisTarget, SentinelAddress } from './infra/redis.js';
+import { intIn, pick } from './infra/env-values.js';
+import { redisFromEnv, type ReplicaAcksConfig } from './infra/redis-env.js';
+import { frequencyFromEnv, type FrequencyConfig } from './domain/frequency-env.js';
+import { historyFromEnv, retentionsFromEnv, type HistoryConfig } from './history/env.js';
+import { accountLimitsFromEnv } from './pacing/env.js';
+import type { AccountLimitsEnv } from './pacing/account-limits.js';
+import type { RedisTarget } from './infra/redis.js';
 
 export interface SipcallConfig {
   apiUrl: string;
@@ -49,7 +52,7 @@ export interface Config {
    * how long a begin waits for them (AUTODIALER_REPLICA_ACKS_TIMEOUT_MS). A
    * begin not acknowledged in time is in doubt and never dialed.
    */
-  replicaAcks: { replicas: number; timeoutMs: number };
+  replicaAcks: ReplicaAcksConfig;
   /**
    * The base of every key (AUTODIALER_PREFIX). On a Redis Cluster it is the
    * hash tag `{AUTODIALER_PREFIX}`: all of a deployment's keys share one slot.
@@ -112,14 +115,14 @@ export interface Config {
    * holds everything), and how long a finished campaign's contacts and
    * attempts stay in Redis once archived (AUTODIALER_REDIS_KEEP, default 1h).
    */
-  history: { databaseUrl: string | null; redisKeepMs: number };
+  history: HistoryConfig;
   /**
    * Frequency caps of every campaign (AUTODIALER_FREQUENCY_CAP, none by
    * default), and how long each number's attempts are kept to count them
    * (AUTODIALER_FREQUENCY_HISTORY: default the longest cap period, at least 1d;
    * 0 keeps none, and then no cap may be set).
    */
-  frequency: { caps: FrequencyCap[]; historyMs: number };
+  frequency: FrequencyConfig;
   /**
    * Provider account limits set in the environment (SIPCALL_MAX_CPS, SIPCALL_MAX_CHANNELS,
    * PBX_MAX_CPS, PBX_MAX_CHANNELS; 0 = no limit; null: not set, the built-in default applies).
@@ -163,13 +166,6 @@ export function readDotEnv(path: string): Record<string, string> {
   return out;
 }
 
-const intIn = (name: string, min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, `${name} must be a whole number`)
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, `${name} must be between ${min} and ${max}`);
-
 const url = (name: string) =>
   z.string().refine((v) => {
     try {
@@ -179,23 +175,6 @@ const url = (name: string) =>
       return false;
     }
   }, `${name} must be an http(s) URL, for example http://127.0.0.1:8090`);
-
-const cpsIn = (name: string) =>
-  z
-    .string()
-    .regex(/^\d+(\.\d+)?$/, `${name} must be a number of calls per second such as 10 or 0.5 (0: no limit)`)
-    .transform(Number)
-    .refine((n) => n <= 10_000, `${name} must be at most 10000`);
-
-function pick<T>(problems: string[], name: string, schema: z.ZodType<T>, value: string | undefined, fallback: T): T;
-function pick<T>(problems: string[], name: string, schema: z.ZodType<T>, value: string | undefined): T | undefined;
-function pick<T>(problems: string[], name: string, schema: z.ZodType<T>, value: string | undefined, fallback?: T) {
-  if (value === undefined || value === '') return fallback;
-  const r = schema.safeParse(value);
-  if (r.success) return r.data;
-  problems.push(`${name}: ${r.error.issues.map((i) => i.message).join('; ')} (got ${JSON.stringify(value)})`);
-  return fallback;
-}
 
 function ipList(v: string | undefined): string[] {
   return (v ?? '')
@@ -237,19 +216,7 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     return v === undefined || v.trim() === '' ? undefined : v.trim();
   };
 
-  const redisUrl = pick(
-    problems,
-    'REDIS_URL',
-    z.string().regex(/^rediss?:\/\//, 'REDIS_URL must start with redis:// or rediss://'),
-    get('REDIS_URL'),
-    'redis://127.0.0.1:6379',
-  );
-  const redis = redisFromEnv(get, problems, redisUrl);
-  const replicaAcks = replicaAcksFromEnv(get, problems, redis.kind === 'sentinel');
-  if (redis.kind === 'cluster' && replicaAcks.replicas > 0) {
-    // WAIT names no key: a Cluster would send it to any node, not the master that holds the begins.
-    problems.push('AUTODIALER_REPLICA_ACKS: not supported with REDIS_CLUSTER_NODES: set it to 0 or remove it');
-  }
+  const { redisUrl, redis, replicaAcks } = redisFromEnv(get, problems);
   const basePrefix = pick(
     problems,
     'AUTODIALER_PREFIX',
@@ -351,19 +318,10 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
     pbx: readTable(problems, 'PBX_DISPOSITION_TABLE', get('PBX_DISPOSITION_TABLE'), parsePbxDispositionTable),
   };
 
-  const accountLimitsOf = (family: ProviderFamily): AccountLimitsEnv => {
-    const vars = ACCOUNT_LIMIT_VARS[family];
-    return {
-      cps: pick(problems, vars.cps, cpsIn(vars.cps), get(vars.cps)) ?? null,
-      maxConcurrent: pick(problems, vars.maxConcurrent, intIn(vars.maxConcurrent, 0, 100_000), get(vars.maxConcurrent)) ?? null,
-    };
-  };
-  const accountLimits = { sipcall: accountLimitsOf('sipcall'), pbx: accountLimitsOf('pbx') };
+  const accountLimits = accountLimitsFromEnv(get, problems);
 
   const notifier = notifierOptionsFromEnv(get, problems);
-  // What callbacks did is in the attempts (the history); the raw ones are kept a while for replay and inspection.
-  const callbackRetentionMs = retentionFromEnv(get, problems, 'AUTODIALER_CALLBACK_RETENTION', 3_600_000, 'keep callbacks');
-  const historyRetentionMs = retentionFromEnv(get, problems, 'AUTODIALER_HISTORY_RETENTION', 30 * 86_400_000, 'keep finished campaigns');
+  const { callbackRetentionMs, historyRetentionMs } = retentionsFromEnv(get, problems);
 
   const frequency = frequencyFromEnv(get, problems);
   const history = historyFromEnv(get, problems);
@@ -403,125 +361,8 @@ export function loadConfig(env: Env = process.env, dotEnvPath: string | null = '
   };
 }
 
-/** A retention (at least 1h; 0: for ever, null), or its default when unset. */
-function retentionFromEnv(get: (name: string) => string | undefined, problems: string[], name: string, fallback: number, what: string): number | null {
-  const raw = get(name);
-  if (raw === undefined) return fallback;
-  try {
-    const ms = parseDuration(raw);
-    if (ms !== 0 && ms < 3_600_000) problems.push(`${name}: ${what} at least 1h (0 keeps them for ever), got ${JSON.stringify(raw)}`);
-    return ms === 0 ? null : ms;
-  } catch (err) {
-    if (!(err instanceof DurationError)) throw err;
-    problems.push(`${name}: ${err.message}`);
-    return fallback;
-  }
-}
-
-/** AUTODIALER_FREQUENCY_CAP and AUTODIALER_FREQUENCY_HISTORY, checked together. */
-function frequencyFromEnv(get: (name: string) => string | undefined, problems: string[]): Config['frequency'] {
-  let caps: FrequencyCap[] = [];
-  const spec = get('AUTODIALER_FREQUENCY_CAP');
-  if (spec !== undefined) {
-    try {
-      caps = parseFrequencyCap(spec);
-    } catch (err) {
-      if (!(err instanceof FrequencyCapError)) throw err;
-      problems.push(`AUTODIALER_FREQUENCY_CAP: ${err.message}`);
-    }
-  }
-  let historyMs = Math.max(longestPeriod(caps), 86_400_000);
-  const history = get('AUTODIALER_FREQUENCY_HISTORY');
-  if (history !== undefined) {
-    try {
-      historyMs = parseDuration(history);
-      if (historyMs < longestPeriod(caps)) {
-        problems.push(
-          `AUTODIALER_FREQUENCY_HISTORY: ${JSON.stringify(history)} is shorter than the longest period of AUTODIALER_FREQUENCY_CAP (${formatDuration(longestPeriod(caps))}): attempts would be forgotten before they stop counting`,
-        );
-      }
-    } catch (err) {
-      if (!(err instanceof DurationError)) throw err;
-      problems.push(`AUTODIALER_FREQUENCY_HISTORY: ${err.message}`);
-    }
-  }
-  return { caps, historyMs };
-}
-
-/** DATABASE_URL and AUTODIALER_REDIS_KEEP, checked. */
-function historyFromEnv(get: (name: string) => string | undefined, problems: string[]): Config['history'] {
-  const databaseUrl = get('DATABASE_URL') ?? null;
-  if (databaseUrl !== null && !/^postgres(ql)?:\/\/[^\s]+$/.test(databaseUrl)) {
-    problems.push('DATABASE_URL: must be a PostgreSQL URL such as postgres://user:password@127.0.0.1:5432/autodialer (or unset: Redis alone)');
-  }
-  let redisKeepMs = 3_600_000;
-  const keep = get('AUTODIALER_REDIS_KEEP');
-  if (keep !== undefined) {
-    try {
-      redisKeepMs = parseDuration(keep);
-    } catch (err) {
-      if (!(err instanceof DurationError)) throw err;
-      problems.push(`AUTODIALER_REDIS_KEEP: ${err.message}`);
-    }
-  }
-  return { databaseUrl, redisKeepMs };
-}
-
-/** A list of sentinels, `host:port,host:port` (an IPv6 address in brackets). */
-function parseSentinels(raw: string, problems: string[], variable = 'REDIS_SENTINELS', examplePort = 26379): SentinelAddress[] {
-  const out: SentinelAddress[] = [];
-  for (const item of raw.split(',').map((s) => s.trim())) {
-    const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(item);
-    const port = m ? Number(m[3]) : 0;
-    if (!m || port < 1 || port > 65535) {
-      problems.push(`${variable}: ${JSON.stringify(item)} is not host:port (write host:port,host:port, for example 10.0.0.5:${examplePort},10.0.0.6:${examplePort}; an IPv6 address in brackets: [::1]:${examplePort})`);
-      continue;
-    }
-    out.push({ host: m[1] ?? m[2] ?? '', port });
-  }
-  return out;
-}
-
-/** REDIS_URL, REDIS_SENTINELS with REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES (and their passwords), checked together. */
-function redisFromEnv(get: (name: string) => string | undefined, problems: string[], redisUrl: string): RedisTarget {
-  const clusterNodes = get('REDIS_CLUSTER_NODES');
-  if (clusterNodes !== undefined) {
-    for (const name of ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD'] as const) {
-      if (get(name) !== undefined) problems.push(`${name}: not used with REDIS_CLUSTER_NODES (the dialer runs on that Redis Cluster): remove ${name}, or remove REDIS_CLUSTER_NODES`);
-    }
-    return { kind: 'cluster', nodes: parseSentinels(clusterNodes, problems, 'REDIS_CLUSTER_NODES', 6379), password: get('REDIS_PASSWORD') ?? null };
-  }
-  const sentinels = get('REDIS_SENTINELS');
-  if (sentinels === undefined) {
-    for (const name of ['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD', 'REDIS_PASSWORD'] as const) {
-      if (get(name) === undefined) continue;
-      const url = name === 'REDIS_PASSWORD' ? ', or put the password in REDIS_URL (redis://:password@host:6379)' : '';
-      problems.push(`${name}: only used with REDIS_SENTINELS: set REDIS_SENTINELS to the sentinels' host:port list${url}, or remove ${name}`);
-    }
-    return { kind: 'url', url: redisUrl };
-  }
-  if (get('REDIS_URL') !== undefined) {
-    problems.push('REDIS_URL and REDIS_SENTINELS are both set: keep one (REDIS_SENTINELS finds the primary through Sentinel; REDIS_URL names one server)');
-  }
-  const name = get('REDIS_SENTINEL_NAME');
-  if (name === undefined) {
-    problems.push('REDIS_SENTINEL_NAME: required with REDIS_SENTINELS: the name the sentinels monitor the primary under ("sentinel monitor <name> …"), for example mymaster');
-  } else if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
-    problems.push(`REDIS_SENTINEL_NAME: may hold letters, digits, _ . - (1 to 64), got ${JSON.stringify(name)}`);
-  }
-  return { kind: 'sentinel', sentinels: parseSentinels(sentinels, problems), name: name ?? '', password: get('REDIS_PASSWORD') ?? null, sentinelPassword: get('REDIS_SENTINEL_PASSWORD') ?? null };
-}
-
-/** AUTODIALER_REPLICA_ACKS (default 1 under Sentinel, else 0) and AUTODIALER_REPLICA_ACKS_TIMEOUT_MS. */
-function replicaAcksFromEnv(get: (name: string) => string | undefined, problems: string[], sentinel: boolean): Config['replicaAcks'] {
-  return {
-    replicas: pick(problems, 'AUTODIALER_REPLICA_ACKS', intIn('AUTODIALER_REPLICA_ACKS', 0, 16), get('AUTODIALER_REPLICA_ACKS'), sentinel ? 1 : 0),
-    timeoutMs: pick(problems, 'AUTODIALER_REPLICA_ACKS_TIMEOUT_MS', intIn('AUTODIALER_REPLICA_ACKS_TIMEOUT_MS', 1, 60_000), get('AUTODIALER_REPLICA_ACKS_TIMEOUT_MS'), 1000),
-  };
-}
-
 /** A message naming the missing variables, or null when the provider is configured. */
-export function providerUnavailable(config: Config, family: ProviderFamily): string | null {
+export function providerUnavailable(config: Pick<Config, 'providers' | 'missing'>, family: ProviderFamily): string | null {
   if (config.providers[family]) return null;
   return `provider ${family} is not configured: set ${config.missing[family].join(', ')}`;
 }

@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { providerUnavailable, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import { connectRedis, duplicateRedis, quietErrors, watchRedis } from '../infra/redis.js';
 import { createLogger } from '../infra/logger.js';
 import { makeQueueRegistry, type QueueRegistry } from '../infra/queues.js';
@@ -17,48 +17,46 @@ import { makeContactStore } from '../store/contacts.js';
 import { makeAttemptStore } from '../store/attempts.js';
 import { makeReplicaAcks } from '../store/replica-acks.js';
 import { makeCallbackLog } from '../store/callback-log.js';
-import { makeCallbackRetention } from '../store/callback-retention.js';
 import { makeCampaignPurge } from '../campaign/purge.js';
 import { makeDncStore } from '../store/dnc.js';
 import { createRedisPacer } from '../pacing/index.js';
 import { accountKeys, campaignKeys } from '../pacing/keys.js';
 import { makeAccountLimitStore } from '../pacing/account-limits.js';
 import type { PaceLimits } from '../pacing/types.js';
-import { PROVIDER_FAMILIES } from '../domain/types.js';
-import { combineLimits, effectivePace, type CampaignLabels, type EffectivePace } from '../campaign/pace.js';
+import { combineLimits } from '../campaign/pace.js';
 import { createProviders } from '../providers/index.js';
 import type { ProviderAdapter } from '../providers/types.js';
 import type { ProviderFamily } from '../domain/types.js';
 import { makeCampaignCache } from '../campaign/runtime.js';
 import { makeCampaignControl } from '../campaign/control.js';
-import { parseCampaignDefinition, DefinitionError, type CampaignDefinition } from '../campaign/definition.js';
-import { importContactList, dryRunContactList, type DryRunSummary, type ImportProgress, type ImportSummary } from '../campaign/import.js';
 import { DialerEvents } from '../engine/events.js';
 import { makeAttemptService } from '../engine/attempts.js';
 import { makeCallbackReceiver } from '../correlation/receiver.js';
 import { makeStatusReport } from '../reports/status.js';
 import { makeDialRate } from '../store/dial-rate.js';
 import { makeCapWaits } from '../store/cap-waits.js';
-import { makeHistoryRetention } from '../store/history-retention.js';
 import { deadLetters, notificationCounts, resendDeadLetters, startNotifier, type DeadLetter, type NotifierOptionsInput } from '../notify/index.js';
-import { literalAddressRefusal } from '../notify/address-guard.js';
 import { makeFeeder, type FeederOptions } from '../dispatch/feeder.js';
 import { makeDeadlineSweeper } from '../dispatch/sweeper.js';
+import { failoverRecovery } from '../dispatch/failover-recovery.js';
 import { makeDialProcessor, readJobData } from '../dispatch/processor.js';
 import { startDialWorkers, type DialWorkers } from '../dispatch/workers.js';
-import { buildApp } from '../http/app.js';
 import type { UploadLimits } from '../http/upload.js';
 import type { HttpLimits } from '../http/limits.js';
 import { dashboardAddress, resolveApiTokens } from '../http/api-token.js';
-import type { ByteSource } from '../ingest/source.js';
-import { makeSchedules, type CampaignSchedule } from '../schedule/index.js';
+import { makeSchedules } from '../schedule/index.js';
 import { makeHistory } from '../history/index.js';
+import { makeCampaignSummary } from '../history/summary.js';
 import { makeArchivedStatus } from '../reports/archived-status.js';
 import { makeMetrics, type Metrics } from '../reports/metrics.js';
 import { makeMetricsTally } from '../reports/metrics-tally.js';
 import { openContacts, DEFAULT_CONTACTS_OPTIONS } from '../schedule/contacts.js';
 import { SCHEDULE_QUEUE } from '../schedule/queue.js';
 import { timedProviders } from './timed-providers.js';
+import { makeServerLoops } from './server-loops.js';
+import { makeCampaignIntake } from './campaign-intake.js';
+import { makeAccountLimitsApply } from './account-limits.js';
+import { startCorrelatorLoop, type CorrelatorOptions } from './correlator-loop.js';
 import { readFileSync } from 'node:fs';
 import { Queue } from 'bullmq';
 
@@ -142,20 +140,12 @@ export async function createContainer(config: Config, options: ContainerOptions 
     prefix: config.prefix,
     campaigns,
     callbackLog,
-    summary: async (cid) => {
-      const [counts, stats, callbacks, notifications, limits] = await Promise.all([
-        campaigns.counts(cid),
-        contacts.stats(cid),
-        callbackLog.counters(cid),
-        notificationCounts(redis, keys, cid),
-        pacer.getCampaignLimits(cid),
-      ]);
-      return { counts: counts.byStatus, final: counts.final, stats, callbacks, notifications, limits };
-    },
+    summary: makeCampaignSummary({ redis, keys, campaigns, contacts, callbackLog, pacer }),
     shrink: (cid) => purge.shrink(cid),
     now,
     log,
     options: { redisKeepMs: config.history.redisKeepMs },
+    callbackThread: config.history.callbackThread ? { redis: config.redis, logLevel: config.logLevel } : null,
   });
   const purge = makeCampaignPurge({ redis, keys, prefix: config.prefix, campaigns, cache, queues, history: history.archiver ? history : null });
   /** How long a dial request may take (the adapter's connect + response timeouts), per provider. */
@@ -216,52 +206,15 @@ export async function createContainer(config: Config, options: ContainerOptions 
   });
   /** What the exports read: Redis, and the history store for contacts that have left Redis. */
   const reportReads = { campaigns, contacts, attempts, history };
-  const importDeps = { redis, keys, campaigns, contacts, now, log };
   /** Given-up notifications: listed (newest first, without their bodies), and sent again on request. */
   const notifications = {
     failed: (cid: string, limit?: number): Promise<DeadLetter[]> => deadLetters(redis, keys, cid, limit),
     resend: (cid: string): Promise<{ resent: number; kept: number }> => resendDeadLetters(redis, keys, cid, now()),
   };
 
-  /** Parses a raw definition with this deployment's defaults and checks its provider is configured. */
-  function definition(raw: unknown): CampaignDefinition {
-    const def = parseCampaignDefinition(raw, {
-      timezone: (config.providers.sipcall ?? config.providers.pbx)?.timezone ?? 'UTC',
-      region: config.defaultRegion,
-      frequencyHistoryMs: config.frequency.historyMs,
-    });
-    const missing = providerUnavailable(config, def.provider);
-    if (missing && !providers.has(def.provider)) throw new DefinitionError([missing]);
-    // A webhook written as a refused address is refused now; a name is checked each time it is resolved.
-    const refused = def.webhook && config.notifier.privateAddresses === 'deny' ? literalAddressRefusal(new URL(def.webhook.url)) : null;
-    if (refused) throw new DefinitionError([`webhook.url: ${refused.message}`]);
-    return def;
-  }
-
-  async function createCampaign(
-    def: CampaignDefinition,
-    source: ByteSource,
-    fileName: string,
-    opts: { onProgress?: (p: ImportProgress) => void; id?: string; schedule?: CampaignSchedule } = {},
-  ): Promise<{ id: string; summary: ImportSummary }> {
-    // A scheduled run comes with its id: made here, or (a run cut short while importing) finished here.
-    const id = opts.id ?? (await campaigns.create(def));
-    if (opts.id !== undefined) await campaigns.createWithId(opts.id, def, opts.schedule ?? null);
-    await pacer.setCampaignLimits(id, { cps: def.cps, maxConcurrent: def.maxConcurrent });
-    try {
-      const summary = await importContactList(importDeps, id, source, fileName, opts);
-      return { id, summary };
-    } catch (err) {
-      // A list that cannot be read at all leaves no half campaign behind.
-      await campaigns.setState(id, 'cancelled');
-      await campaigns.finishImport(id, { error: (err as Error).message }, 'running');
-      throw err;
-    }
-  }
-
-  async function addContacts(id: string, source: ByteSource, fileName: string, opts: { onProgress?: (p: ImportProgress) => void } = {}) {
-    return importContactList(importDeps, id, source, fileName, opts);
-  }
+  /** Definitions parsed with this deployment's defaults, campaigns made and their lists imported, dry runs at their pace. */
+  const intake = makeCampaignIntake({ config, providers, redis, keys, campaigns, contacts, pacer, accountLimits, now, log });
+  const { definition, createCampaign, addContacts, pace, dryRun } = intake;
 
   /** Scheduled campaigns: definition files synced to job schedulers, each tick a campaign made through createCampaign. */
   const schedules = makeSchedules({
@@ -279,49 +232,16 @@ export async function createContainer(config: Config, options: ContainerOptions 
     log,
   });
 
-  /** The pace a campaign of this definition runs at: the tighter of its own limits and its account's, with their sources. */
-  async function pace(def: CampaignDefinition, labels?: CampaignLabels): Promise<EffectivePace> {
-    const account = await accountLimits.current(def.provider, config.accountLimits[def.provider]);
-    return effectivePace(def.provider, { cps: def.cps, maxConcurrent: def.maxConcurrent }, account, labels);
-  }
-
-  /** A dry run's duration at the effective pace (the account's rate holds a campaign with no rate of its own). */
-  async function atEffectivePace<T extends DryRunSummary>(def: CampaignDefinition, summary: T): Promise<T> {
-    const { cps } = await pace(def);
-    return { ...summary, estimatedSeconds: cps > 0 ? Math.ceil(summary.added / cps) : null };
-  }
-
-  async function dryRun(def: CampaignDefinition, source: ByteSource, fileName: string) {
-    return atEffectivePace(def, await dryRunContactList({ redis, keys }, def, source, fileName));
-  }
-
   /** The limits that hold a campaign's dials (they decide how its contacts are grouped into jobs). */
   async function dialLimits(id: string): Promise<PaceLimits> {
     const [c, own] = await Promise.all([cache.get(id), pacer.getCampaignLimits(id)]);
     return c ? combineLimits(own, await pacer.getAccountLimits(c.record.definition.provider)) : own;
   }
 
-  let accountLimitsApplied = false;
-  /**
-   * A dialing process puts its environment's account limits in force when it
-   * starts (an operator's `account pace` stays), once, for the providers it is
-   * configured for: another process may serve the others with their own.
-   * Nothing waits for it (a server starts while Redis is away); a failure is
-   * logged and the limits in force stay.
-   */
-  function applyAccountLimits(): void {
-    if (accountLimitsApplied) return;
-    accountLimitsApplied = true;
-    void (async () => {
-      for (const family of PROVIDER_FAMILIES) {
-        if (!config.providers[family]) continue;
-        const applied = await accountLimits.applyEnvironment(family, config.accountLimits[family]);
-        log.info({ account: family, ...applied }, 'account limits in force');
-      }
-    })().catch((err: unknown) => log.error({ err }, 'could not put the account limits of the environment in force'));
-  }
+  /** The environment's account limits put in force once a dialing role starts here. */
+  const applyAccountLimits = makeAccountLimitsApply({ config, accountLimits, log });
 
-  const running: { loops: Loop[]; workers: DialWorkers | null; app: FastifyInstance | null } = { loops: [], workers: null, app: null };
+  const running: { loops: Pick<Loop, 'stop'>[]; workers: DialWorkers | null; app: FastifyInstance | null } = { loops: [], workers: null, app: null };
 
   let tallyLoop: Loop | null = null;
   /** Once a role runs here: what this process counted goes to Redis every 2 s, and once more as it stops. */
@@ -330,37 +250,22 @@ export async function createContainer(config: Config, options: ContainerOptions 
     tallyLoop = startLoop('metrics', 2000, () => tally.flush(), log);
   }
 
-  /**
-   * Interprets stored callbacks that wait in the log (AUTODIALER_CORRELATE_IN=worker):
-   * leases pages of pending entries as long as pages come back full, then looks again every `everyMs`.
-   */
-  function startCorrelator(opts: { everyMs?: number; pageSize?: number } = {}): Loop {
+  /** Interprets stored callbacks that wait in the log (AUTODIALER_CORRELATE_IN=worker). */
+  function startCorrelator(opts: CorrelatorOptions = {}): Loop {
     startTally();
-    const pageSize = opts.pageSize ?? 256;
-    let stopping = false;
-    const loop = startLoop(
-      'correlator',
-      opts.everyMs ?? 20,
-      async () => {
-        while (!stopping && (await receiver.pull({ limit: pageSize })) >= pageSize);
-      },
-      log,
-    );
-    const stop = async () => {
-      stopping = true;
-      await loop.stop();
-      await receiver.idle();
-    };
-    const correlator: Loop = { stop, kick: () => loop.kick() };
+    const correlator = startCorrelatorLoop({ receiver, log }, opts);
     running.loops.push(correlator);
     return correlator;
   }
 
   /** Workers, feeder and deadline sweeper in this process. */
-  function startWorker(opts: { concurrency?: number; feeder?: Partial<FeederOptions>; feedEveryMs?: number; sweepEveryMs?: number; notifier?: NotifierOptionsInput } = {}) {
+  function startWorker(
+    opts: { concurrency?: number; feeder?: Partial<FeederOptions>; feedEveryMs?: number; sweepEveryMs?: number; workersEveryMs?: number; notifier?: NotifierOptionsInput } = {},
+  ) {
     applyAccountLimits();
     startTally();
-    const feeder = makeFeeder({ campaigns, cache, contacts, queues, service, pacer, now, log, ...(opts.feeder ? { options: opts.feeder } : {}) });
+    const failover = failoverRecovery({ redis, keys, queues, log });
+    const feeder = makeFeeder({ campaigns, cache, contacts, queues, service, pacer, now, log, failover, ...(opts.feeder ? { options: opts.feeder } : {}) });
     const sweeper = makeDeadlineSweeper({ attempts, service, now, log });
     const processor = makeDialProcessor({
       safetyMarginMs: config.pacingMarginMs,
@@ -401,6 +306,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
       concurrency: opts.concurrency ?? config.workerConcurrency,
       limits: dialLimits,
       log,
+      ...(opts.workersEveryMs !== undefined ? { pollMs: opts.workersEveryMs } : {}),
       // Contacts of a failed job that were not begun go back to the due set (a begun one ends by its deadline).
       onFailed: async (cid, data) => {
         const job = readJobData(data);
@@ -418,6 +324,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
     const api = await resolveApiTokens({ redis, prefix: config.prefix, configured: config.apiTokens });
     applyAccountLimits();
     startTally();
+    // The web server and its plugins are loaded by the roles that serve, not by every command (about 20 MB of RSS).
+    const { buildApp } = await import('../http/app.js');
     const app = await buildApp({
       log,
       redis,
@@ -432,7 +340,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
         definition,
         createCampaign: (def, source, fileName) => createCampaign(def, source, fileName),
         addContacts: (id, source, fileName) => addContacts(id, source, fileName),
-        dryRun: async (def, source, fileName, existing) => atEffectivePace(def, await dryRunContactList({ redis, keys }, def, source, fileName, existing)),
+        dryRun: (def, source, fileName, existing) => dryRun(def, source, fileName, existing),
         campaigns,
         // A JSON definition's contacts URL: as a scheduled run's, under the webhooks' rule on private addresses.
         openUrl: (url) => openContacts({ kind: 'url', url }, { ...DEFAULT_CONTACTS_OPTIONS, privateAddresses: config.notifier.privateAddresses ?? 'allow' }),
@@ -446,9 +354,23 @@ export async function createContainer(config: Config, options: ContainerOptions 
     const host = opts.host ?? config.httpHost;
     await app.listen({ port: opts.port ?? config.httpPort, host });
     running.app = app;
-    // Callbacks stored and acknowledged by a server that stopped before interpreting them: taken every 30 s (once
-    // a minute old, claimed first so that two servers never both take one), not only when a server starts.
-    if (config.correlateIn !== 'worker') running.loops.push(startLoop('callback-recovery', 30_000, async () => void (await receiver.recover({ olderThanMs: 60_000 })), log));
+    // Callback recovery and, without a history store, the retentions of callbacks and finished campaigns.
+    const loops = makeServerLoops({
+      redis,
+      keys,
+      campaigns,
+      receiver,
+      purge: (id) => purge.purge(id),
+      archiving: history.archiver !== null,
+      correlateIn: config.correlateIn,
+      callbackRetentionMs: config.callbackRetentionMs,
+      historyRetentionMs: config.historyRetentionMs,
+      ...(opts.retentionEveryMs !== undefined ? { retentionEveryMs: opts.retentionEveryMs } : {}),
+      now,
+      log,
+    });
+    running.loops.push(loops);
+    loops.start();
     if (api.source === 'generated') {
       // Once, at the deployment's first start: the only place the generated token is shown.
       const address = app.server.address();
@@ -457,29 +379,6 @@ export async function createContainer(config: Config, options: ContainerOptions 
       log.warn({ dashboard: dashboardAddress(base, api.tokens[0]!) }, 'no AUTODIALER_API_TOKEN: an API token was made and kept in Redis; open the dashboard at this address, or send the token as Authorization: Bearer');
     } else if (api.source === 'stored') {
       log.info({ redisKey: `${config.prefix}:api-token` }, 'API token: the one this deployment made at its first start (kept at redisKey); set AUTODIALER_API_TOKEN to choose your own');
-    }
-    // Stored callbacks older than the retention go, once an hour (and soon after start), settled ones only.
-    // With a history store the archiver removes them once written there (and never one it has not written).
-    const retentionMs = config.callbackRetentionMs;
-    if (retentionMs !== null && !history.archiver) {
-      const retention = makeCallbackRetention({ redis, keys });
-      const prune = async () => {
-        const r = await retention.prune(now() - retentionMs);
-        if (r.removed > 0 || r.keptPending > 0) log.info({ ...r, retentionMs }, 'callback log pruned to its retention');
-      };
-      // A quarter of the retention at most between passes: an entry outlives its retention by that much at most.
-      const loop = startLoop('callback-retention', opts.retentionEveryMs ?? Math.min(3_600_000, Math.max(60_000, retentionMs / 4)), prune, log);
-      running.loops.push(loop);
-      void loop.kick();
-    }
-    // Without a history store, a finished campaign is deleted (as `campaign delete` does) once
-    // AUTODIALER_HISTORY_RETENTION has passed since it finished; with one, the archiver moves it out.
-    const historyRetentionMs = config.historyRetentionMs;
-    if (historyRetentionMs !== null && !history.archiver) {
-      const expiry = makeHistoryRetention({ campaigns, purge: (id) => purge.purge(id), now, retentionMs: historyRetentionMs, log });
-      const loop = startLoop('history-retention', opts.retentionEveryMs ?? 3_600_000, async () => void (await expiry.expire()), log);
-      running.loops.push(loop);
-      void loop.kick();
     }
     return app;
   }

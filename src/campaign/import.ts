@@ -201,6 +201,7 @@ export async function importContactList(
   await deps.campaigns.beginImport(campaignId);
   const uploadId = randomBytes(3).toString('hex');
   const dueAt = def.window.startsAt ? Math.max(deps.now(), Date.parse(def.window.startsAt)) : deps.now();
+  const cursor = await deps.contacts.importCursor(campaignId);
   const spare: PackedBatch[] = [];
   const packed: BatchKind<PackedBatch> = {
     open: () => spare.pop() ?? new PackedBatch(),
@@ -214,7 +215,7 @@ export async function importContactList(
     list,
     packed,
     async (batch) => {
-      const r = await deps.contacts.importPacked(campaignId, uploadId, dueAt, def.dnc, batch);
+      const r = await deps.contacts.importPacked(campaignId, uploadId, dueAt, def.dnc, batch, cursor);
       totals.added += r.added;
       totals.duplicate += r.duplicate;
       totals.dnc += r.dnc;

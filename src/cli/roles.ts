@@ -86,7 +86,7 @@ async function startRoles(c: Container, roles: Roles): Promise<() => void> {
   }
   // Servers archive too when there is a history store: one archiver at a time works, the others stand by.
   if ((roles.server || roles.archiver) && (await c.startArchiver())) {
-    log.info({ redisKeepMs: config.history.redisKeepMs }, 'archiver running: finished calls, contacts and callbacks move to the history store');
+    log.info({ redisKeepMs: config.history.redisKeepMs, callbackThread: config.history.callbackThread }, 'archiver running: finished calls, contacts and callbacks move to the history store');
   }
   return stopSchedules;
 }

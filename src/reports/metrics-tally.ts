@@ -167,6 +167,27 @@ export async function readTally(redis: Redis, prefix: string, keep: (campaignIds
 }
 
 /**
+ * The campaign a field of the tally counts for: its campaign label, or null
+ * for a deployment-wide series (a provider's request durations by result,
+ * bucket by bucket: bounded by its labels and buckets) or a field this
+ * version does not know.
+ */
+export function campaignOfField(field: string): string | null {
+  let parts: unknown;
+  try {
+    parts = JSON.parse(field);
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(parts)) return null;
+  const family = String(parts[0]);
+  const names: readonly string[] | undefined =
+    family in TALLY_COUNTERS ? TALLY_COUNTERS[family as TallyCounter] : family in TALLY_HISTOGRAMS ? TALLY_HISTOGRAMS[family as TallyHistogram].labels : undefined;
+  const c = names?.indexOf('campaign') ?? -1;
+  return c >= 0 && typeof parts[1 + c] === 'string' ? (parts[1 + c] as string) : null;
+}
+
+/**
  * Removes a deleted campaign's series from the deployment's tally (its fields
  * name the campaign as a label), so that the hash does not grow with every
  * campaign ever run, whether /metrics is scraped or not.
@@ -180,16 +201,7 @@ export async function dropCampaignSeries(redis: Redis, prefix: string, campaignI
     cursor = next;
     for (let i = 0; i < flat.length; i += 2) {
       const field = flat[i]!;
-      let parts: unknown;
-      try {
-        parts = JSON.parse(field);
-      } catch {
-        continue;
-      }
-      if (!Array.isArray(parts) || !(String(parts[0]) in TALLY_COUNTERS)) continue;
-      const names = TALLY_COUNTERS[String(parts[0]) as TallyCounter] as readonly string[];
-      const c = names.indexOf('campaign');
-      if (c >= 0 && parts[1 + c] === campaignId) fields.push(field);
+      if (campaignOfField(field) === campaignId) fields.push(field);
     }
   } while (cursor !== '0');
   return fields.length > 0 ? redis.hdel(key, ...fields) : 0;

@@ -2,19 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, providerUnavailable } from '../../src/config.js';
+import { loadConfig, providerUnavailable } from '../../src/config.js';
+import { problemsOf } from '../support/config.js';
 
 const TOKEN = 'abcdefghijklmnopqrstuvwxyz012345';
-
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env, null);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
 
 describe('configuration', () => {
   it('has the documented defaults and no provider when none is configured', () => {

@@ -123,3 +123,45 @@ describe('deleting a campaign', () => {
     expect((await cli(['campaign', 'delete', id, '--yes'])).code).toBe(2);
   });
 });
+
+describe("a deleted campaign's dial queue", () => {
+  let h: Harness;
+  let redis: Redis;
+  let workers: { refresh(): Promise<void>; campaigns(): string[] };
+
+  beforeAll(async () => {
+    h = await startHarness('delete-race', { script: { '13800000431': ['answered'] } });
+    // Workers opened and closed only when this test asks (refresh), not every second.
+    workers = h.container.startWorker({ feedEveryMs: 50, sweepEveryMs: 100, workersEveryMs: 3_600_000 }).workers;
+    redis = connectRedis();
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await h?.close();
+  });
+
+  it('leaves nothing behind when a worker still open wrote to it after the deletion', async () => {
+    const def = h.container.definition({ action: 'playvoice', params, cps: 20, maxConcurrent: 5, maxAttempts: 1, resultTimeout: '2s' });
+    const done = h.container.events.waitFor('campaign:completed', () => true, 60_000);
+    const { id } = await h.container.createCampaign(def, csvSource('phone\n13800000431'), 'race.csv');
+    await workers.refresh();
+    expect(workers.campaigns()).toContain(id);
+    if ((await h.container.campaigns.get(id))?.state !== 'completed') await done;
+    expect((await h.api(`/campaigns/${id}`, { method: 'DELETE' })).statusCode).toBe(200);
+    const queue = `${h.config.prefix}:bull:${dialQueueName(id)}`;
+    expect(await redis.exists(`${queue}:meta`, `${queue}:id`, `${queue}:events`)).toBe(0);
+    // The Worker still open in this process runs its stalled-jobs check before it notices the deletion: BullMQ trims
+    // the queue's events stream first, and writes the stream's bound into the queue's meta hash when it is missing.
+    await redis.hset(`${queue}:meta`, 'opts.maxLenEvents', '10000');
+    await workers.refresh();
+    expect(workers.campaigns()).not.toContain(id);
+    const left: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${queue}:*`, 'COUNT', 1000);
+      cursor = next;
+      left.push(...keys);
+    } while (cursor !== '0');
+    expect(left).toEqual([]);
+  });
+});
