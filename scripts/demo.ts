@@ -60,6 +60,15 @@ async function main(): Promise<void> {
   process.stdout.write(`simulator on ${sim.url}, callbacks received on ${publicUrl}\n`);
   process.stdout.write(`dashboard while it runs: ${dashboardAddress(publicUrl, apiToken.split(',')[0]!.trim())}\n`);
 
+  // A demo stopped midway left its campaign under the demo's prefix, still running: cancelled now, so that this run dials only its own.
+  for (const old of await c.campaigns.list()) {
+    const record = await c.campaigns.get(old);
+    if (record && (record.state === 'running' || record.state === 'paused')) {
+      await c.control.cancel(old);
+      process.stdout.write(`campaign ${old}, left ${record.state} by an earlier demo that was stopped, is cancelled\n`);
+    }
+  }
+
   const raw = JSON.parse(readFileSync(definitionFile, 'utf8')) as unknown;
   const def = c.definition(raw);
   const { id, summary } = await c.createCampaign(def, createReadStream(list), 'contacts.csv');
@@ -94,7 +103,26 @@ async function main(): Promise<void> {
   await sim.close();
 }
 
-main().catch((err: unknown) => {
+const HELP = `usage: npm run demo
+
+Runs a whole PlayVoice campaign of fixtures/contacts.csv (definition
+jobs/demo-playvoice.json) against the provider simulator, in one process: the
+HTTP server that receives the callbacks, the workers and the simulator, on
+free loopback ports. Prints the campaign's status while it runs, then a
+summary and the path of the results export (under out/).
+
+Needs Redis (REDIS_URL, default redis://127.0.0.1:6379). The environment the
+configuration reads applies (docs/operations.md); the demo's own callback
+secret and API token are used unless AUTODIALER_CALLBACK_SECRET and
+AUTODIALER_API_TOKEN are set.
+`;
+
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) process.stdout.write(HELP);
+else if (args.length > 0) {
+  process.stderr.write(`demo: takes no arguments, got ${args.join(' ')}\n\n${HELP}`);
+  process.exitCode = 2;
+} else main().catch((err: unknown) => {
   if (err instanceof RedisUnavailableError || err instanceof ConfigError) {
     process.stderr.write(`demo: ${err.message}\n`);
   } else {

@@ -6,6 +6,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
@@ -53,7 +56,10 @@ async function answers(port: number, timeoutMs: number, child: ChildProcess): Pr
 export async function startOwnRedis(opts: { port?: number; args?: string[] } = {}): Promise<OwnRedis> {
   const port = opts.port ?? (await freePort());
   const bin = process.env.REDIS_SERVER ?? 'redis-server';
-  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(opts.args ?? [])], { stdio: 'ignore' });
+  // A directory of its own: a replica's full sync writes the primary's RDB there (not into the working directory).
+  const dir = mkdtempSync(join(tmpdir(), 'autodialer-redis-'));
+  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...(opts.args ?? [])], { stdio: 'ignore' });
+  void once(child, 'exit').then(() => rmSync(dir, { recursive: true, force: true }), () => undefined);
   const spawned = once(child, 'spawn').then(
     () => undefined,
     (err: Error) => {

@@ -96,7 +96,7 @@ export interface Leftovers {
   left: KeyInfo[];
   /** Not in the baseline, with an expiry: they go by themselves. */
   expiring: KeyInfo[];
-  /** In the baseline, with more elements than then (a hash: some of the fields it gained). */
+  /** In the baseline, without an expiry, with more elements than then (a hash: the fields it gained, as far as its fields were listed). */
   grown: { key: string; type: string; before: number; after: number; added: string[] }[];
 }
 
@@ -112,9 +112,10 @@ export function compare(baseline: ReadonlyMap<string, KeyInfo>, end: ReadonlyMap
       (info.ttlMs >= 0 ? out.expiring : out.left).push(info);
       continue;
     }
-    if (info.type !== 'string' && info.size > before.size + slack) {
+    // A key with an expiry (a send log of the last seconds, say) goes by itself: only one kept for ever can grow.
+    if (info.type !== 'string' && info.ttlMs < 0 && info.size > before.size + slack) {
       const had = new Set(before.fields ?? []);
-      const added = (info.fields ?? []).filter((f) => !had.has(f)).slice(0, 6);
+      const added = (info.fields ?? []).filter((f) => !had.has(f));
       out.grown.push({ key: info.key, type: info.type, before: before.size, after: info.size, added });
     }
   }

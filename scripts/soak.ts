@@ -17,6 +17,28 @@ import { byShape } from './soak-keys.js';
 
 const USAGE = 'usage: npm run soak -- --minutes N [--cps R] [--workers W] [--campaign-seconds S] [--sample-seconds T] [--no-record] [--json FILE], or --report FILE';
 
+const HELP = `${USAGE}
+
+A steady dialer (one server, worker processes, the provider simulator) on a
+redis-server of its own: campaign after campaign, each exported and deleted
+once complete. Every minute: RSS and live heap of each process, Redis memory
+and key count. At the end: the keys left against the baseline taken after a
+first campaign. Exits 1 when a key was left behind or a baseline key grew, a
+campaign did not finish, a process failed or logged an error, or a live heap
+grew.
+
+options:
+  --minutes N           how long the steady part runs (required)
+  --cps R               the account's calls per second (default ${DEFAULT_SOAK.cps})
+  --workers W           worker processes (default ${DEFAULT_SOAK.workers})
+  --campaign-seconds S  how long each campaign dials (default ${DEFAULT_SOAK.campaignSeconds})
+  --sample-seconds T    time between two samples (default ${DEFAULT_SOAK.sampleEveryMs / 1000})
+  --no-record           do not write bench/results/soak.md and bench/RESULTS.md
+  --json FILE           the raw figures to FILE as well
+  --report FILE         write out the figures of an earlier --json run again, without a run
+  -h, --help            this text
+`;
+
 function positive(name: string, raw: string | undefined, fallback: number | null, integer: boolean): number {
   if (raw === undefined) {
     if (fallback === null) throw new Error(`--${name} is required (${USAGE})`);
@@ -136,6 +158,7 @@ function flags() {
       'no-record': { type: 'boolean', default: false },
       json: { type: 'string' },
       report: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
@@ -158,6 +181,10 @@ function run(values: Flags): Promise<SoakResult> {
 
 async function main(): Promise<void> {
   const values = flags();
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
   // --report FILE: the figures of an earlier run (written with --json), written out again.
   const result: SoakResult = values.report ? (JSON.parse(readFileSync(values.report, 'utf8')) as SoakResult) : await run(values);
   if (values.json && !values.report) writeFileSync(values.json, JSON.stringify(result, null, 1));

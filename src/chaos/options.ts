@@ -50,8 +50,8 @@ export const chaosOptionsSchema = z.strictObject({
   sources: z.boolean().default(false),
   /** The simulator's faults. */
   http5xxRate: rate('http5xxRate', 0.02),
-  // Each 429 cuts the account's learned rate (docs/pacing.md): one in a thousand requests leaves it time to climb back.
-  http429Rate: rate('http429Rate', 0.001),
+  // 429s whatever the rate: the account's back-off takes them as sporadic and keeps its learned rate (docs/pacing.md).
+  http429Rate: rate('http429Rate', 0.005),
   resetRate: rate('resetRate', 0.01),
   timeoutRate: rate('timeoutRate', 0.01),
   duplicateCdrRate: rate('duplicateCdrRate', 0.05),

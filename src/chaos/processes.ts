@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 
 /** A free TCP port on the loopback interface (bound, then released). */
@@ -88,10 +89,22 @@ export class Supervisor {
     const pid = proc.pid;
     let errors = 0;
     let exitInfo: ChildExit | null = null;
+    // Its output is read to the end (or for at most a second more: a child of
+    // its own may hold the pipe open) and in its log file before `exited`
+    // resolves, so a reader of the log after the exit sees every line.
+    const streamsClosed = new Promise<void>((resolve) => proc.once('close', () => resolve()));
     const exited = new Promise<ChildExit>((resolve) => {
       proc.once('exit', (code, signal) => {
-        exitInfo = { code, signal };
-        resolve(exitInfo);
+        const info: ChildExit = { code, signal };
+        exitInfo = info;
+        void Promise.race([streamsClosed, delay(1000, undefined, { ref: false })])
+          .then(() => {
+            if (!log) return undefined;
+            proc.stdout!.unpipe(log);
+            proc.stderr!.unpipe(log);
+            return new Promise<void>((done) => log.end(done));
+          })
+          .then(() => resolve(info));
       });
     });
     const ready = new Promise<void>((resolve, reject) => {
@@ -111,7 +124,6 @@ export class Supervisor {
     if (log) {
       proc.stdout!.pipe(log, { end: false });
       proc.stderr!.pipe(log, { end: false });
-      void exited.then(() => log.end());
     } else {
       proc.stdout!.resume();
       proc.stderr!.resume();

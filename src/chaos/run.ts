@@ -240,7 +240,9 @@ export async function runChaos(raw: ChaosOptionsInput, deps: ChaosDeps): Promise
     // The last callbacks: posted by the simulator, then interpreted by the server.
     const simulator = sim;
     await Promise.race([simulator.whenIdle(), sleep(120_000, deps.signal)]);
-    await until(async () => (await api.callbacksPending()) === 0, 'no stored callback left to interpret', 30_000).catch((e: Error) => note(e.message));
+    // An entry stored twice (its append answered after a Redis restart, and sent again) is interpreted once, under its
+    // second id; the first waits for the servers' recovery, which takes entries a minute old every 30 s: up to 90 s.
+    await until(async () => (await api.callbacksPending()) === 0, 'no stored callback left to interpret', 100_000).catch((e: Error) => note(e.message));
     pending = await pendingCallbacks(settings.env.REDIS_URL!, settings.env.AUTODIALER_PREFIX!);
     if (o.databaseUrl) {
       const url = o.databaseUrl;

@@ -16,7 +16,8 @@ describe('chaos run processes', () => {
   const sup = new Supervisor(dir);
   afterAll(async () => {
     await sup.stopAll(5000);
-    rmSync(dir, { recursive: true, force: true });
+    // A redis-server just stopped may still be closing its files there.
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   it('a redis-server of its own keeps every acknowledged write across kill -9 and a clean shutdown', async () => {

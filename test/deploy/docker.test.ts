@@ -54,8 +54,10 @@ const io = { out: () => undefined, err: () => undefined, env: {}, isTty: false }
 const program = buildProgram(io);
 const commandNamed = (name: string): Command | undefined => program.commands.find((c) => c.name() === name);
 
-/** The variables the configuration reads: the names config.ts (and the notifier's part of it) looks up. */
-const CONFIG_SOURCES = ['src/config.ts', 'src/notify/env.ts'].map((f) => readFileSync(f, 'utf8')).join('\n');
+/** The variables the configuration reads: the names config.ts and the per-area readers it imports (notify/env.ts, …) look up. */
+const CONFIG_TEXT = readFileSync('src/config.ts', 'utf8');
+const AREA_READERS = [...CONFIG_TEXT.matchAll(/from '\.\/([\w/-]*env[\w-]*)\.js'/g)].map((m) => `src/${m[1]}.ts`);
+const CONFIG_SOURCES = [CONFIG_TEXT, ...AREA_READERS.map((f) => readFileSync(f, 'utf8'))].join('\n');
 const readByConfig = (name: string): boolean => CONFIG_SOURCES.includes(`'${name}'`);
 
 /** The simulator's options, as its command line in compose and its environment give them. */
