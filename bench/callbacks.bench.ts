@@ -19,12 +19,12 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config.js';
 import { createContainer, type Container } from '../src/app/container.js';
 import { createLogger } from '../src/infra/logger.js';
-import { attemptId } from '../src/store/ids.js';
 import { parseCallback } from '../src/correlation/parse.js';
 import type { ProviderAdapter } from '../src/providers/types.js';
 import type { ProviderFamily } from '../src/domain/types.js';
 import { benchPrefix, cleanPrefix, mb, peakRss, percentile, processCpuMs, rate, redisCpuMs, report, REDIS_URL } from './support.js';
 import { sipcallCdr } from '../test/callbacks/support.js';
+import { acceptEvery } from '../test/support/accepted.js';
 
 const N = Number(process.env.CALLBACKS_N ?? 100_000);
 const CONNECTIONS = Number(process.env.CALLBACKS_CONNECTIONS ?? 64);
@@ -162,24 +162,10 @@ async function acceptedCampaign(c: Container, n: number, first: number): Promise
   const csv = ['phone', ...Array.from({ length: n }, (_, i) => `138${String(first + i).padStart(8, '0')}`)].join('\n');
   const { id: cid, summary } = await c.createCampaign(def, Readable.from([Buffer.from(csv)]), 'bench.csv');
   if (summary.added !== n) throw new Error(`import added ${summary.added} contacts, expected ${n}`);
-  const campaign = await c.cache.get(cid);
-  if (!campaign) throw new Error('campaign vanished');
-  const limit = pLimit(128);
   const ids: string[] = new Array<string>(n);
-  for (;;) {
-    const taken = await c.contacts.takeDue(cid, Date.now(), 5000);
-    if (taken.length === 0) break;
-    await Promise.all(
-      taken.map((t) =>
-        limit(async () => {
-          const begun = await c.service.begin(campaign, t.idx, t.attempt, t.row.d ?? '');
-          if (begun.result !== 'began') throw new Error(`attempt ${begun.id} not begun: ${begun.result}`);
-          await c.service.dialResult(begun.id, 'sipcall', { kind: 'accepted', providerCallId: null, detail: 'bench' });
-          ids[t.idx] = attemptId({ campaignId: cid, contact: t.idx, attempt: t.attempt });
-        }),
-      ),
-    );
-  }
+  await acceptEvery(c, cid, async (t, id) => {
+    ids[t.idx] = id;
+  });
   return { cid, ids };
 }
 

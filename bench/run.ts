@@ -11,11 +11,28 @@ import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const dir = resolve(import.meta.dirname);
-const wanted = process.argv.slice(2);
 const all = readdirSync(dir)
   .filter((f) => f.endsWith('.bench.ts'))
   .map((f) => f.replace(/\.bench\.ts$/, ''))
   .sort();
+const wanted = process.argv.slice(2);
+if (wanted.includes('--help') || wanted.includes('-h')) {
+  process.stdout.write(
+    [
+      'usage: npm run bench [name …]',
+      '',
+      'Compiles src/ to dist/ and runs each benchmark (all of them without a name) against that compiled code, in a',
+      'process of its own; prints its report, and rewrites',
+      'bench/RESULTS.md from the sections they write to bench/results/ (with those of `npm run chaos -- --record`',
+      'and `npm run soak`). Needs Redis (REDIS_URL) and, for history, PostgreSQL (HISTORY_BENCH_PG or',
+      'postgres://postgres@127.0.0.1:5432/postgres).',
+      '',
+      `benchmarks: ${all.join(', ')}`,
+      '',
+    ].join('\n'),
+  );
+  process.exit(0);
+}
 const names = wanted.length > 0 ? wanted : all;
 for (const n of names) {
   if (!all.includes(n)) {
@@ -24,17 +41,25 @@ for (const n of names) {
   }
 }
 
-function run(name: string): Promise<number> {
+function run(command: string, args: string[]): Promise<number> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(dir, `${name}.bench.ts`)], { stdio: 'inherit', env: process.env });
+    const child = spawn(command, args, { stdio: 'inherit', env: process.env });
     child.on('exit', (code) => done(code ?? 1));
   });
+}
+
+// What is measured is the code as it ships: dist/, compiled now from the sources (bench/compiled.mjs loads it in their place).
+process.stdout.write('compiling src/ to dist/ (tsc -p tsconfig.build.json), the code the benchmarks measure\n');
+const tsc = join(dir, '..', 'node_modules', 'typescript', 'bin', 'tsc');
+if ((await run(process.execPath, [tsc, '-p', join(dir, '..', 'tsconfig.build.json')])) !== 0) {
+  process.stderr.write('the sources do not compile: no benchmark run\n');
+  process.exit(1);
 }
 
 let failed = 0;
 for (const name of names) {
   process.stdout.write(`\n=== ${name} ===\n`);
-  const code = await run(name);
+  const code = await run(process.execPath, ['--import', 'tsx', '--import', join(dir, 'compiled.mjs'), join(dir, `${name}.bench.ts`)]);
   if (code !== 0) {
     failed++;
     process.stderr.write(`benchmark ${name} failed (exit ${code})\n`);

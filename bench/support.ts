@@ -46,11 +46,20 @@ export const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
 export const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
 
 /** Writes this benchmark's section (markdown) and prints it. */
+/** Which code a benchmark ran: the compiled dist/ (under `npm run bench`) or the sources through tsx. */
+export function measuredCode(): string {
+  const compiled = import.meta.resolve('../src/config.js').includes('/dist/');
+  return compiled
+    ? `Measured: the compiled code (dist/, built from the sources by this run), as \`autodialer\` runs it; ${new Date().toISOString().slice(0, 10)}.`
+    : `Measured: the sources through tsx (run without \`npm run bench\`), slower than the compiled code on hot paths; ${new Date().toISOString().slice(0, 10)}.`;
+}
+
 export function report(name: string, markdown: string): void {
   const dir = join(resolve(import.meta.dirname), 'results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${name}.md`), `${markdown.trim()}\n`);
-  process.stdout.write(`${markdown.trim()}\n`);
+  const text = `${markdown.trim()}\n\n${measuredCode()}`;
+  writeFileSync(join(dir, `${name}.md`), `${text}\n`);
+  process.stdout.write(`${text}\n`);
 }
 
 /** Linux's USER_HZ (the unit of /proc/<pid>/stat CPU times). */
