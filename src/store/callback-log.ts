@@ -148,7 +148,39 @@ redis.call('HINCRBY', KEYS[2], 'received', n)
 return ids
 `;
 
+/**
+ * Records what a batch of entries turned out to be, moves the counters and
+ * takes the entries out of the pending set, atomically. A campaign's own
+ * counters move only while it is listed: a callback interpreted just before
+ * its campaign was deleted writes nothing back under it (the deployment's
+ * totals still count it).
+ * KEYS: totals, results, pending, campaigns listing, then each campaign's counters hash
+ * ARGV: C (campaign hashes), their C campaign ids (same order), M, then M moves
+ *       (key index into KEYS, counter, by), then (entry id, result) pairs
+ */
+const SETTLE_MANY = `
+local c = tonumber(ARGV[1])
+local listed = {}
+for j = 1, c do listed[4 + j] = redis.call('ZSCORE', KEYS[4], ARGV[1 + j]) ~= false end
+local m = tonumber(ARGV[2 + c])
+local at = 3 + c
+for i = 1, m do
+  local key = tonumber(ARGV[at])
+  if key == 1 or listed[key] then redis.call('HINCRBY', KEYS[key], ARGV[at + 1], tonumber(ARGV[at + 2])) end
+  at = at + 3
+end
+local ids = {}
+for from = at, #ARGV, 1000 do
+  local to = math.min(#ARGV, from + 999)
+  redis.call('HSET', KEYS[2], unpack(ARGV, from, to))
+  for j = from, to, 2 do ids[#ids + 1] = ARGV[j] end
+end
+for from = 1, #ids, 500 do redis.call('ZREM', KEYS[3], unpack(ids, from, math.min(#ids, from + 499))) end
+return #ids
+`;
+
 const APPEND_SCRIPT = luaScript(APPEND_MANY, 3);
+const SETTLE_SCRIPT = luaScript(SETTLE_MANY, null);
 const CLAIM_SCRIPT = luaScript(CLAIM, 1);
 const LEASE_SCRIPT = luaScript(LEASE, 2);
 
@@ -243,40 +275,42 @@ export function makeCallbackLog(deps: { redis: Redis; keys: Keys }) {
 
   /**
    * Records what entries turned out to be, counts them and takes them out of
-   * the pending set: one transaction for the whole batch. `replacing` undoes
+   * the pending set: one script call for the whole batch (SETTLE_MANY: a
+   * campaign deleted meanwhile gets no counters back). `replacing` undoes
    * an earlier settlement of the same entry (an orphan adopted, a replay that
    * ties what was not tied before).
    */
   async function settle(batch: readonly { settlement: Settlement; replacing?: RecordedResult | null }[]): Promise<void> {
     if (batch.length === 0) return;
-    // Counter moves are summed per hash and field first: a batch is a handful of commands, not four per entry.
-    const moves = new Map<string, Map<string, number>>();
-    const move = (key: string, counter: string, by: number) => {
-      const fields = moves.get(key) ?? new Map<string, number>();
+    // Counter moves are summed per hash and field first: a batch is a handful of moves, not four per entry.
+    const campaignIds: string[] = [];
+    const slotOf = new Map<string | null, number>([[null, 1]]);
+    const moves = new Map<number, Map<string, number>>();
+    const move = (campaignId: string | null, counter: string, by: number) => {
+      let slot = slotOf.get(campaignId);
+      if (slot === undefined) {
+        campaignIds.push(campaignId!);
+        slot = 4 + campaignIds.length;
+        slotOf.set(campaignId, slot);
+      }
+      const fields = moves.get(slot) ?? new Map<string, number>();
       fields.set(counter, (fields.get(counter) ?? 0) + by);
-      moves.set(key, fields);
+      moves.set(slot, fields);
     };
     const records: string[] = [];
-    const ids: string[] = [];
     for (const { settlement: s, replacing: prev } of batch) {
       if (prev) {
-        move(k.callbackTotals, prev.counter, -1);
-        if (prev.campaignId) move(k.callbackCounts(prev.campaignId), prev.counter, -1);
+        move(null, prev.counter, -1);
+        if (prev.campaignId) move(prev.campaignId, prev.counter, -1);
       }
-      move(k.callbackTotals, s.counter, 1);
-      if (s.campaignId) move(k.callbackCounts(s.campaignId), s.counter, 1);
+      move(null, s.counter, 1);
+      if (s.campaignId) move(s.campaignId, s.counter, 1);
       records.push(s.id, `${s.counter}|${s.kind}|${s.attemptId ?? ''}|${s.campaignId ?? ''}`);
-      ids.push(s.id);
     }
-    const m = redis.multi();
-    for (const [key, fields] of moves) {
-      for (const [counter, by] of fields) if (by !== 0) m.hincrby(key, counter, by);
-    }
-    m.hset(resultsKey, ...records);
-    m.zrem(pendingKey, ...ids);
-    const res = await m.exec();
-    const failed = res?.find(([err]) => err !== null);
-    if (failed) throw failed[0] as Error;
+    const flat: string[] = [];
+    for (const [slot, fields] of moves) for (const [counter, by] of fields) if (by !== 0) flat.push(String(slot), counter, String(by));
+    const keyList = [k.callbackTotals, resultsKey, pendingKey, k.campaigns, ...campaignIds.map((cid) => k.callbackCounts(cid))];
+    await runScript(redis, SETTLE_SCRIPT, keyList, [String(campaignIds.length), ...campaignIds, String(flat.length / 3), ...flat, ...records]);
   }
 
   function decodeResult(raw: string | null | undefined): RecordedResult | null {
