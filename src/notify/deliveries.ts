@@ -178,7 +178,7 @@ export function makeDeliveryStore(deps: { redis: Redis; keys: Keys; deadLetterLi
     return run(ENTRY_DELIVERED, [nk.outbox, nk.counts(cid), keys.campaigns], [NOTIFIER_GROUP, entryId, cid]);
   }
 
-  /** The first try failed: keep the delivery for a retry at `dueAt`, and acknowledge the entry. */
+  /** The first try failed: keep the delivery for a retry at `dueAt`, and acknowledge the entry. False: acknowledged before, or its campaign was deleted (nothing scheduled). */
   function entryDeferred(entryId: string, d: Omit<PendingDelivery, 'tries' | 'lastAt'> & { at: number }, dueAt: number): Promise<boolean> {
     // Strings only: Lua would print large numbers in exponent form.
     const fields = { cid: d.campaignId, idx: String(d.contact), status: d.status, body: d.body, tries: '1', firstAt: String(d.firstAt), lastAt: String(d.at), lastError: d.lastError };

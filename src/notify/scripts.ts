@@ -31,12 +31,13 @@ return 1
  * its campaign was deleted meanwhile: the entry is only acknowledged).
  * KEYS: outbox, counts, retry, delivery, campaigns
  * ARGV: group, entryId, deliveryId, dueAt, fields JSON, campaignId
- * Returns 1, or 0 when the entry had been acknowledged already.
+ * Returns 1, 2 when the campaign was gone (acknowledged, nothing scheduled),
+ * or 0 when the entry had been acknowledged already.
  */
 export const ENTRY_DEFERRED = `
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('XDEL', KEYS[1], ARGV[2])
-if redis.call('ZSCORE', KEYS[5], ARGV[6]) == false then return 1 end
+if redis.call('ZSCORE', KEYS[5], ARGV[6]) == false then return 2 end
 local fresh = redis.call('ZSCORE', KEYS[3], ARGV[3]) == false
 local fields = cjson.decode(ARGV[5])
 local flat = {}

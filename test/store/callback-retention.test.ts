@@ -5,30 +5,20 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { keys as makeKeys, type Keys } from '../../src/store/keys.js';
+import type { Keys } from '../../src/store/keys.js';
 import { callbackLogKeys, makeCallbackLog } from '../../src/store/callback-log.js';
 import { makeCallbackRetention } from '../../src/store/callback-retention.js';
-import { cleanPrefix, connectRedis, testPrefix } from '../support/redis.js';
+import { redisKeySets } from '../support/redis.js';
 import { sipcallCdr, startRig, type Rig } from '../callbacks/support.js';
 import { loadConfig } from '../../src/config.js';
 
 describe('callback log retention', () => {
+  const sets = redisKeySets();
+  const fresh = sets.fresh;
   let redis: Redis;
-  const prefixes: string[] = [];
-
   beforeAll(() => {
-    redis = connectRedis();
+    redis = sets.redis();
   });
-  afterAll(async () => {
-    for (const p of prefixes) await cleanPrefix(redis, p);
-    redis.disconnect();
-  });
-
-  function fresh(name: string): Keys {
-    const p = testPrefix(name);
-    prefixes.push(p);
-    return makeKeys(p);
-  }
 
   /** An entry written at a chosen id (its receipt time), settled or pending. */
   async function entry(k: Keys, ms: number, pending: boolean): Promise<string> {

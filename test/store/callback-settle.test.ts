@@ -4,36 +4,19 @@
  * step; and nothing written back under a campaign deleted between the
  * interpretation and the settlement.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
-import { keys as makeKeys, type Keys } from '../../src/store/keys.js';
+import { describe, expect, it } from 'vitest';
 import { makeCallbackLog } from '../../src/store/callback-log.js';
-import { cleanPrefix, connectRedis, testPrefix } from '../support/redis.js';
+import { redisKeySets } from '../support/redis.js';
 
 describe('callback log settlement', () => {
-  let redis: Redis;
-  const prefixes: string[] = [];
-
-  beforeAll(() => {
-    redis = connectRedis();
-  });
-  afterAll(async () => {
-    for (const p of prefixes) await cleanPrefix(redis, p);
-    redis.disconnect();
-  });
-
-  function fresh(name: string): Keys {
-    const p = testPrefix(name);
-    prefixes.push(p);
-    return makeKeys(p);
-  }
+  const { redis: r, fresh } = redisKeySets();
 
   const raw = (n: number) => ({ kind: 'sipcall-cdr' as const, receivedAt: Date.now(), remoteIp: '127.0.0.1', contentType: 'application/json', body: `{"n":${n}}` });
 
   it('records, counts per campaign and overall, and undoes a replaced settlement, for a batch of several campaigns', async () => {
     const k = fresh('cb-settle');
-    const log = makeCallbackLog({ redis, keys: k });
-    await redis.zadd(k.campaigns, 1, 'aaaaaaaa', 2, 'bbbbbbbb');
+    const log = makeCallbackLog({ redis: r(), keys: k });
+    await r().zadd(k.campaigns, 1, 'aaaaaaaa', 2, 'bbbbbbbb');
     const ids = await Promise.all([1, 2, 3, 4].map((n) => log.append(raw(n))));
     await log.settle([
       { settlement: { id: ids[0]!, counter: 'correlated', kind: 'final', attemptId: 'aaaaaaaa-0-1', campaignId: 'aaaaaaaa' } },
@@ -60,15 +43,15 @@ describe('callback log settlement', () => {
 
   it('writes no counters under a campaign deleted before the settlement, and still records and counts the entry overall', async () => {
     const k = fresh('cb-settle-deleted');
-    const log = makeCallbackLog({ redis, keys: k });
-    await redis.zadd(k.campaigns, 1, 'keptcamp');
+    const log = makeCallbackLog({ redis: r(), keys: k });
+    await r().zadd(k.campaigns, 1, 'keptcamp');
     const [gone, kept] = await Promise.all([log.append(raw(1)), log.append(raw(2))]);
     // 'gonecamp' is not listed: deleted (unlisted first, then its keys) after its callback was interpreted.
     await log.settle([
       { settlement: { id: gone, counter: 'duplicate', kind: 'duplicate', attemptId: 'gonecamp-0-1', campaignId: 'gonecamp' } },
       { settlement: { id: kept, counter: 'correlated', kind: 'final', attemptId: 'keptcamp-0-1', campaignId: 'keptcamp' } },
     ]);
-    expect(await redis.exists(k.callbackCounts('gonecamp'))).toBe(0);
+    expect(await r().exists(k.callbackCounts('gonecamp'))).toBe(0);
     expect(await log.counters('keptcamp')).toMatchObject({ correlated: 1 });
     expect(await log.counters(null)).toMatchObject({ received: 2, duplicate: 1, correlated: 1 });
     expect((await log.results([gone]))[0]?.campaignId).toBe('gonecamp');
